@@ -1,0 +1,1 @@
+//! HTTP API: auth, rate limits, audit, errors, metrics, OpenAPI.

@@ -1,0 +1,1 @@
+//! Typed node configuration: TOML file plus NSL_* environment overrides.

@@ -1,0 +1,1 @@
+//! The key boundary: generate, sign, seal, unseal and attest behind one trait.

@@ -1,0 +1,1 @@
+//! Neo N3 protocol: hashes, keys, addresses, scripts, stack items, transactions, wallets.

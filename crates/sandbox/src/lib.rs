@@ -1,0 +1,1 @@
+//! JavaScript sandbox (QuickJS) with per-execution memory, time and stack limits.

@@ -1,0 +1,1 @@
+//! Storage traits and their sqlx implementations for SQLite and PostgreSQL.
