@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod apikey;
 mod dev;
 mod neo;
 mod output;
@@ -37,6 +38,9 @@ pub enum Command {
     Dev(dev::DevArgs),
     /// Run the node's HTTP API and services.
     Serve(serve::ServeArgs),
+    /// API keys: create, list, revoke.
+    #[command(subcommand)]
+    Apikey(apikey::ApikeyCmd),
     #[command(flatten)]
     Platform(platform::PlatformCmd),
 }
@@ -84,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Neo(cmd) => neo::run(cmd, &out),
         Command::Dev(args) => dev::run(args, &out),
         Command::Serve(args) => serve::run(args, &out),
+        Command::Apikey(cmd) => apikey::run(cmd, &out),
         Command::Platform(cmd) => platform::run(cmd, &out),
     };
     match result {
