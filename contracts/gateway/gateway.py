@@ -1,0 +1,548 @@
+"""
+Neo Service Layer gateway contract (Neo N3, neo3-boa 1.3.0).
+
+One on-chain entry point for every off-chain service of the Neo Service Layer (oracle now;
+randomness "vrf" and JavaScript "function" later use the same path):
+
+    consumer --request()--> gateway --ServiceRequest event--> NSL node (off chain)
+    NSL node --fulfill()--> gateway --callback(requestId, code, result, userData)--> consumer
+
+Money: requesters deposit GAS with a plain NEP-17 transfer to the gateway (onNEP17Payment); the
+fee of a service type is taken from the requester's deposit when the request is made, held while
+the request is pending, moved to the collected fees when it is fulfilled, and given back to the
+deposit when the requester cancels an expired request.
+
+Invariants:
+- GAS held by the gateway == sum of deposits + fees of pending requests + collected fees.
+- A request is closed exactly once: fulfilled by a registered node, or cancelled by its requester
+  after its expiry. Its status is written before the consumer's callback runs.
+- Only the owner changes configuration; only a registered node key fulfils.
+
+The full interface (methods, events, payload formats, error texts) is in docs/gateway.md.
+"""
+from typing import Any
+
+from boa3.sc import runtime, storage
+from boa3.sc.compiletime import NeoMetadata, public
+from boa3.sc.contracts import ContractManagement, CryptoLib, GasToken, LedgerContract, StdLib
+from boa3.sc.types import CallFlags, ECPoint, FindOptions, UInt160
+from boa3.sc.utils import CreateNewEvent, Iterator, call_contract, to_bytes, to_int
+
+
+def manifest_metadata() -> NeoMetadata:
+    meta = NeoMetadata()
+    meta.name = 'NslGateway'
+    meta.author = 'Neo Service Layer'
+    meta.description = 'Request/response gateway for Neo Service Layer off-chain services'
+    meta.supported_standards = []
+    # Calls consumer callbacks (any contract, any method), GAS.transfer and ContractManagement.update.
+    meta.add_permission(contract='*', methods='*')
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage layout (one-byte prefixes)
+# ---------------------------------------------------------------------------------------------
+KEY_OWNER = b'\x01'
+PREFIX_DEPOSIT = b'\x02'      # + account (20 bytes) -> int
+PREFIX_NODE = b'\x03'         # + public key (33 bytes) -> b'\x01'
+PREFIX_SERVICE = b'\x04'      # + service type (UTF-8) -> fee (int, stored as fee + 1 so 0 is a fee)
+KEY_EXPIRY = b'\x05'          # request lifetime in milliseconds
+KEY_LAST_ID = b'\x06'         # last request id issued
+PREFIX_REQUEST = b'\x07'      # + request id (minimal little-endian) -> StdLib-serialized record
+KEY_COLLECTED = b'\x08'       # fees earned by fulfilled requests, withdrawable by the owner
+KEY_NODE_COUNT = b'\x09'
+
+# ---------------------------------------------------------------------------------------------
+# Limits and defaults
+# ---------------------------------------------------------------------------------------------
+# A notification must serialize to <= 1024 bytes: the ServiceRequest event carries the payload.
+MAX_PAYLOAD = 768
+MAX_USER_DATA = 512
+MAX_RESULT = 65535
+MAX_SERVICE_TYPE = 32
+MAX_METHOD = 32
+MAX_NODES = 32
+DEFAULT_FEE = 10000000            # 0.1 GAS
+DEFAULT_EXPIRY_MS = 3600000       # one hour
+
+# Request status values (index RECORD_STATUS of a request record)
+STATUS_PENDING = 0
+STATUS_FULFILLED = 1
+STATUS_CANCELLED = 2
+
+# Request record layout (getRequest returns this array)
+RECORD_ID = 0
+RECORD_SERVICE_TYPE = 1
+RECORD_PAYLOAD = 2
+RECORD_CALLBACK_CONTRACT = 3
+RECORD_CALLBACK_METHOD = 4
+RECORD_USER_DATA = 5
+RECORD_REQUESTER = 6
+RECORD_FEE = 7
+RECORD_CREATED_HEIGHT = 8
+RECORD_CREATED_TIME = 9
+RECORD_EXPIRES_AT = 10
+RECORD_STATUS = 11
+RECORD_CODE = 12
+RECORD_RESULT_HASH = 13
+RECORD_CALLBACK_OK = 14
+RECORD_CLOSED_HEIGHT = 15
+
+# ---------------------------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------------------------
+on_service_request = CreateNewEvent(
+    [
+        ('requestId', int),
+        ('serviceType', str),
+        ('requester', UInt160),
+        ('callbackContract', UInt160),
+        ('callbackMethod', str),
+        ('payload', bytes),
+    ],
+    'ServiceRequest'
+)
+
+on_service_response = CreateNewEvent(
+    [
+        ('requestId', int),
+        ('requester', UInt160),
+        ('code', int),
+        ('resultHash', bytes),
+        ('callbackOk', bool),
+    ],
+    'ServiceResponse'
+)
+
+on_request_cancelled = CreateNewEvent(
+    [('requestId', int), ('requester', UInt160), ('refund', int)],
+    'RequestCancelled'
+)
+
+on_deposit = CreateNewEvent([('account', UInt160), ('amount', int)], 'Deposit')
+on_withdrawal = CreateNewEvent([('account', UInt160), ('amount', int)], 'Withdrawal')
+on_node_added = CreateNewEvent([('publicKey', ECPoint)], 'NodeAdded')
+on_node_removed = CreateNewEvent([('publicKey', ECPoint)], 'NodeRemoved')
+on_service_fee_set = CreateNewEvent([('serviceType', str), ('fee', int)], 'ServiceFeeSet')
+on_service_removed = CreateNewEvent([('serviceType', str)], 'ServiceRemoved')
+on_expiry_set = CreateNewEvent([('expiryMs', int)], 'ExpirySet')
+on_owner_changed = CreateNewEvent([('oldOwner', UInt160), ('newOwner', UInt160)], 'OwnerChanged')
+on_fees_withdrawn = CreateNewEvent([('to', UInt160), ('amount', int)], 'FeesWithdrawn')
+
+
+# ---------------------------------------------------------------------------------------------
+# Deployment
+# ---------------------------------------------------------------------------------------------
+@public
+def _deploy(data: Any, update: bool):
+    if update:
+        return
+    owner = runtime.script_container.sender
+    if isinstance(data, bytes):
+        if len(data) == 20:
+            owner = UInt160(data)
+        elif len(data) != 0:
+            raise Exception('deploy data must be the owner script hash or empty')
+    storage.put_uint160(KEY_OWNER, owner)
+    storage.put_int(KEY_EXPIRY, DEFAULT_EXPIRY_MS)
+    storage.put_int(KEY_LAST_ID, 0)
+    storage.put_int(KEY_COLLECTED, 0)
+    storage.put_int(KEY_NODE_COUNT, 0)
+    _set_fee('oracle', DEFAULT_FEE)
+    _set_fee('vrf', DEFAULT_FEE)
+    _set_fee('function', DEFAULT_FEE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deposits
+# ---------------------------------------------------------------------------------------------
+@public(name='onNEP17Payment')
+def on_nep17_payment(from_address: UInt160, amount: int, data: Any):
+    """
+    Credits a GAS deposit. The beneficiary is `data` when it is a 20-byte script hash (deposit for
+    another account, e.g. a consumer contract), otherwise the sender. Other tokens are refused.
+    """
+    if runtime.calling_script_hash != GasToken.hash:
+        raise Exception('only GAS is accepted')
+    if amount <= 0:
+        raise Exception('amount must be positive')
+    beneficiary = from_address
+    if isinstance(data, bytes):
+        if len(data) == 20:
+            beneficiary = UInt160(data)
+        elif len(data) != 0:
+            raise Exception('deposit data must be a beneficiary script hash or empty')
+    elif data is not None:
+        raise Exception('deposit data must be a beneficiary script hash or empty')
+    if beneficiary is None:
+        raise Exception('deposit needs a sender or a beneficiary')
+    _add_deposit(beneficiary, amount)
+    on_deposit(beneficiary, amount)
+
+
+@public(name='balanceOf', safe=True)
+def balance_of(account: UInt160) -> int:
+    """Deposited GAS (8 decimals) of `account` available for request fees."""
+    return storage.get_int(PREFIX_DEPOSIT + account)
+
+
+@public
+def withdraw(account: UInt160, amount: int):
+    """Sends `amount` of the deposit of `account` back to it. Needs the witness of `account`."""
+    if not runtime.check_witness(account):
+        raise Exception('no witness of account')
+    if amount <= 0:
+        raise Exception('amount must be positive')
+    if storage.get_int(PREFIX_DEPOSIT + account) < amount:
+        raise Exception('insufficient deposit')
+    _add_deposit(account, -amount)
+    if not GasToken.transfer(runtime.executing_script_hash, account, amount, None):
+        raise Exception('GAS transfer failed')
+    on_withdrawal(account, amount)
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests
+# ---------------------------------------------------------------------------------------------
+@public
+def request(service_type: str, payload: bytes, callback_contract: UInt160, callback_method: str,
+            user_data: bytes) -> int:
+    """
+    Opens a request and returns its id. The requester (who pays the fee from its deposit and may
+    cancel) is the calling contract; when the gateway is called straight from a transaction
+    script, it is the transaction sender, whose witness is required.
+    """
+    requester = runtime.calling_script_hash
+    if requester == runtime.entry_script_hash:
+        requester = runtime.script_container.sender
+        if not runtime.check_witness(requester):
+            raise Exception('no witness of sender')
+
+    fee_key = PREFIX_SERVICE + to_bytes(service_type)
+    if len(service_type) == 0 or len(service_type) > MAX_SERVICE_TYPE:
+        raise Exception('unknown service type')
+    stored_fee = storage.get_int(fee_key)
+    if stored_fee == 0:
+        raise Exception('unknown service type')
+    fee = stored_fee - 1
+
+    if len(payload) > MAX_PAYLOAD:
+        raise Exception('payload too large')
+    if len(user_data) > MAX_USER_DATA:
+        raise Exception('user data too large')
+    if len(callback_method) == 0 or len(callback_method) > MAX_METHOD:
+        raise Exception('invalid callback method')
+    if callback_method[0] == '_':
+        raise Exception('invalid callback method')
+    if callback_contract == runtime.executing_script_hash:
+        raise Exception('invalid callback contract')
+    if not ContractManagement.has_method(callback_contract, callback_method, 4):
+        raise Exception('callback method not found')
+
+    balance = storage.get_int(PREFIX_DEPOSIT + requester)
+    if balance < fee:
+        raise Exception('insufficient deposit')
+    _add_deposit(requester, -fee)
+
+    request_id = storage.get_int(KEY_LAST_ID) + 1
+    storage.put_int(KEY_LAST_ID, request_id)
+    now = runtime.time
+    record: list = [
+        request_id,
+        service_type,
+        payload,
+        callback_contract,
+        callback_method,
+        user_data,
+        requester,
+        fee,
+        LedgerContract.get_current_index(),
+        now,
+        now + storage.get_int(KEY_EXPIRY),
+        STATUS_PENDING,
+        -1,
+        b'',
+        False,
+        -1,
+    ]
+    _put_request(request_id, record)
+    on_service_request(request_id, service_type, requester, callback_contract, callback_method, payload)
+    return request_id
+
+
+@public
+def fulfill(request_id: int, code: int, result: bytes):
+    """
+    Answers a pending request. Needs the witness of a registered node key (its single-signature
+    account). Closes the request, then calls
+    callbackContract.callbackMethod(requestId, code, result, userData) with CallFlags.ALL.
+    An exception thrown by the callback is caught: its state changes are rolled back, the request
+    stays fulfilled and ServiceResponse reports callbackOk = false.
+    """
+    if not _is_node_witness():
+        raise Exception('caller is not a registered node')
+    if code < 0 or code > 255:
+        raise Exception('invalid code')
+    if len(result) > MAX_RESULT:
+        raise Exception('result too large')
+    record = _get_request(request_id)
+    status: int = record[RECORD_STATUS]
+    if status == STATUS_FULFILLED:
+        raise Exception('already fulfilled')
+    if status == STATUS_CANCELLED:
+        raise Exception('request cancelled')
+
+    fee: int = record[RECORD_FEE]
+    storage.put_int(KEY_COLLECTED, storage.get_int(KEY_COLLECTED) + fee)
+    result_hash = CryptoLib.sha256(result)
+    record[RECORD_STATUS] = STATUS_FULFILLED
+    record[RECORD_CODE] = code
+    record[RECORD_RESULT_HASH] = result_hash
+    record[RECORD_CLOSED_HEIGHT] = LedgerContract.get_current_index()
+    _put_request(request_id, record)
+
+    callback_contract: UInt160 = record[RECORD_CALLBACK_CONTRACT]
+    callback_method: str = record[RECORD_CALLBACK_METHOD]
+    user_data: bytes = record[RECORD_USER_DATA]
+    callback_ok = False
+    try:
+        call_contract(callback_contract, callback_method, [request_id, code, result, user_data], CallFlags.ALL)
+        callback_ok = True
+    except:
+        callback_ok = False
+
+    if callback_ok:
+        record[RECORD_CALLBACK_OK] = True
+        _put_request(request_id, record)
+    requester: UInt160 = record[RECORD_REQUESTER]
+    on_service_response(request_id, requester, code, result_hash, callback_ok)
+
+
+@public
+def cancel(request_id: int):
+    """
+    Cancels a pending request after its expiry and gives its fee back to the requester's deposit.
+    Needs the witness of the requester (a requesting contract calls cancel itself).
+    """
+    record = _get_request(request_id)
+    requester: UInt160 = record[RECORD_REQUESTER]
+    if not runtime.check_witness(requester):
+        raise Exception('no witness of requester')
+    status: int = record[RECORD_STATUS]
+    if status == STATUS_FULFILLED:
+        raise Exception('already fulfilled')
+    if status == STATUS_CANCELLED:
+        raise Exception('already cancelled')
+    expires_at: int = record[RECORD_EXPIRES_AT]
+    if runtime.time < expires_at:
+        raise Exception('request not expired')
+    fee: int = record[RECORD_FEE]
+    _add_deposit(requester, fee)
+    record[RECORD_STATUS] = STATUS_CANCELLED
+    record[RECORD_CLOSED_HEIGHT] = LedgerContract.get_current_index()
+    _put_request(request_id, record)
+    on_request_cancelled(request_id, requester, fee)
+
+
+@public(name='getRequest', safe=True)
+def get_request(request_id: int) -> list:
+    """The request record (see docs/gateway.md for the field order). Raises 'unknown request'."""
+    return _get_request(request_id)
+
+
+@public(name='getLastRequestId', safe=True)
+def get_last_request_id() -> int:
+    return storage.get_int(KEY_LAST_ID)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration reads
+# ---------------------------------------------------------------------------------------------
+@public(name='getOwner', safe=True)
+def get_owner() -> UInt160:
+    return storage.get_uint160(KEY_OWNER)
+
+
+@public(name='getNodes', safe=True)
+def get_nodes() -> list:
+    """Registered node public keys (33-byte compressed)."""
+    nodes: list = []
+    it: Iterator = storage.find(PREFIX_NODE, options=FindOptions.KEYS_ONLY | FindOptions.REMOVE_PREFIX)
+    while it.next():
+        nodes.append(it.value)
+    return nodes
+
+
+@public(name='isNode', safe=True)
+def is_node(public_key: ECPoint) -> bool:
+    return storage.get_int(PREFIX_NODE + public_key) == 1
+
+
+@public(name='getFee', safe=True)
+def get_fee(service_type: str) -> int:
+    """Fee in GAS fractions (8 decimals) of a service type, or -1 when the type is unknown."""
+    return storage.get_int(PREFIX_SERVICE + to_bytes(service_type)) - 1
+
+
+@public(name='getServices', safe=True)
+def get_services() -> list:
+    """[[serviceType, fee], ...] for every enabled service type."""
+    services: list = []
+    it: Iterator = storage.find(PREFIX_SERVICE, options=FindOptions.REMOVE_PREFIX)
+    while it.next():
+        entry: list = it.value
+        name: bytes = entry[0]
+        stored: bytes = entry[1]
+        services.append([name, to_int(stored) - 1])
+    return services
+
+
+@public(name='getExpiry', safe=True)
+def get_expiry() -> int:
+    """Request lifetime in milliseconds after which the requester may cancel."""
+    return storage.get_int(KEY_EXPIRY)
+
+
+@public(name='getCollectedFees', safe=True)
+def get_collected_fees() -> int:
+    return storage.get_int(KEY_COLLECTED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Administration (owner only)
+# ---------------------------------------------------------------------------------------------
+@public(name='addNode')
+def add_node(public_key: ECPoint):
+    _require_owner()
+    if len(public_key) != 33:
+        raise Exception('invalid public key')
+    key = PREFIX_NODE + public_key
+    if storage.get_int(key) == 1:
+        raise Exception('node already registered')
+    count = storage.get_int(KEY_NODE_COUNT)
+    if count >= MAX_NODES:
+        raise Exception('too many nodes')
+    storage.put_int(key, 1)
+    storage.put_int(KEY_NODE_COUNT, count + 1)
+    on_node_added(public_key)
+
+
+@public(name='removeNode')
+def remove_node(public_key: ECPoint):
+    _require_owner()
+    key = PREFIX_NODE + public_key
+    if storage.get_int(key) != 1:
+        raise Exception('node not registered')
+    storage.delete(key)
+    storage.put_int(KEY_NODE_COUNT, storage.get_int(KEY_NODE_COUNT) - 1)
+    on_node_removed(public_key)
+
+
+@public(name='setServiceFee')
+def set_service_fee(service_type: str, fee: int):
+    """Enables `service_type` (if new) and sets its fee in GAS fractions (>= 0)."""
+    _require_owner()
+    if len(service_type) == 0 or len(service_type) > MAX_SERVICE_TYPE:
+        raise Exception('invalid service type')
+    if fee < 0:
+        raise Exception('fee must not be negative')
+    _set_fee(service_type, fee)
+    on_service_fee_set(service_type, fee)
+
+
+@public(name='removeService')
+def remove_service(service_type: str):
+    """Disables `service_type`: new requests are refused; pending ones can still be answered."""
+    _require_owner()
+    key = PREFIX_SERVICE + to_bytes(service_type)
+    if storage.get_int(key) == 0:
+        raise Exception('unknown service type')
+    storage.delete(key)
+    on_service_removed(service_type)
+
+
+@public(name='setExpiry')
+def set_expiry(expiry_ms: int):
+    """Sets the lifetime of new requests in milliseconds (> 0)."""
+    _require_owner()
+    if expiry_ms <= 0:
+        raise Exception('expiry must be positive')
+    storage.put_int(KEY_EXPIRY, expiry_ms)
+    on_expiry_set(expiry_ms)
+
+
+@public(name='setOwner')
+def set_owner(new_owner: UInt160):
+    """Transfers administration. Needs the witnesses of the current and of the new owner."""
+    old_owner = _require_owner()
+    if not runtime.check_witness(new_owner):
+        raise Exception('no witness of new owner')
+    storage.put_uint160(KEY_OWNER, new_owner)
+    on_owner_changed(old_owner, new_owner)
+
+
+@public(name='withdrawFees')
+def withdraw_fees(to: UInt160, amount: int):
+    """Sends `amount` of the collected fees to `to`."""
+    _require_owner()
+    if amount <= 0:
+        raise Exception('amount must be positive')
+    collected = storage.get_int(KEY_COLLECTED)
+    if collected < amount:
+        raise Exception('insufficient collected fees')
+    storage.put_int(KEY_COLLECTED, collected - amount)
+    if not GasToken.transfer(runtime.executing_script_hash, to, amount, None):
+        raise Exception('GAS transfer failed')
+    on_fees_withdrawn(to, amount)
+
+
+@public
+def update(nef_file: bytes, manifest: bytes, data: Any):
+    """Upgrades the contract code in place (storage and hash are kept)."""
+    _require_owner()
+    ContractManagement.update(nef_file, manifest, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------------------------
+def _require_owner() -> UInt160:
+    owner = storage.get_uint160(KEY_OWNER)
+    if not runtime.check_witness(owner):
+        raise Exception('only owner')
+    return owner
+
+
+def _is_node_witness() -> bool:
+    it: Iterator = storage.find(PREFIX_NODE, options=FindOptions.KEYS_ONLY | FindOptions.REMOVE_PREFIX)
+    while it.next():
+        key: ECPoint = it.value
+        if runtime.check_witness(key):
+            return True
+    return False
+
+
+def _set_fee(service_type: str, fee: int):
+    storage.put_int(PREFIX_SERVICE + to_bytes(service_type), fee + 1)
+
+
+def _add_deposit(account: UInt160, delta: int):
+    key = PREFIX_DEPOSIT + account
+    balance = storage.get_int(key) + delta
+    if balance == 0:
+        storage.delete(key)
+    else:
+        storage.put_int(key, balance)
+
+
+def _put_request(request_id: int, record: list):
+    storage.put(PREFIX_REQUEST + to_bytes(request_id), StdLib.serialize(record))
+
+
+def _get_request(request_id: int) -> list:
+    raw = storage.get(PREFIX_REQUEST + to_bytes(request_id))
+    if len(raw) == 0:
+        raise Exception('unknown request')
+    record: list = StdLib.deserialize(raw)
+    return record
