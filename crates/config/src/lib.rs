@@ -1,1 +1,625 @@
-//! Typed node configuration: TOML file plus NSL_* environment overrides.
+//! Typed node configuration: TOML file plus `NSL_*` environment overrides.
+//!
+//! ```text
+//! built-in defaults  <--deep merge--  TOML file (optional)  <--  NSL_<SECTION>__<KEY> env vars
+//!        \_________________________ one Config, validated _________________________/
+//! ```
+//!
+//! - With no file and no variables, [`Config::default`] runs a local node: SQLite in `.nsl/data`,
+//!   API on `127.0.0.1:8080`.
+//! - A file only needs the keys it changes; tables merge key by key with the defaults.
+//! - Environment overrides use two underscores between path segments:
+//!   `NSL_API__LISTEN=0.0.0.0:8080`, `NSL_DATABASE__URL=postgres://...`,
+//!   `NSL_RATE_LIMIT__GROUPS__AUTH__PER_IP__BURST=5`. The value is typed by the key (an integer key
+//!   needs an integer). Variables without `__` are not config keys (e.g. `NSL_CONFIG`), except that a
+//!   near miss such as `NSL_API_LISTEN` is rejected with a hint.
+//!
+//! Invariants:
+//! - Unknown keys, in the file or in `NSL_*__*` variables, are errors naming the key.
+//! - Secrets never come from the TOML file: `auth.jwt_secret` there is an error pointing to
+//!   `NSL_AUTH__JWT_SECRET` or `auth.jwt_secret_file`. Secret values are [`Secret`]s, redacted in
+//!   Debug, Display and serialized output ([`Config::to_redacted_toml`]).
+//! - [`Config::load`] returns only validated configs ([`Config::validate`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+mod secret;
+mod types;
+
+pub use secret::{REDACTED, Secret};
+pub use types::{
+    ApiConfig, AuthConfig, Bucket, Config, DatabaseConfig, GroupLimits, LogConfig, LogFormat,
+    NodeConfig, RateLimitConfig, RouteGroup, RouteGroups,
+};
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "NSL_";
+
+/// Name of the generated JWT key file inside `node.data_dir`.
+pub const JWT_SECRET_FILE_NAME: &str = "jwt_secret";
+
+/// Name of the default SQLite database file inside `node.data_dir`.
+pub const SQLITE_FILE_NAME: &str = "nsl.db";
+
+/// Keys that must never be written in the TOML file, with where to put them instead.
+const SECRET_KEYS: &[(&str, &str)] = &[(
+    "auth.jwt_secret",
+    "set NSL_AUTH__JWT_SECRET or point auth.jwt_secret_file at a file",
+)];
+
+/// Minimum length of the JWT key.
+const MIN_JWT_SECRET_LEN: usize = 32;
+
+/// Configuration errors. Messages name the key, file or variable at fault and never contain secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("config file {path}{location}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// `, line N` when known.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A secret was written in the config file.
+    #[error(
+        "config file {path}: `{key}` must not be in the config file (secrets only from the environment or files): {hint}"
+    )]
+    SecretInFile {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// Where the secret belongs.
+        hint: &'static str,
+    },
+    /// An `NSL_*` environment variable is unknown or has a bad value.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable name (its value is never shown).
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid config `{key}`: {message}")]
+    Invalid {
+        /// The dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The JWT key file could not be read, created or has unsafe permissions.
+    #[error("JWT secret file {path}: {message}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Load from an optional TOML file plus the process environment, then validate.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env = std::env::vars_os().filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            if !k.starts_with(ENV_PREFIX) {
+                return None;
+            }
+            // A non-UTF-8 value of an NSL_ variable is kept as lossy text so it fails visibly.
+            Some((k, v.to_string_lossy().into_owned()))
+        });
+        Self::load_from(path, env)
+    }
+
+    /// Load from an optional TOML file plus the given `NSL_*` variables (tests pass their own),
+    /// then validate.
+    pub fn load_from(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let file = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                Some((p, text))
+            }
+            None => None,
+        };
+        let cfg = Self::build(file.as_ref().map(|(p, t)| (*p, t.as_str())), env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parse a TOML text as if it were the file `origin` (no environment), then validate.
+    pub fn from_toml_str(origin: &Path, text: &str) -> Result<Config, ConfigError> {
+        let cfg = Self::build(Some((origin, text)), std::iter::empty())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn build(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let defaults = to_table(&Config::default());
+        let mut merged = defaults.clone();
+        if let Some((path, text)) = file {
+            let file_err = |e: toml::de::Error| {
+                let location = e
+                    .span()
+                    .map(|s| {
+                        let line = text.get(..s.start).unwrap_or("").matches('\n').count() + 1;
+                        format!(", line {line}")
+                    })
+                    .unwrap_or_default();
+                ConfigError::File {
+                    path: path.to_path_buf(),
+                    location,
+                    message: e.message().trim().to_string(),
+                }
+            };
+            let table: toml::Table = toml::from_str(text).map_err(file_err)?;
+            for (key, hint) in SECRET_KEYS {
+                if lookup(&table, &key.split('.').collect::<Vec<_>>()).is_some() {
+                    return Err(ConfigError::SecretInFile {
+                        path: path.to_path_buf(),
+                        key: (*key).to_string(),
+                        hint,
+                    });
+                }
+            }
+            // Typed parse of the file alone: unknown keys and wrong types reported with a line.
+            toml::from_str::<Config>(text).map_err(file_err)?;
+            deep_merge(&mut merged, table);
+        }
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        for (var, value) in &env {
+            apply_env_var(&mut merged, &defaults, var, value)?;
+        }
+        Config::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Invalid {
+            key: "(merged config)".into(),
+            message: e.message().to_string(),
+        })
+    }
+
+    /// Check ranges and consistency. Reads `auth.jwt_secret_file` if set (it must hold a usable key).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| {
+            Err(ConfigError::Invalid {
+                key: key.to_string(),
+                message,
+            })
+        };
+        if self.node.data_dir.as_os_str().is_empty() {
+            return invalid("node.data_dir", "must not be empty".into());
+        }
+        let url = self.database.url.as_str();
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return invalid(
+                "database.url",
+                format!(
+                    "{:?} is not supported: use empty (SQLite in node.data_dir), sqlite://PATH or postgres://...",
+                    self.database.redacted_url()
+                ),
+            );
+        }
+        if !(1..=10_000).contains(&self.database.max_connections) {
+            return invalid(
+                "database.max_connections",
+                "must be between 1 and 10000".into(),
+            );
+        }
+        if self.database.acquire_timeout_ms == 0 {
+            return invalid("database.acquire_timeout_ms", "must be at least 1".into());
+        }
+        validate_log_level(&self.log.level)?;
+        self.api.listen_addr()?;
+        if self.api.body_limit_bytes == 0 {
+            return invalid("api.body_limit_bytes", "must be at least 1".into());
+        }
+        if self.api.request_timeout_ms == 0 {
+            return invalid("api.request_timeout_ms", "must be at least 1".into());
+        }
+        let auth = &self.auth;
+        if auth.jwt_secret.is_some() && auth.jwt_secret_file.is_some() {
+            return invalid(
+                "auth.jwt_secret",
+                "both NSL_AUTH__JWT_SECRET and auth.jwt_secret_file are set; keep one".into(),
+            );
+        }
+        if let Some(s) = &auth.jwt_secret {
+            check_secret_len(s).map_err(|message| ConfigError::Invalid {
+                key: "auth.jwt_secret".into(),
+                message,
+            })?;
+        }
+        if let Some(p) = &auth.jwt_secret_file {
+            read_secret_file(p)?;
+        }
+        if auth.access_ttl_secs == 0 {
+            return invalid("auth.access_ttl_secs", "must be at least 1".into());
+        }
+        if auth.refresh_ttl_secs <= auth.access_ttl_secs {
+            return invalid(
+                "auth.refresh_ttl_secs",
+                format!(
+                    "must be greater than auth.access_ttl_secs ({})",
+                    auth.access_ttl_secs
+                ),
+            );
+        }
+        if auth.challenge_ttl_secs == 0 {
+            return invalid("auth.challenge_ttl_secs", "must be at least 1".into());
+        }
+        check_bucket("rate_limit.per_ip", &self.rate_limit.per_ip)?;
+        check_bucket("rate_limit.per_api_key", &self.rate_limit.per_api_key)?;
+        for group in RouteGroup::ALL {
+            let g = self.rate_limit.groups.get(group);
+            if let Some(b) = &g.per_ip {
+                check_bucket(&format!("rate_limit.groups.{}.per_ip", group.as_str()), b)?;
+            }
+            if let Some(b) = &g.per_api_key {
+                check_bucket(
+                    &format!("rate_limit.groups.{}.per_api_key", group.as_str()),
+                    b,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to: `database.url`, or the SQLite file `nsl.db` in
+    /// `node.data_dir` when it is empty.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.sqlite_default_path().display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// Path of the default SQLite file (`<data_dir>/nsl.db`).
+    pub fn sqlite_default_path(&self) -> PathBuf {
+        self.node.data_dir.join(SQLITE_FILE_NAME)
+    }
+
+    /// The JWT signing key: `NSL_AUTH__JWT_SECRET`, else the content of `auth.jwt_secret_file`,
+    /// else `<data_dir>/jwt_secret`, generated (32 random bytes, hex) with mode 0600 on first use.
+    /// An existing generated file readable by group or others is refused.
+    pub fn jwt_secret(&self) -> Result<Secret, ConfigError> {
+        if let Some(s) = &self.auth.jwt_secret {
+            return Ok(s.clone());
+        }
+        if let Some(p) = &self.auth.jwt_secret_file {
+            return read_secret_file(p);
+        }
+        let path = self.node.data_dir.join(JWT_SECRET_FILE_NAME);
+        let err = |message: String| ConfigError::SecretFile {
+            path: path.clone(),
+            message,
+        };
+        match read_generated_secret(&path) {
+            Ok(Some(s)) => return Ok(s),
+            Ok(None) => {}
+            Err(m) => return Err(err(m)),
+        }
+        std::fs::create_dir_all(&self.node.data_dir)
+            .map_err(|e| err(format!("cannot create data dir: {e}")))?;
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        let secret = Secret::new(hex::encode(bytes));
+        zeroize::Zeroize::zeroize(&mut bytes);
+        match write_new_private_file(&path, secret.expose()) {
+            Ok(()) => Ok(secret),
+            // Another process created it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_generated_secret(&path)
+                .map_err(err)?
+                .ok_or_else(|| err("vanished".into())),
+            Err(e) => Err(err(format!("cannot create: {e}"))),
+        }
+    }
+
+    /// The effective config as TOML with every secret (and any database password) redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        let table = self.redacted_table();
+        toml::to_string_pretty(&table).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+
+    /// The effective config as JSON with every secret (and any database password) redacted.
+    pub fn to_redacted_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.redacted_table()).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn redacted_table(&self) -> toml::Table {
+        let mut table = to_table(self);
+        if let Some(toml::Value::Table(db)) = table.get_mut("database") {
+            db.insert(
+                "url".into(),
+                toml::Value::String(self.database.redacted_url()),
+            );
+        }
+        table
+    }
+}
+
+fn to_table(cfg: &Config) -> toml::Table {
+    // Serializing plain structs of strings, numbers and bools into a table cannot fail.
+    toml::Table::try_from(cfg).unwrap_or_default()
+}
+
+fn lookup<'a>(table: &'a toml::Table, path: &[&str]) -> Option<&'a toml::Value> {
+    let (first, rest) = path.split_first()?;
+    let v = table.get(*first)?;
+    if rest.is_empty() {
+        return Some(v);
+    }
+    match v {
+        toml::Value::Table(t) => lookup(t, rest),
+        _ => None,
+    }
+}
+
+fn deep_merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => deep_merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Set `path` to `value` in `table`, creating intermediate tables.
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err("empty key".into());
+    };
+    let mut cur = table;
+    for (i, seg) in parents.iter().enumerate() {
+        let entry = cur
+            .entry(seg.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(format!(
+                    "`{}` is a value, not a section",
+                    path[..=i].join(".")
+                ));
+            }
+        };
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+fn apply_env_var(
+    merged: &mut toml::Table,
+    defaults: &toml::Table,
+    var: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    let env_err = |message: String| ConfigError::Env {
+        var: var.to_string(),
+        message,
+    };
+    let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+        return Ok(());
+    };
+    if !rest.contains("__") {
+        let lower = rest.to_ascii_lowercase();
+        if let Some(section) = defaults
+            .keys()
+            .find(|s| lower.starts_with(&format!("{s}_")))
+        {
+            let key = &rest[section.len() + 1..];
+            return Err(env_err(format!(
+                "not a config override; separate section and key with two underscores, \
+                 e.g. NSL_{}__{}",
+                section.to_ascii_uppercase(),
+                key
+            )));
+        }
+        return Ok(());
+    }
+    let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+    if path.iter().any(|s| s.is_empty()) {
+        return Err(env_err(
+            "empty key segment (three or more underscores in a row?)".into(),
+        ));
+    }
+    let dotted = path.join(".");
+    let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+    let candidates: Vec<toml::Value> = match lookup(defaults, &refs) {
+        Some(toml::Value::String(_)) => vec![toml::Value::String(value.to_string())],
+        Some(toml::Value::Integer(_)) => match value.trim().parse::<i64>() {
+            Ok(i) => vec![toml::Value::Integer(i)],
+            Err(_) => return Err(env_err(format!("`{dotted}` expects an integer"))),
+        },
+        Some(toml::Value::Float(_)) => match value.trim().parse::<f64>() {
+            Ok(f) => vec![toml::Value::Float(f)],
+            Err(_) => return Err(env_err(format!("`{dotted}` expects a number"))),
+        },
+        Some(toml::Value::Boolean(_)) => match value.trim() {
+            "true" | "1" => vec![toml::Value::Boolean(true)],
+            "false" | "0" => vec![toml::Value::Boolean(false)],
+            _ => return Err(env_err(format!("`{dotted}` expects true or false"))),
+        },
+        Some(toml::Value::Table(_)) => {
+            return Err(env_err(format!(
+                "`{dotted}` is a section; set its keys, e.g. {var}__<KEY>"
+            )));
+        }
+        Some(_) => vec![toml::Value::String(value.to_string())],
+        // Optional keys have no default value to learn the type from: try the plausible types.
+        None => {
+            let mut c = Vec::new();
+            if let Ok(i) = value.trim().parse::<i64>() {
+                c.push(toml::Value::Integer(i));
+            }
+            if let Ok(f) = value.trim().parse::<f64>() {
+                c.push(toml::Value::Float(f));
+            }
+            if let Ok(b) = value.trim().parse::<bool>() {
+                c.push(toml::Value::Boolean(b));
+            }
+            c.push(toml::Value::String(value.to_string()));
+            c
+        }
+    };
+    let mut first_error = None;
+    for candidate in candidates {
+        let mut trial = merged.clone();
+        set_path(&mut trial, &path, candidate.clone()).map_err(&env_err)?;
+        match Config::deserialize(toml::Value::Table(trial)) {
+            Ok(_) => {
+                set_path(merged, &path, candidate).map_err(&env_err)?;
+                return Ok(());
+            }
+            Err(e) => {
+                first_error.get_or_insert_with(|| e.message().to_string());
+            }
+        }
+    }
+    let message = first_error.unwrap_or_default();
+    if message.contains("unknown field") {
+        Err(env_err(format!(
+            "unknown config key `{dotted}` ({message})"
+        )))
+    } else {
+        Err(env_err(format!("config key `{dotted}`: {message}")))
+    }
+}
+
+fn validate_log_level(level: &str) -> Result<(), ConfigError> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let bad = |message: String| {
+        Err(ConfigError::Invalid {
+            key: "log.level".into(),
+            message,
+        })
+    };
+    if level.trim().is_empty() {
+        return bad("must not be empty; use e.g. \"info\" or \"info,sqlx=warn\"".into());
+    }
+    for directive in level.split(',') {
+        let directive = directive.trim();
+        let lvl = match directive.split_once('=') {
+            Some((target, lvl)) => {
+                let ok_target = !target.is_empty()
+                    && target
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_:-".contains(c));
+                if !ok_target {
+                    return bad(format!("bad target in directive {directive:?}"));
+                }
+                lvl
+            }
+            None => directive,
+        };
+        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
+            return bad(format!(
+                "unknown level {lvl:?} in {directive:?}; use trace, debug, info, warn, error or off"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_bucket(key: &str, b: &Bucket) -> Result<(), ConfigError> {
+    if !(b.rate_per_sec.is_finite() && b.rate_per_sec > 0.0) {
+        return Err(ConfigError::Invalid {
+            key: format!("{key}.rate_per_sec"),
+            message: "must be a number greater than 0".into(),
+        });
+    }
+    if b.burst == 0 {
+        return Err(ConfigError::Invalid {
+            key: format!("{key}.burst"),
+            message: "must be at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_secret_len(s: &Secret) -> Result<(), String> {
+    if s.expose().len() < MIN_JWT_SECRET_LEN {
+        return Err(format!("must be at least {MIN_JWT_SECRET_LEN} characters"));
+    }
+    Ok(())
+}
+
+fn read_secret_file(path: &Path) -> Result<Secret, ConfigError> {
+    let err = |message: String| ConfigError::SecretFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let secret = Secret::new(text.trim());
+    check_secret_len(&secret).map_err(err)?;
+    Ok(secret)
+}
+
+/// Read the generated key; `Ok(None)` when it does not exist yet.
+fn read_generated_secret(path: &Path) -> Result<Option<Secret>, String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read: {e}")),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "permissions are {mode:o}; it must be readable by the owner only (chmod 600)"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let secret = Secret::new(text.trim());
+    check_secret_len(&secret)?;
+    Ok(Some(secret))
+}
+
+fn write_new_private_file(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests;

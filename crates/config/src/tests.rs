@@ -1,0 +1,265 @@
+//! Unit tests of loading, overrides and validation.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load_text(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nsl.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load_from(Some(&path), env(vars))
+}
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
+
+#[test]
+fn defaults_run_without_a_file() {
+    let cfg = Config::load_from(None, env(&[])).unwrap();
+    assert_eq!(cfg, Config::default());
+    assert_eq!(cfg.node.data_dir, PathBuf::from(".nsl/data"));
+    assert_eq!(cfg.api.listen, "127.0.0.1:8080");
+    assert_eq!(cfg.api.body_limit_bytes, 1 << 20);
+    assert_eq!(cfg.api.request_timeout_ms, 10_000);
+    assert!(!cfg.api.trust_forwarded_for);
+    assert_eq!(cfg.auth.access_ttl_secs, 900);
+    assert_eq!(cfg.auth.refresh_ttl_secs, 2_592_000);
+    assert_eq!(cfg.auth.challenge_ttl_secs, 300);
+    assert_eq!(cfg.database_url(), "sqlite://.nsl/data/nsl.db");
+}
+
+#[test]
+fn file_overrides_only_what_it_names() {
+    let cfg = load_text(
+        "[api]\nlisten = \"0.0.0.0:9000\"\n[rate_limit.groups.auth]\nper_api_key = { rate_per_sec = 2.5, burst = 3 }\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.api.listen, "0.0.0.0:9000");
+    assert_eq!(cfg.api.request_timeout_ms, 10_000);
+    // The default auth per-IP override survives a partial group table.
+    assert_eq!(
+        cfg.rate_limit.per_ip_for(RouteGroup::Auth),
+        Bucket {
+            rate_per_sec: 1.0,
+            burst: 10
+        }
+    );
+    assert_eq!(
+        cfg.rate_limit.per_api_key_for(RouteGroup::Auth),
+        Bucket {
+            rate_per_sec: 2.5,
+            burst: 3
+        }
+    );
+    assert_eq!(
+        cfg.rate_limit.per_ip_for(RouteGroup::Read),
+        cfg.rate_limit.per_ip
+    );
+}
+
+#[test]
+fn unknown_file_key_is_named_with_its_line() {
+    let err = load_text("[api]\nlisten = \"127.0.0.1:1\"\nlisen_typo = 3\n", &[]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("lisen_typo") && msg.contains("line 3"),
+        "{msg}"
+    );
+    let err = load_text("[apii]\nx = 1\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("apii"), "{err}");
+    let err = load_text("[rate_limit.groups.admin]\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("admin"), "{err}");
+}
+
+#[test]
+fn wrong_type_in_file_is_reported() {
+    let err = load_text("[api]\nbody_limit_bytes = \"big\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn env_overrides_are_typed_by_key() {
+    let cfg = Config::load_from(
+        None,
+        env(&[
+            ("NSL_API__LISTEN", "0.0.0.0:8081"),
+            ("NSL_API__BODY_LIMIT_BYTES", "2048"),
+            ("NSL_API__TRUST_FORWARDED_FOR", "true"),
+            ("NSL_DATABASE__URL", "postgres://u:pw@h/db"),
+            ("NSL_RATE_LIMIT__PER_IP__RATE_PER_SEC", "3"),
+            ("NSL_CONFIG", "ignored.toml"),
+            ("NSL_TEST_PG_URL", "ignored"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.api.listen, "0.0.0.0:8081");
+    assert_eq!(cfg.api.body_limit_bytes, 2048);
+    assert!(cfg.api.trust_forwarded_for);
+    assert_eq!(cfg.database.url, "postgres://u:pw@h/db");
+    assert_eq!(cfg.rate_limit.per_ip.rate_per_sec, 3.0);
+}
+
+#[test]
+fn env_beats_file_and_nested_optional_buckets_work() {
+    let cfg = load_text(
+        "[api]\nlisten = \"127.0.0.1:1\"\n",
+        &[
+            ("NSL_API__LISTEN", "127.0.0.1:2"),
+            ("NSL_RATE_LIMIT__GROUPS__AUTH__PER_IP__BURST", "5"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(cfg.api.listen, "127.0.0.1:2");
+    assert_eq!(cfg.rate_limit.per_ip_for(RouteGroup::Auth).burst, 5);
+}
+
+#[test]
+fn unknown_env_key_is_rejected_by_name() {
+    let err = Config::load_from(None, env(&[("NSL_API__LISTN", "x")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("NSL_API__LISTN") && err.contains("api.listn"),
+        "{err}"
+    );
+    let err = Config::load_from(None, env(&[("NSL_NOPE__X", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("NSL_NOPE__X"), "{err}");
+    let err = Config::load_from(None, env(&[("NSL_API_LISTEN", "x")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("NSL_API__LISTEN"), "{err}");
+    let err = Config::load_from(None, env(&[("NSL_API__BODY_LIMIT_BYTES", "lots")])).unwrap_err();
+    assert!(err.to_string().contains("expects an integer"), "{err}");
+    let err = Config::load_from(None, env(&[("NSL_API", "x")]));
+    assert!(
+        err.is_ok(),
+        "NSL_ variables without __ that match no section are not config"
+    );
+}
+
+#[test]
+fn secret_in_file_is_refused_with_a_hint() {
+    let err = load_text(&format!("[auth]\njwt_secret = \"{SECRET}\"\n"), &[]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("NSL_AUTH__JWT_SECRET") && msg.contains("jwt_secret_file"),
+        "{msg}"
+    );
+    assert!(!msg.contains(SECRET), "{msg}");
+}
+
+#[test]
+fn secret_from_env_is_redacted_everywhere() {
+    let numeric = "12345678901234567890123456789012345";
+    for value in [SECRET, numeric] {
+        let cfg = Config::load_from(None, env(&[("NSL_AUTH__JWT_SECRET", value)])).unwrap();
+        assert_eq!(cfg.jwt_secret().unwrap().expose(), value);
+        assert!(!format!("{cfg:?}").contains(value));
+        assert!(!cfg.to_redacted_toml().contains(value));
+        assert!(cfg.to_redacted_toml().contains(REDACTED));
+        assert!(!cfg.to_redacted_json().to_string().contains(value));
+    }
+    let cfg = Config::load_from(
+        None,
+        env(&[("NSL_DATABASE__URL", "postgres://u:pw123@h/db")]),
+    )
+    .unwrap();
+    assert!(!cfg.to_redacted_toml().contains("pw123"));
+    assert!(!format!("{cfg:?}").contains("pw123"));
+}
+
+#[test]
+fn short_secret_is_invalid() {
+    let err = Config::load_from(None, env(&[("NSL_AUTH__JWT_SECRET", "short")])).unwrap_err();
+    assert!(err.to_string().contains("at least 32"), "{err}");
+    assert!(!err.to_string().contains("short"));
+}
+
+#[test]
+fn validation_names_the_key() {
+    let cases = [
+        ("[api]\nlisten = \"nowhere\"\n", "api.listen"),
+        ("[database]\nurl = \"mysql://x\"\n", "database.url"),
+        (
+            "[database]\nmax_connections = 0\n",
+            "database.max_connections",
+        ),
+        ("[log]\nlevel = \"loud\"\n", "log.level"),
+        ("[auth]\nrefresh_ttl_secs = 10\n", "auth.refresh_ttl_secs"),
+        (
+            "[rate_limit.per_ip]\nrate_per_sec = 0\nburst = 1\n",
+            "rate_limit.per_ip.rate_per_sec",
+        ),
+        (
+            "[rate_limit.groups.read]\nper_ip = { rate_per_sec = 1, burst = 0 }\n",
+            "rate_limit.groups.read.per_ip.burst",
+        ),
+    ];
+    for (text, key) in cases {
+        let msg = load_text(text, &[]).unwrap_err().to_string();
+        assert!(msg.contains(key), "{text:?} -> {msg}");
+    }
+    let cfg = load_text(
+        "[log]\nformat = \"json\"\nlevel = \"info,sqlx=warn\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.log.format, LogFormat::Json);
+}
+
+#[test]
+fn generated_jwt_secret_is_private_and_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg =
+        Config::load_from(None, env(&[("NSL_NODE__DATA_DIR", data.to_str().unwrap())])).unwrap();
+    let first = cfg.jwt_secret().unwrap();
+    assert_eq!(first.expose().len(), 64);
+    let second = cfg.jwt_secret().unwrap();
+    assert_eq!(first, second);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = data.join(JWT_SECRET_FILE_NAME);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = cfg.jwt_secret().unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+}
+
+#[test]
+fn jwt_secret_file_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let cfg = load_text(
+        &format!("[auth]\njwt_secret_file = {:?}\n", file.to_str().unwrap()),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.jwt_secret().unwrap().expose(), SECRET);
+    let missing = dir.path().join("missing");
+    let err = load_text(
+        &format!(
+            "[auth]\njwt_secret_file = {:?}\n",
+            missing.to_str().unwrap()
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+}
