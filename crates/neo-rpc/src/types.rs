@@ -1,0 +1,449 @@
+//! Typed answers of the node's JSON-RPC methods (the fields this crate and its users need;
+//! unknown fields are ignored so newer nodes keep working).
+
+use neo::{UInt160, UInt256};
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use crate::stack::StackItem;
+
+/// `getversion`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    /// P2P port of the node.
+    #[serde(default)]
+    pub tcpport: u16,
+    /// Random node nonce.
+    #[serde(default)]
+    pub nonce: u32,
+    /// Node software, e.g. `/NEO-GO:0.120.0/`.
+    #[serde(default)]
+    pub useragent: String,
+    /// The protocol settings of the chain.
+    pub protocol: ProtocolSettings,
+}
+
+/// Protocol settings from `getversion`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolSettings {
+    /// Address version byte (53 on N3: addresses start with `N`).
+    pub addressversion: u8,
+    /// Network magic; part of every signed message.
+    pub network: u32,
+    /// Block time in milliseconds.
+    pub msperblock: u64,
+    /// How many blocks ahead of the current height a transaction's validUntilBlock may be.
+    pub maxvaliduntilblockincrement: u32,
+    /// Blocks whose state is traceable.
+    #[serde(default)]
+    pub maxtraceableblocks: u32,
+    /// Transaction limit per block.
+    #[serde(default)]
+    pub maxtransactionsperblock: u32,
+    /// Memory pool capacity.
+    #[serde(default)]
+    pub memorypoolmaxtransactions: u32,
+    /// Number of consensus validators.
+    #[serde(default)]
+    pub validatorscount: u32,
+    /// GAS created at genesis, in fractions (10^-8).
+    #[serde(default, deserialize_with = "de_i64_opt")]
+    pub initialgasdistribution: Option<i64>,
+    /// Public keys of the standby committee.
+    #[serde(default)]
+    pub standbycommittee: Vec<String>,
+}
+
+/// A block as `getblock` returns it with `verbose = 1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    /// Block hash.
+    pub hash: UInt256,
+    /// Height.
+    pub index: u32,
+    /// Timestamp in milliseconds.
+    pub time: u64,
+    /// Hash of the previous block.
+    pub previousblockhash: UInt256,
+    /// Merkle root of the transactions.
+    pub merkleroot: UInt256,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: u32,
+    /// Index of the primary validator.
+    #[serde(default)]
+    pub primary: u8,
+    /// Address of the next consensus multisig.
+    #[serde(default)]
+    pub nextconsensus: String,
+    /// The block's transactions.
+    #[serde(default)]
+    pub tx: Vec<RawTransaction>,
+    /// Blocks on top of this one (including itself).
+    #[serde(default)]
+    pub confirmations: u32,
+}
+
+/// A witness as JSON (base64 scripts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessJson {
+    /// Invocation script (signatures), base64.
+    pub invocation: String,
+    /// Verification script, base64.
+    pub verification: String,
+}
+
+/// A signer as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerJson {
+    /// The signing account's script hash.
+    pub account: UInt160,
+    /// Witness scopes, comma separated (`"CalledByEntry"`, `"Global"`, `"CustomContracts, ..."`).
+    pub scopes: String,
+    /// Contracts allowed with `CustomContracts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowedcontracts: Vec<UInt160>,
+    /// Group keys allowed with `CustomGroups`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowedgroups: Vec<String>,
+}
+
+/// A transaction as `getrawtransaction` (verbose) or a verbose block returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawTransaction {
+    /// Transaction hash.
+    pub hash: UInt256,
+    /// Size in bytes.
+    pub size: u32,
+    /// Version (0).
+    pub version: u8,
+    /// Nonce.
+    pub nonce: u32,
+    /// Address of the first signer (pays the fees).
+    pub sender: String,
+    /// System fee in GAS fractions.
+    #[serde(deserialize_with = "de_i64")]
+    pub sysfee: i64,
+    /// Network fee in GAS fractions.
+    #[serde(deserialize_with = "de_i64")]
+    pub netfee: i64,
+    /// Last block that may include the transaction.
+    pub validuntilblock: u32,
+    /// Signers.
+    pub signers: Vec<SignerJson>,
+    /// Attributes as the node renders them.
+    #[serde(default)]
+    pub attributes: Vec<serde_json::Value>,
+    /// The script, base64.
+    pub script: String,
+    /// Witnesses.
+    pub witnesses: Vec<WitnessJson>,
+    /// Hash of the including block (absent while in the mempool).
+    #[serde(default)]
+    pub blockhash: Option<UInt256>,
+    /// Confirmations (absent while in the mempool).
+    #[serde(default)]
+    pub confirmations: Option<u32>,
+    /// Timestamp of the including block.
+    #[serde(default)]
+    pub blocktime: Option<u64>,
+    /// VM state of the execution (neo-go includes it).
+    #[serde(default)]
+    pub vmstate: Option<String>,
+}
+
+/// VM state at the end of an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VmState {
+    /// Completed normally.
+    #[serde(rename = "HALT")]
+    Halt,
+    /// Aborted with an exception; state changes are discarded (fees are still paid).
+    #[serde(rename = "FAULT")]
+    Fault,
+    /// Not run.
+    #[serde(rename = "NONE")]
+    None,
+    /// Interrupted at a breakpoint.
+    #[serde(rename = "BREAK")]
+    Break,
+}
+
+impl VmState {
+    /// Whether the execution succeeded.
+    pub fn is_halt(self) -> bool {
+        self == Self::Halt
+    }
+}
+
+impl std::fmt::Display for VmState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Halt => "HALT",
+            Self::Fault => "FAULT",
+            Self::None => "NONE",
+            Self::Break => "BREAK",
+        })
+    }
+}
+
+/// A notification (event) emitted during an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The emitting contract.
+    pub contract: UInt160,
+    /// The event name.
+    pub eventname: String,
+    /// The event's arguments: an `Array` stack item.
+    pub state: StackItem,
+}
+
+/// One execution in an application log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// Trigger (`Application`, `OnPersist`, `PostPersist`, `Verification`).
+    pub trigger: String,
+    /// Final VM state.
+    pub vmstate: VmState,
+    /// The exception text when the state is FAULT.
+    #[serde(default)]
+    pub exception: Option<String>,
+    /// GAS consumed in fractions.
+    #[serde(deserialize_with = "de_i64")]
+    pub gasconsumed: i64,
+    /// The result stack.
+    #[serde(default)]
+    pub stack: Vec<StackItem>,
+    /// Notifications in emission order.
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
+}
+
+/// `getapplicationlog`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplicationLog {
+    /// The transaction hash (absent for block logs).
+    #[serde(default)]
+    pub txid: Option<UInt256>,
+    /// The block hash (for block logs).
+    #[serde(default)]
+    pub blockhash: Option<UInt256>,
+    /// Executions (one for a transaction).
+    pub executions: Vec<Execution>,
+}
+
+/// `invokefunction` / `invokescript`: a test run that changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvokeResult {
+    /// The script that ran, base64.
+    pub script: String,
+    /// Final VM state.
+    pub state: VmState,
+    /// GAS consumed in fractions: the system fee a real transaction needs.
+    #[serde(deserialize_with = "de_i64")]
+    pub gasconsumed: i64,
+    /// The exception text when the state is FAULT.
+    #[serde(default)]
+    pub exception: Option<String>,
+    /// Notifications.
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
+    /// The result stack.
+    #[serde(default)]
+    pub stack: Vec<StackItem>,
+}
+
+/// `findstorage`: one page of a contract's storage under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundStorage {
+    /// Key/value pairs, base64.
+    pub results: Vec<StorageEntry>,
+    /// Index to pass as `start` for the next page.
+    #[serde(default)]
+    pub next: u64,
+    /// Whether more entries follow.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// A storage entry, base64 encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageEntry {
+    /// The key (without the contract id), base64.
+    pub key: String,
+    /// The value, base64.
+    pub value: String,
+}
+
+/// A NEF file as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NefJson {
+    /// Magic number (0x3346454E).
+    pub magic: u32,
+    /// Compiler name and version.
+    pub compiler: String,
+    /// Source URL.
+    #[serde(default)]
+    pub source: String,
+    /// The script, base64.
+    pub script: String,
+    /// Checksum: the first 4 bytes of the double SHA-256 of the file, little-endian.
+    pub checksum: u32,
+}
+
+/// `getcontractstate` and the entries of `getnativecontracts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractState {
+    /// Contract id (negative for natives).
+    pub id: i32,
+    /// Updates so far.
+    #[serde(default)]
+    pub updatecounter: u32,
+    /// Script hash.
+    pub hash: UInt160,
+    /// The NEF.
+    pub nef: NefJson,
+    /// The manifest JSON.
+    pub manifest: serde_json::Value,
+}
+
+impl ContractState {
+    /// The manifest's `name`.
+    pub fn name(&self) -> &str {
+        self.manifest
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// `getnep17balances`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nep17Balances {
+    /// The account's address.
+    pub address: String,
+    /// One entry per token the account has touched.
+    #[serde(rename = "balance")]
+    pub balances: Vec<Nep17Balance>,
+}
+
+impl Nep17Balances {
+    /// The balance of `asset` in its smallest unit (0 when absent).
+    pub fn amount_of(&self, asset: &UInt160) -> i128 {
+        self.balances
+            .iter()
+            .find(|b| &b.assethash == asset)
+            .map(|b| b.amount)
+            .unwrap_or(0)
+    }
+}
+
+/// One token balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nep17Balance {
+    /// The token contract.
+    pub assethash: UInt160,
+    /// Amount in the token's smallest unit.
+    #[serde(deserialize_with = "de_i128")]
+    pub amount: i128,
+    /// Height of the last change.
+    #[serde(default)]
+    pub lastupdatedblock: u32,
+    /// Token symbol, when the node knows it.
+    #[serde(default)]
+    pub symbol: Option<String>,
+}
+
+/// Which block to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockId {
+    /// By height.
+    Index(u32),
+    /// By hash.
+    Hash(UInt256),
+}
+
+impl From<u32> for BlockId {
+    fn from(i: u32) -> Self {
+        Self::Index(i)
+    }
+}
+
+impl From<UInt256> for BlockId {
+    fn from(h: UInt256) -> Self {
+        Self::Hash(h)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrStr {
+    Num(serde_json::Number),
+    Str(String),
+}
+
+fn parse_num<T: std::str::FromStr, E: serde::de::Error>(v: NumOrStr) -> Result<T, E> {
+    let s = match v {
+        NumOrStr::Num(n) => n.to_string(),
+        NumOrStr::Str(s) => s,
+    };
+    s.trim()
+        .parse()
+        .map_err(|_| E::custom(format!("not an integer: {s:?}")))
+}
+
+/// Integers that nodes send as JSON strings (fees, amounts) or numbers.
+pub(crate) fn de_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    parse_num(NumOrStr::deserialize(d)?)
+}
+
+fn de_i64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<NumOrStr>::deserialize(d)?
+        .map(parse_num)
+        .transpose()
+}
+
+fn de_i128<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+    parse_num(NumOrStr::deserialize(d)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_from_neo_go() {
+        // Captured from neo-go 0.120.0 on a 100 ms privnet.
+        let v: Version = serde_json::from_str(r#"{"tcpport":20399,"nonce":809326379,"useragent":"/NEO-GO:0.120.0/","protocol":{"addressversion":53,"network":56753,"msperblock":100,"maxtraceableblocks":2102400,"maxvaliduntilblockincrement":864000,"maxtransactionsperblock":512,"memorypoolmaxtransactions":50000,"validatorscount":1,"initialgasdistribution":5200000000000000,"hardforks":[{"name":"Aspidochelone","blockheight":0}],"standbycommittee":["02028a99826edc0c97d18e22b6932373d908d323aa7f92656a77ec26e8861699ef"],"seedlist":null},"rpc":{"maxiteratorresultitems":100,"sessionenabled":true}}"#).unwrap();
+        assert_eq!(v.protocol.network, 56753);
+        assert_eq!(v.protocol.addressversion, 53);
+        assert_eq!(v.protocol.msperblock, 100);
+        assert_eq!(v.protocol.maxvaliduntilblockincrement, 864000);
+        assert_eq!(
+            v.protocol.initialgasdistribution,
+            Some(5_200_000_000_000_000)
+        );
+    }
+
+    #[test]
+    fn balances_from_neo_go() {
+        let b: Nep17Balances = serde_json::from_str(r#"{"balance":[{"assethash":"0xef4073a0f2b305a38ec4050e4d3d28bc40ea63f5","amount":"100000000","decimals":"0","lastupdatedblock":0,"name":"NeoToken","symbol":"NEO"},{"assethash":"0xd2a4cff31913016155e38e474a2c06d08be276cf","amount":"5200000000000000","decimals":"8","lastupdatedblock":0,"name":"GasToken","symbol":"GAS"}],"address":"Nc61rk4f69a5wr7VLpVvteAheSHtvrBW35"}"#).unwrap();
+        let gas: UInt160 = "0xd2a4cff31913016155e38e474a2c06d08be276cf"
+            .parse()
+            .unwrap();
+        assert_eq!(b.amount_of(&gas), 5_200_000_000_000_000);
+        assert_eq!(b.amount_of(&UInt160::ZERO), 0);
+    }
+
+    #[test]
+    fn fees_as_strings_or_numbers() {
+        #[derive(Deserialize)]
+        struct F {
+            #[serde(deserialize_with = "de_i64")]
+            v: i64,
+        }
+        assert_eq!(serde_json::from_str::<F>(r#"{"v":"12"}"#).unwrap().v, 12);
+        assert_eq!(serde_json::from_str::<F>(r#"{"v":-3}"#).unwrap().v, -3);
+        assert!(serde_json::from_str::<F>(r#"{"v":"x"}"#).is_err());
+        assert!(serde_json::from_str::<F>(r#"{"v":1.5}"#).is_err());
+    }
+}
