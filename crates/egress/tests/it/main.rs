@@ -1,0 +1,5 @@
+//! Integration tests of `nsl-egress` against local servers on loopback addresses only.
+
+mod fetch;
+mod ssrf;
+mod support;
