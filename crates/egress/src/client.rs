@@ -93,6 +93,12 @@ impl Egress {
             // Never route through a proxy from the environment: the proxy would dial, not us.
             .no_proxy()
             .referer(false)
+            // Behaviour must not depend on reqwest features another crate enables: no
+            // Accept-Encoding, no transparent decompression (the cap counts bytes on the wire).
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
+            .no_zstd()
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: Arc::clone(&policy),
             }))
