@@ -1,0 +1,61 @@
+//! The store's error type.
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Store errors. The API maps [`StoreError::Conflict`] to 409 and [`StoreError::NotFound`] to 404;
+/// everything else is an internal error whose details are logged, not returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated (the row already exists).
+    #[error("already exists ({constraint})")]
+    Conflict {
+        /// The violated constraint or index name, as the database reports it.
+        constraint: String,
+    },
+    /// The row to change does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database URL is not one this store supports.
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    /// A stored value could not be decoded (e.g. an unknown role string).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// Preparing the data directory failed.
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            let constraint = db
+                .constraint()
+                .map(str::to_string)
+                .unwrap_or_else(|| db.message().to_string());
+            return StoreError::Conflict { constraint };
+        }
+        StoreError::Database(e)
+    }
+}
+
+impl StoreError {
+    /// Whether this is a unique-constraint violation (HTTP 409).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}

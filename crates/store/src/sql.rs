@@ -1,0 +1,1 @@
+//! SQL implementations of the store traits (one SQL text for both backends).
