@@ -25,7 +25,10 @@ const CORPUS: &[&str] = &[
     "0x7f.1",
     "127.000.000.001",
     "\u{ff11}\u{ff12}\u{ff17}.0.0.1", // fullwidth digits, mapped by IDNA to 127.0.0.1
+    "127.0.0.1.",
+    "%31%32%37.0.0.1",
     "[::1]",
+    "[0:0:0:0:0:0:0:1]",
     "[::ffff:127.0.0.1]",
     "[::ffff:7f00:1]",
     "[::127.0.0.1]",
@@ -75,6 +78,8 @@ fn whatwg_parsing_normalises_numeric_hosts() {
         "0x7f.1",
         "127.000.000.001",
         "\u{ff11}\u{ff12}\u{ff17}.0.0.1",
+        "127.0.0.1.",
+        "%31%32%37.0.0.1",
     ] {
         let url = Url::parse(&format!("https://{host}/")).expect("parses");
         assert_eq!(url.host_str(), Some("127.0.0.1"), "{host}");
