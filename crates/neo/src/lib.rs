@@ -24,6 +24,9 @@ pub mod io;
 pub mod keys;
 pub mod message;
 pub mod script;
+pub mod serde_util;
+pub mod stackitem;
+pub mod tx;
 mod uint;
 
 pub use address::{ADDRESS_VERSION, address_to_script_hash, script_hash_to_address};
@@ -35,4 +38,10 @@ pub use keys::{PrivateKey, PublicKey, verify_signature};
 pub use message::{sign_message, signed_message_bytes, verify_signed_message};
 pub use num_bigint::BigInt;
 pub use script::{Arg, CallFlags, OpCode, ScriptBuilder};
+pub use serde_util::fixed8_to_string;
+pub use stackitem::StackItem;
+pub use tx::{
+    OracleResponseCode, Signer, Transaction, TransactionAttribute, Witness, WitnessAction,
+    WitnessCondition, WitnessRule, WitnessScope, sign_tx,
+};
 pub use uint::{UInt160, UInt256};
