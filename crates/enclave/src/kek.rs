@@ -109,8 +109,15 @@ impl Kek {
         &self.0
     }
 
-    pub(crate) fn to_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(hex::encode(self.0.as_bytes()))
+    /// The KEK as 64 hex characters and a newline (the dev KEK file's
+    /// content), built in place in a zeroizing buffer.
+    pub(crate) fn to_hex_line(&self) -> Zeroizing<Vec<u8>> {
+        let mut line = Zeroizing::new(vec![b'\n'; 65]);
+        if let Some(digits) = line.get_mut(..64) {
+            // 32 bytes always encode to exactly 64 hex digits.
+            let _ = hex::encode_to_slice(self.0.as_bytes(), digits);
+        }
+        line
     }
 }
 

@@ -90,9 +90,7 @@ fn dev_kek(dir: &Path) -> Result<Kek> {
     }
     create_private_dir(dir)?;
     let kek = Kek::generate()?;
-    let mut text = kek.to_hex();
-    text.push('\n');
-    write_atomic(&path, text.as_bytes())?;
+    write_atomic(&path, &kek.to_hex_line())?;
     warn_dev(&path, true);
     Ok(kek)
 }

@@ -728,6 +728,33 @@ mod tests {
         assert!(State::decode(&extra).is_err());
     }
 
+    /// Random inputs and random single-byte mutations of a valid encoding
+    /// never panic the decoder (it is only reached after authentication,
+    /// but must still be total).
+    #[test]
+    fn state_decoding_is_total() {
+        use rand::{Rng, RngCore};
+        let mut rng = rand::thread_rng();
+        let mut state = State::fresh().unwrap();
+        state.signing.insert(
+            "k".into(),
+            SigningEntry {
+                created_at: 1,
+                key: random_signing_key().unwrap(),
+            },
+        );
+        let good = state.encode();
+        for _ in 0..300 {
+            let mut bytes = vec![0u8; rng.gen_range(0..200)];
+            rng.fill_bytes(&mut bytes);
+            let _ = State::decode(&bytes);
+            let mut mutated = good.to_vec();
+            let i = rng.gen_range(0..mutated.len());
+            mutated[i] = rng.r#gen();
+            let _ = State::decode(&mutated);
+        }
+    }
+
     /// RFC 6979 appendix A.2.5, P-256 with SHA-256, message "sample":
     /// deterministic signing gives exactly the published (r, s).
     #[test]

@@ -113,3 +113,16 @@ fn public_key_encodings_round_trip() {
     assert!(PublicKey::from_sec1_bytes(&[9; 33]).is_err());
     assert!(Signature::from_slice(&[0; 63]).is_err());
 }
+
+#[test]
+fn concurrent_ensure_signing_key_agrees_on_one_key() {
+    let (_dir, vault) = fresh();
+    let keys: Vec<PublicKey> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| vault.ensure_signing_key("node").unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(keys.iter().all(|k| *k == keys[0]));
+    assert_eq!(vault.signing_keys().unwrap().len(), 1);
+}
