@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use neo::Arg;
 use neo::{PrivateKey, PublicKey, UInt160};
-use neo_rpc::RpcClient;
 use neo_rpc::types::Version;
+use neo_rpc::{Account, Actor, Nep17, RpcClient, TxOutcome};
 
 use crate::error::{DevchainError, Result};
 use crate::process::spawn_guarded;
@@ -279,6 +280,40 @@ impl DevChain {
     pub fn committee_hash(&self) -> UInt160 {
         // A 1-of-1 multisig of a valid key cannot fail to build.
         neo::multisig_script_hash(1, &[self.validator.public_key()]).unwrap_or_default()
+    }
+
+    /// The committee/validators 1-of-1 multisig account with the validator key.
+    pub fn committee_account(&self) -> Result<Account> {
+        let key = &self.validator;
+        Ok(Account::multisig(
+            1,
+            vec![key.public_key()],
+            vec![key.clone()],
+        )?)
+    }
+
+    /// An actor signing as the committee account (`CalledByEntry`): pays with the genesis GAS and
+    /// may call committee-only methods (RoleManagement.designateAsRole, Policy setters).
+    pub async fn committee_actor(&self) -> Result<Actor> {
+        Ok(Actor::new(self.rpc.clone(), vec![self.committee_account()?]).await?)
+    }
+
+    /// Transfer `amount` GAS fractions ([`neo_rpc::ONE_GAS`] = 1 GAS) from the committee account
+    /// to `account` and wait until the transfer is in a block.
+    pub async fn fund(&self, account: &UInt160, amount: i64) -> Result<TxOutcome> {
+        let actor = self.committee_actor().await?;
+        let outcome = Nep17::gas(self.rpc.clone())
+            .transfer(&actor, account, amount, Arg::Null)
+            .await?
+            .into_halt()?;
+        Ok(outcome)
+    }
+
+    /// A fresh single-key account funded with `amount` GAS fractions.
+    pub async fn new_funded_account(&self, amount: i64) -> Result<PrivateKey> {
+        let key = PrivateKey::generate();
+        self.fund(&key.script_hash(), amount).await?;
+        Ok(key)
     }
 
     /// The chain's working directory (wallet, protocol.yml, neogo.log).

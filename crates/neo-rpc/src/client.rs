@@ -6,21 +6,19 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use neo::tx::Signer;
 use neo::{UInt160, UInt256};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, codes};
 use crate::types::{
     ApplicationLog, Block, BlockId, ContractState, FoundStorage, InvokeResult, Nep17Balances,
-    RawTransaction, SignerJson, Version,
+    RawTransaction, Version,
 };
 
 /// Default per-call timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// JSON-RPC error code of "unknown storage item" (neo-go and C#).
-const RPC_UNKNOWN_STORAGE_ITEM: i64 = -104;
 
 /// A JSON-RPC 2.0 client for one Neo N3 node. Cheap to clone (shared connection pool).
 ///
@@ -157,15 +155,22 @@ impl RpcClient {
         self.call("getblock", json!([id, 1])).await
     }
 
-    /// `getrawtransaction` (verbose). Fails with RPC error -100/-101 for unknown transactions.
+    /// `getrawtransaction` (verbose). Fails with RPC error -103 for unknown transactions.
     pub async fn get_raw_transaction(&self, hash: &UInt256) -> Result<RawTransaction> {
         self.call("getrawtransaction", json!([hash.to_string(), 1]))
             .await
     }
 
+    /// `gettransactionheight`: the height of the block that included a transaction. Fails with
+    /// RPC error -100 while the transaction is unknown or still in the mempool.
+    pub async fn get_transaction_height(&self, hash: &UInt256) -> Result<u32> {
+        self.call("gettransactionheight", json!([hash.to_string()]))
+            .await
+    }
+
     /// `sendrawtransaction`: broadcast a signed transaction (its wire bytes); returns its hash.
-    /// A transaction that fails verification is refused with RPC error -507
-    /// ([`crate::RPC_VERIFICATION_FAILED`]); a duplicate with -501.
+    /// A transaction the node refuses fails with [`Error::Rpc`] and a [`codes`] value, e.g.
+    /// -508 for a bad witness signature, -507 for a bad attribute, -501 for a duplicate.
     pub async fn send_raw_transaction(&self, tx: &[u8]) -> Result<UInt256> {
         #[derive(serde::Deserialize)]
         struct Sent {
@@ -191,7 +196,7 @@ impl RpcClient {
         contract: &UInt160,
         method: &str,
         params: &[Value],
-        signers: &[SignerJson],
+        signers: &[Signer],
     ) -> Result<InvokeResult> {
         self.call(
             "invokefunction",
@@ -201,11 +206,7 @@ impl RpcClient {
     }
 
     /// `invokescript`: test-run a script with signers (whose witnesses are assumed valid).
-    pub async fn invoke_script(
-        &self,
-        script: &[u8],
-        signers: &[SignerJson],
-    ) -> Result<InvokeResult> {
+    pub async fn invoke_script(&self, script: &[u8], signers: &[Signer]) -> Result<InvokeResult> {
         self.call("invokescript", json!([B64.encode(script), signers]))
             .await
     }
@@ -236,7 +237,7 @@ impl RpcClient {
                 .map(Some)
                 .map_err(|e| Error::invalid(method, format!("value is not base64: {e}"))),
             Ok(None) => Ok(None),
-            Err(e) if e.rpc_code() == Some(RPC_UNKNOWN_STORAGE_ITEM) => Ok(None),
+            Err(e) if e.rpc_code() == Some(codes::UNKNOWN_STORAGE_ITEM) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -308,13 +309,13 @@ mod tests {
 
     #[test]
     fn rpc_error_carries_code_and_message() {
-        let v = json!({"jsonrpc":"2.0","id":1,"error":{"code":-507,"message":"Invalid signature","data":"witness check failed"}});
+        let v = json!({"jsonrpc":"2.0","id":1,"error":{"code":-508,"message":"Invalid signature","data":"witness check failed"}});
         let e = decode_response::<u32>("sendrawtransaction", v).unwrap_err();
-        assert_eq!(e.rpc_code(), Some(-507));
+        assert_eq!(e.rpc_code(), Some(codes::INVALID_SIGNATURE));
         assert!(!e.is_transport());
         let text = e.to_string();
         assert!(
-            text.contains("-507") && text.contains("Invalid signature"),
+            text.contains("-508") && text.contains("Invalid signature"),
             "{text}"
         );
         assert!(text.contains("witness check failed"), "{text}");

@@ -4,9 +4,46 @@ use std::time::Duration;
 
 use neo::UInt256;
 
-/// JSON-RPC error code neo-go and C# nodes return when a transaction fails verification
-/// (e.g. a bad or missing witness, or an oracle response from an undesignated key).
-pub const RPC_VERIFICATION_FAILED: i64 = -507;
+/// Neo JSON-RPC error codes (NEP-23), as neo-go and C# Neo return them in [`Error::Rpc`].
+pub mod codes {
+    /// Unknown block.
+    pub const UNKNOWN_BLOCK: i64 = -101;
+    /// Unknown contract.
+    pub const UNKNOWN_CONTRACT: i64 = -102;
+    /// Unknown transaction (also while it is only in the mempool, for some methods).
+    pub const UNKNOWN_TRANSACTION: i64 = -103;
+    /// Unknown storage item.
+    pub const UNKNOWN_STORAGE_ITEM: i64 = -104;
+    /// Unknown script container (e.g. no application log yet).
+    pub const UNKNOWN_SCRIPT_CONTAINER: i64 = -105;
+    /// Inventory verification failed (generic).
+    pub const VERIFICATION_FAILED: i64 = -500;
+    /// The transaction is already on chain.
+    pub const ALREADY_EXISTS: i64 = -501;
+    /// The memory pool is full.
+    pub const MEMPOOL_CAP_REACHED: i64 = -502;
+    /// The transaction is already in the memory pool.
+    pub const ALREADY_IN_POOL: i64 = -503;
+    /// The network fee is too low.
+    pub const INSUFFICIENT_NETWORK_FEE: i64 = -504;
+    /// A policy check failed (e.g. blocked account).
+    pub const POLICY_FAILED: i64 = -505;
+    /// Invalid transaction script.
+    pub const INVALID_SCRIPT: i64 = -506;
+    /// Invalid transaction attribute (e.g. an oracle response not from the designated oracle
+    /// nodes' multisig).
+    pub const INVALID_ATTRIBUTE: i64 = -507;
+    /// A witness did not verify (bad signature).
+    pub const INVALID_SIGNATURE: i64 = -508;
+    /// Invalid size.
+    pub const INVALID_SIZE: i64 = -509;
+    /// validUntilBlock already passed (or too far ahead).
+    pub const EXPIRED_TRANSACTION: i64 = -510;
+    /// The sender cannot pay the fees.
+    pub const INSUFFICIENT_FUNDS: i64 = -511;
+    /// A contract's verification method failed.
+    pub const INVALID_VERIFICATION_FUNCTION: i64 = -512;
+}
 
 /// Everything a call through this crate can fail with.
 ///
@@ -47,7 +84,7 @@ pub enum Error {
     Rpc {
         /// The RPC method.
         method: String,
-        /// The JSON-RPC error code, e.g. -507 for a transaction that failed verification.
+        /// The JSON-RPC error code (see [`codes`]), e.g. -508 for a bad signature.
         code: i64,
         /// The error message.
         message: String,

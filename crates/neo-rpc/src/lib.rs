@@ -1,10 +1,20 @@
 //! Layered Neo N3 JSON-RPC client: raw RPC, invoker, actor, NEP-17 and native contract wrappers.
 
+mod account;
+mod actor;
 mod client;
 mod error;
-mod stack;
+mod invoker;
+pub mod native;
+mod nep17;
+pub mod stack;
 pub mod types;
 
+pub use account::Account;
+pub use actor::{Actor, DEFAULT_WAIT, SentTx, SignerAccount, TxOutcome, wait_for};
 pub use client::{DEFAULT_TIMEOUT, RpcClient};
-pub use error::{Error, RPC_VERIFICATION_FAILED, Result};
+pub use error::{Error, Result, codes};
+pub use invoker::{Invoker, call_script};
+pub use native::{ContractManagement, Deployed, Oracle, Policy, Role, RoleManagement};
+pub use nep17::{Nep17, ONE_GAS};
 pub use stack::StackItem;

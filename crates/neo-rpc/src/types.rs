@@ -1,6 +1,7 @@
 //! Typed answers of the node's JSON-RPC methods (the fields this crate and its users need;
 //! unknown fields are ignored so newer nodes keep working).
 
+use neo::tx::Signer;
 use neo::{UInt160, UInt256};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -92,21 +93,6 @@ pub struct WitnessJson {
     pub verification: String,
 }
 
-/// A signer as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignerJson {
-    /// The signing account's script hash.
-    pub account: UInt160,
-    /// Witness scopes, comma separated (`"CalledByEntry"`, `"Global"`, `"CustomContracts, ..."`).
-    pub scopes: String,
-    /// Contracts allowed with `CustomContracts`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowedcontracts: Vec<UInt160>,
-    /// Group keys allowed with `CustomGroups`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowedgroups: Vec<String>,
-}
-
 /// A transaction as `getrawtransaction` (verbose) or a verbose block returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawTransaction {
@@ -129,7 +115,7 @@ pub struct RawTransaction {
     /// Last block that may include the transaction.
     pub validuntilblock: u32,
     /// Signers.
-    pub signers: Vec<SignerJson>,
+    pub signers: Vec<Signer>,
     /// Attributes as the node renders them.
     #[serde(default)]
     pub attributes: Vec<serde_json::Value>,

@@ -1,0 +1,6 @@
+//! End-to-end tests of `neo-rpc` and `nsl-devchain` against a real neo-go privnet.
+//! Each test starts its own chain.
+
+mod contract;
+mod multisig;
+mod transfer;
