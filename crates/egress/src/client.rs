@@ -87,7 +87,28 @@ impl Egress {
     pub fn new(policy: EgressPolicy) -> Result<Self, EgressError> {
         policy.validate().map_err(EgressError::InvalidPolicy)?;
         let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for path in &policy.extra_ca_files {
+            let pem = std::fs::read(path).map_err(|e| {
+                EgressError::InvalidPolicy(format!(
+                    "extra_ca_files: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    EgressError::InvalidPolicy(format!(
+                        "extra_ca_files: {} holds no PEM certificate",
+                        path.display()
+                    ))
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             // Redirects are followed by hand so every hop is re-validated.
             .redirect(reqwest::redirect::Policy::none())
             // Never route through a proxy from the environment: the proxy would dial, not us.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,9 @@ pub struct EgressPolicy {
     pub allowed_content_types: Vec<String>,
     /// `User-Agent` header sent with every request.
     pub user_agent: String,
+    /// PEM files of extra trusted root certificates (e.g. the internal CA of a source in
+    /// `exempt_networks`), trusted in addition to the built-in web roots. Default empty.
+    pub extra_ca_files: Vec<PathBuf>,
 }
 
 impl Default for EgressPolicy {
@@ -54,6 +58,7 @@ impl Default for EgressPolicy {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             allowed_content_types: vec!["application/json".to_owned(), "text/plain".to_owned()],
             user_agent: concat!("nsl/", env!("CARGO_PKG_VERSION")).to_owned(),
+            extra_ca_files: Vec::new(),
         }
     }
 }

@@ -3,3 +3,4 @@
 mod fetch;
 mod ssrf;
 mod support;
+mod tls;

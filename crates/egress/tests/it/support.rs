@@ -77,7 +77,7 @@ pub(crate) async fn canary(ip: &str) -> (Server, Arc<AtomicUsize>) {
 }
 
 /// Read until the end of the request head (or EOF); returns what was read.
-pub(crate) async fn read_request_head(stream: &mut TcpStream) -> Vec<u8> {
+pub(crate) async fn read_request_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
     use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
