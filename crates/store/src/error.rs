@@ -19,6 +19,9 @@ pub enum StoreError {
     /// The database URL is not one this store supports.
     #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
+    /// The caller passed arguments that contradict each other (a programming error).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// A stored value could not be decoded (e.g. an unknown role string).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
