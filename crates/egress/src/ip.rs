@@ -645,6 +645,40 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn embedded_forms_agree_with_their_ipv4(bits: u32) {
+            let v4 = Ipv4Addr::from(bits);
+            let direct = classify_v4(v4);
+            let mapped = Ipv6Addr::from((0xffff_u128 << 32) | u128::from(bits));
+            let nat64 = Ipv6Addr::from(NAT64_WKP.0 | u128::from(bits));
+            let six_to_four = Ipv6Addr::from(SIX_TO_FOUR.0 | (u128::from(bits) << 80) | 1);
+            for v6 in [mapped, nat64, six_to_four] {
+                let got = classify_v6(v6);
+                proptest::prop_assert_eq!(got.map(|r| r.class), direct, "{}", v6);
+                if let Some(r) = got {
+                    proptest::prop_assert_eq!(r.embedded.map(|(_, a)| a), Some(v4));
+                }
+            }
+            // IPv4-compatible and Teredo forms are refused whatever they carry.
+            let compatible = Ipv6Addr::from(u128::from(bits));
+            proptest::prop_assert!(classify_v6(compatible).is_some());
+            let teredo = Ipv6Addr::from((0x2001_u128 << 112) | u128::from(bits));
+            proptest::prop_assert!(classify_v6(teredo).is_some());
+        }
+
+        #[test]
+        fn everything_outside_2000_slash_3_is_refused(bits: u128) {
+            let v6 = Ipv6Addr::from(bits);
+            let in_global = prefix_match_u128(bits, GLOBAL_UNICAST.0, GLOBAL_UNICAST.1);
+            let embeds = prefix_match_u128(bits, V4_MAPPED.0, V4_MAPPED.1)
+                || prefix_match_u128(bits, NAT64_WKP.0, NAT64_WKP.1);
+            if !in_global && !embeds {
+                proptest::prop_assert!(classify_v6(v6).is_some(), "{}", v6);
+            }
+        }
+    }
+
     #[test]
     fn networks_deserialize_from_strings() {
         let v: Vec<IpNetwork> = serde_json::from_str(r#"["127.0.0.2/32", "fd00::/8"]"#).unwrap();

@@ -411,3 +411,26 @@ fn redirect_targets_are_checked_like_first_hops() {
         .expect_err("ftp");
     assert_eq!(err.kind(), ErrorKind::ProtocolNotSupported);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+    /// URL checking is total: any input gives a URL or an error, never a panic, and a URL that
+    /// passes under the default policy is https with a host.
+    #[test]
+    fn check_url_never_panics(input in "\\PC{0,64}", host in "[0-9a-fx.:\\[\\]%]{1,24}") {
+        let egress = Egress::new(EgressPolicy::default()).expect("client");
+        let opts = RequestOptions::default();
+        for candidate in [input.clone(), format!("https://{host}/"), format!("https://{input}")] {
+            if let Ok(url) = egress.check_url(&candidate, &opts) {
+                proptest::prop_assert_eq!(url.scheme(), "https");
+                proptest::prop_assert!(url.host_str().is_some_and(|h| !h.is_empty()));
+                if let Some(url::Host::Ipv4(v4)) = url.host() {
+                    proptest::prop_assert!(nsl_egress::is_public(v4.into()));
+                }
+                if let Some(url::Host::Ipv6(v6)) = url.host() {
+                    proptest::prop_assert!(nsl_egress::is_public(v6.into()));
+                }
+            }
+        }
+    }
+}
