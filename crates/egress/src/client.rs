@@ -338,7 +338,10 @@ impl Egress {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        if !self.policy.content_type_allowed(content_type.as_deref()) {
+        // 204 has no content, so there is no type to check.
+        if status != StatusCode::NO_CONTENT
+            && !self.policy.content_type_allowed(content_type.as_deref())
+        {
             return Err(EgressError::ContentTypeNotSupported {
                 content_type: content_type.map(|c| c.chars().take(100).collect()),
             });

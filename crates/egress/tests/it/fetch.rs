@@ -125,6 +125,7 @@ fn app() -> Router {
             }),
         )
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, json(r#"{"error":1}"#)) }),
@@ -230,6 +231,13 @@ async fn not_found_and_other_statuses() {
         .expect("accepted");
     assert_eq!(resp.status, 500);
     assert_eq!(resp.body.as_ref(), br#"{"error":1}"#);
+
+    let resp = egress
+        .get(&server.url("/empty"), &RequestOptions::default())
+        .await
+        .expect("204 needs no content type");
+    assert_eq!(resp.status, 204);
+    assert!(resp.body.is_empty());
 
     let err = egress
         .get(&server.url("/no-location"), &RequestOptions::default())
