@@ -1,1 +1,87 @@
-//! HTTP API: auth, rate limits, audit, errors, metrics, OpenAPI.
+//! `nsl-api`: the node's HTTP API (axum): wallet login, JWT sessions with refresh-token rotation, API
+//! keys, rate limits, audit log, one error format, metrics and an OpenAPI 3.1 document.
+//!
+//! ```text
+//! TCP --> finalize (request id, span, metrics, error rendering)
+//!      --> timeout --> catch panic --> body limit
+//!      --> /health /ready /metrics /openapi.json /docs          (ops, unversioned)
+//!      --> /v1/...  --> rate limit per IP (group auth|read|write)
+//!                   --> Principal (API key via cache | JWT) --> rate limit per credential
+//!                   --> handler --> nsl-store traits (accounts, keys, auth, audit)
+//! ```
+//!
+//! Invariants:
+//! - Every response carries `x-request-id`; every error body is
+//!   `{"code","message","request_id"}` with a stable snake_case code ([`error::ErrorCode`]).
+//! - Secrets (API keys, refresh tokens) are stored only as SHA-256 hashes and never logged; the
+//!   full key is returned once, at creation.
+//! - Resources belong to one account; another account's id yields 404, never the data.
+//! - Security-relevant events are appended to the hash-chained audit log: `auth.login`,
+//!   `auth.login_failed`, `auth.token_replay`, `auth.logout`, `apikey.create`, `apikey.rotate`,
+//!   `apikey.revoke`.
+//!
+//! Other crates add metrics with the `metrics` facade macros (see [`metrics`]) and get them on
+//! `/metrics`; they mount routes by merging a `Router<AppState>` into [`router`]'s input (see
+//! [`router_with`]).
+
+pub mod apikeys;
+pub mod auth;
+pub mod error;
+pub mod jwt;
+pub mod keys;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod ratelimit;
+mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use error::{ApiError, ErrorCode};
+pub use server::{ServeError, serve};
+pub use state::{ApiSettings, AppState};
+
+/// The API router over `state`.
+pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The API router with extra routes (e.g. a service's own `/v1/...` endpoints) merged in; they get
+/// the same middleware, error format, rate limits and metrics.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
+    let settings = state.settings().clone();
+    let v1 = Router::new()
+        .merge(routes::session::router())
+        .merge(routes::me::router())
+        .merge(routes::apikeys::router())
+        .merge(routes::audit::router())
+        .merge(extra)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::rate_limit,
+        ));
+    Router::new()
+        .merge(routes::ops::router())
+        .merge(v1)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            settings.body_limit_bytes,
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.request_timeout,
+            middleware::timeout,
+        ))
+        .layer(axum::middleware::from_fn(middleware::finalize))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}

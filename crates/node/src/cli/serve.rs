@@ -1,13 +1,92 @@
 //! `nsl serve`: run the HTTP API. Owned by the platform API work (issue 3).
+//!
+//! Loads the configuration (`--config FILE` or `NSL_CONFIG`, plus `NSL_*` overrides), sets up
+//! logging from `[log]`, opens the store (applying migrations), builds the API router and serves it
+//! until SIGINT or SIGTERM, then drains in-flight requests and exits 0. The bound address is printed
+//! on stdout once the socket listens (`--listen 127.0.0.1:0` picks a free port).
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use clap::Args;
+use serde::Serialize;
 
 use super::{CliError, CliResult, Output};
 
 /// Arguments of `nsl serve`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Configuration file (TOML). Without it: built-in defaults plus `NSL_*` variables.
+    #[arg(long, env = "NSL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen address, overriding `[api] listen` (e.g. `0.0.0.0:8080`, `127.0.0.1:0`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
 
-pub(super) fn run(_args: ServeArgs, _out: &Output) -> CliResult {
-    Err(CliError::bad_input("nsl serve is not available in this build yet"))
+#[derive(Serialize)]
+struct Listening {
+    listening: String,
+    docs: String,
+}
+
+pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
+    let mut cfg = nsl_config::Config::load(args.config.as_deref()).map_err(CliError::bad_input)?;
+    if let Some(listen) = args.listen {
+        cfg.api.listen = listen;
+    }
+    let addr = cfg.api.listen_addr().map_err(CliError::bad_input)?;
+    nsl_api::telemetry::init_logging(&cfg.log).map_err(CliError::bad_input)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nsl-worker")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let store = nsl_store::Store::open(&cfg)
+            .await
+            .context("opening the database")?;
+        let state =
+            nsl_api::AppState::from_config(store.clone(), &cfg).map_err(CliError::bad_input)?;
+        let app = nsl_api::router(state.clone());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        tracing::info!(listen = %local, database = store.backend().as_str(), "API listening");
+        out.print(&Listening {
+            listening: format!("http://{local}"),
+            docs: format!("http://{local}/docs"),
+        });
+        nsl_api::serve(listener, app, &state, shutdown_signal())
+            .await
+            .context("serving the API")?;
+        tracing::info!("shut down");
+        store.close().await;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
 }

@@ -1,0 +1,99 @@
+//! Operational endpoints: liveness, readiness, metrics, the OpenAPI document and its docs page.
+//! Not versioned, not rate limited, no authentication (put `/metrics` behind the network boundary).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody, Json};
+use crate::state::AppState;
+
+/// How long `/ready` waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+const DOCS_HTML: &str = include_str!("../docs.html");
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs))
+}
+
+/// Liveness / readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Status {
+    /// `ok` (alive) or `ready`.
+    status: &'static str,
+    /// Node version.
+    version: &'static str,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Status)))]
+pub(crate) async fn health() -> Json<Status> {
+    Json(Status {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The node can serve requests: the database answers.
+#[utoipa::path(get, path = "/ready", tag = "ops", responses(
+    (status = 200, body = Status),
+    (status = 503, description = "the database does not answer", body = ErrorBody),
+))]
+pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+    let ping = sqlx::query("SELECT 1").execute(state.store().pool());
+    match tokio::time::timeout(READY_TIMEOUT, ping).await {
+        Ok(Ok(_)) => Ok(Json(Status {
+            status: "ready",
+            version: env!("CARGO_PKG_VERSION"),
+        })),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("database: {e}"))),
+        Err(_) => Err(ApiError::Unavailable(
+            "database did not answer in time".into(),
+        )),
+    }
+}
+
+/// Prometheus metrics (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics().render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, content_type = "application/json", body = Object)))]
+pub(crate) async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::json(),
+    )
+        .into_response()
+}
+
+/// A self-contained HTML page rendering the OpenAPI document (no external scripts).
+#[utoipa::path(get, path = "/docs", tag = "ops", responses((status = 200, content_type = "text/html", body = String)))]
+pub(crate) async fn docs() -> Html<&'static str> {
+    Html(DOCS_HTML)
+}

@@ -1,0 +1,67 @@
+//! /health, /ready, /metrics, /openapi.json, /docs.
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::common::{Backend, app, call};
+
+async fn ops_endpoints(b: Backend) {
+    let t = app(b).await;
+    let r = call(&t.app, Method::GET, "/health", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.str("status"), "ok");
+    assert!(r.headers.contains_key("x-request-id"));
+
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.str("status"), "ready");
+
+    let r = call(&t.app, Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("nsl_http_requests_total"), "{}", r.text);
+    assert!(r.text.contains(r#"route="/health""#), "{}", r.text);
+    assert!(
+        r.text.contains("nsl_http_request_duration_seconds_bucket"),
+        "histogram: {}",
+        r.text
+    );
+
+    let r = call(&t.app, Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["openapi"], "3.1.0");
+    let paths = r.body["paths"].as_object().expect("paths");
+    for p in [
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/apikeys",
+        "/v1/apikeys/{id}",
+        "/v1/me",
+        "/v1/audit",
+        "/ready",
+    ] {
+        assert!(paths.contains_key(p), "missing {p}");
+    }
+    assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
+
+    let r = call(&t.app, Method::GET, "/docs", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("/openapi.json"));
+    assert!(
+        !r.text.contains("http://") && !r.text.contains("https://"),
+        "docs page must not load anything external"
+    );
+    assert_eq!(r.body, Value::Null);
+}
+both_backends!(ops_endpoints);
+
+async fn ready_fails_when_the_database_is_gone(b: Backend) {
+    let t = app(b).await;
+    t.store.close().await;
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    r.assert_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let r = call(&t.app, Method::GET, "/health", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "alive even without the database");
+}
+both_backends!(ready_fails_when_the_database_is_gone);
