@@ -1,0 +1,277 @@
+//! End-to-end tests of the operator commands (`nsl config`, `nsl migrate`, `nsl admin`,
+//! `nsl audit`) running the real binary against a temp data dir (SQLite).
+//!
+//! Tampering is done with the `sqlite3` command-line tool, the way an attacker with file access
+//! would; the test fails with a clear message if the tool is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A temp directory removed on drop (also when the test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "nsl-cli-platform-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `nsl` in `dir`, with the data dir inside it and no inherited NSL_ variables.
+fn nsl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsl"));
+    cmd.current_dir(dir).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NSL_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("NSL_NODE__DATA_DIR", dir.join("data"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run nsl")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn sqlite3(db: &Path, sql: &str) {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("this test needs the sqlite3 command-line tool (apt-get install sqlite3): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "sqlite3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn config_check_accepts_defaults_and_rejects_unknown_keys() {
+    let dir = TempDir::new();
+    let ok = nsl(dir.path(), &["config", "check"], &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("ok"), "{}", stdout(&ok));
+
+    let file = dir.path().join("nsl.toml");
+    std::fs::write(
+        &file,
+        "[api]\nlisten = \"127.0.0.1:9999\"\nbogus_knob = 1\n",
+    )
+    .unwrap();
+    let bad = nsl(
+        dir.path(),
+        &["config", "check", "--config", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("bogus_knob"), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("line 3"), "{}", stderr(&bad));
+
+    // The same through NSL_CONFIG, and an unknown environment override.
+    let bad = nsl(
+        dir.path(),
+        &["config", "check"],
+        &[("NSL_CONFIG", file.to_str().unwrap())],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = nsl(
+        dir.path(),
+        &["config", "check"],
+        &[("NSL_API__LISTN", "0.0.0.0:1")],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("NSL_API__LISTN"), "{}", stderr(&bad));
+
+    // Invalid values name the key.
+    let bad = nsl(
+        dir.path(),
+        &["config", "check"],
+        &[("NSL_API__LISTEN", "nowhere")],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("api.listen"), "{}", stderr(&bad));
+}
+
+#[test]
+fn config_refuses_secrets_in_the_file() {
+    let dir = TempDir::new();
+    let file = dir.path().join("nsl.toml");
+    std::fs::write(
+        &file,
+        "[auth]\njwt_secret = \"file-secret-0123456789abcdef0123456789\"\n",
+    )
+    .unwrap();
+    let out = nsl(
+        dir.path(),
+        &["config", "check", "--config", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("NSL_AUTH__JWT_SECRET"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("file-secret"), "{}", stderr(&out));
+}
+
+#[test]
+fn config_show_redacts_secrets_from_env() {
+    let dir = TempDir::new();
+    let secret = "env-secret-value-0123456789abcdef0123456789";
+    let env = [
+        ("NSL_AUTH__JWT_SECRET", secret),
+        (
+            "NSL_DATABASE__URL",
+            "postgres://nsl:db-password-42@db.internal:5432/nsl",
+        ),
+        ("NSL_API__LISTEN", "0.0.0.0:8099"),
+    ];
+    for args in [&["config", "show"][..], &["--json", "config", "show"][..]] {
+        let out = nsl(dir.path(), args, &env);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(!text.contains(secret), "{text}");
+        assert!(!text.contains("db-password-42"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+        assert!(
+            text.contains("0.0.0.0:8099"),
+            "the override is shown: {text}"
+        );
+    }
+}
+
+/// Value of `key` in the human `key  value` output.
+fn field(output: &str, key: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| {
+            let mut parts = l.split_whitespace();
+            (parts.next() == Some(key)).then(|| parts.next().unwrap_or("").to_string())
+        })
+        .unwrap_or_else(|| panic!("no {key} in {output}"))
+}
+
+#[test]
+fn migrate_create_account_and_verify_audit() {
+    let dir = TempDir::new();
+    let first = nsl(dir.path(), &["migrate"], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(field(&stdout(&first), "applied"), "[1]");
+    let again = nsl(dir.path(), &["migrate"], &[]);
+    assert_eq!(
+        field(&stdout(&again), "applied"),
+        "[]",
+        "migrations are idempotent"
+    );
+    assert!(dir.path().join("data/nsl.db").exists());
+
+    let created = nsl(
+        dir.path(),
+        &[
+            "admin",
+            "create-account",
+            "--name",
+            "ops",
+            "--role",
+            "admin",
+        ],
+        &[],
+    );
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let id = field(&stdout(&created), "id");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(field(&stdout(&created), "role"), "admin");
+
+    let verify = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    assert_eq!(stdout(&verify).trim(), "ok, 1 entries");
+
+    let list = nsl(dir.path(), &["audit", "list"], &[]);
+    assert!(stdout(&list).contains("account.create") && stdout(&list).contains(&id));
+
+    let bad = nsl(
+        dir.path(),
+        &["admin", "create-account", "--name", "x", "--role", "root"],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn audit_verify_detects_tampering_with_the_file() {
+    let dir = TempDir::new();
+    for name in ["a", "b", "c", "d"] {
+        let out = nsl(
+            dir.path(),
+            &["admin", "create-account", "--name", name],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let ok = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(stdout(&ok).trim(), "ok, 4 entries");
+    let db = dir.path().join("data/nsl.db");
+
+    sqlite3(
+        &db,
+        "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2;",
+    );
+    let out = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("entry 2 was modified"),
+        "{}",
+        stderr(&out)
+    );
+
+    sqlite3(&db, "DELETE FROM audit_log WHERE seq = 2;");
+    let out = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("entry 2 was deleted"),
+        "{}",
+        stderr(&out)
+    );
+
+    sqlite3(&db, "DELETE FROM audit_log WHERE seq >= 3;");
+    let out = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("entry 2 and all later entries were deleted"),
+        "{}",
+        stderr(&out)
+    );
+}
