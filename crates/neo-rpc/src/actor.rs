@@ -18,8 +18,8 @@ use crate::account::Account;
 use crate::client::RpcClient;
 use crate::error::{Error, Result, codes};
 use crate::invoker::{Invoker, call_script};
-use crate::stack::StackItem;
 use crate::types::{Notification, VmState};
+use neo::StackItem;
 
 /// Default time to wait for a sent transaction to be included.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);

@@ -5,8 +5,8 @@ use neo::{Arg, CallFlags, ScriptBuilder, UInt160};
 
 use crate::client::RpcClient;
 use crate::error::{Error, Result};
-use crate::stack::StackItem;
 use crate::types::{InvokeResult, VmState};
+use neo::StackItem;
 
 /// Runs scripts and contract methods with `invokescript`, as the given signers.
 #[derive(Debug, Clone)]

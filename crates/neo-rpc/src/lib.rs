@@ -7,7 +7,6 @@ mod error;
 mod invoker;
 pub mod native;
 mod nep17;
-pub mod stack;
 pub mod types;
 
 pub use account::Account;
@@ -16,5 +15,5 @@ pub use client::{DEFAULT_TIMEOUT, RpcClient};
 pub use error::{Error, Result, codes};
 pub use invoker::{Invoker, call_script};
 pub use native::{ContractManagement, Deployed, Oracle, Policy, Role, RoleManagement};
+pub use neo::StackItem;
 pub use nep17::{Nep17, ONE_GAS};
-pub use stack::StackItem;

@@ -7,7 +7,6 @@ use crate::actor::{Actor, TxOutcome};
 use crate::client::RpcClient;
 use crate::error::{Error, Result};
 use crate::invoker::Invoker;
-use crate::stack;
 use crate::types::ContractState;
 
 /// Parse 40 hex digits (big-endian, as displayed) at compile time.
@@ -67,7 +66,11 @@ impl Policy {
     }
 
     async fn int(&self, method: &str) -> Result<i64> {
-        stack::to_i64(&self.invoker.call_item(&POLICY, method, &[]).await?)
+        Ok(self
+            .invoker
+            .call_item(&POLICY, method, &[])
+            .await?
+            .as_i64()?)
     }
 
     /// `getFeePerByte`: network fee per transaction byte (GAS fractions).
@@ -121,9 +124,9 @@ impl RoleManagement {
             .invoker
             .call_item(&ROLE_MANAGEMENT, "getDesignatedByRole", &args)
             .await?;
-        stack::to_array(&item)?
+        item.as_array()?
             .iter()
-            .map(|k| Ok(PublicKey::from_bytes(&stack::to_bytes(k)?)?))
+            .map(|k| Ok(k.as_public_key()?))
             .collect()
     }
 
@@ -160,7 +163,11 @@ impl Oracle {
 
     /// `getPrice`: GAS fractions a request costs.
     pub async fn price(&self) -> Result<i64> {
-        stack::to_i64(&self.invoker.call_item(&ORACLE, "getPrice", &[]).await?)
+        Ok(self
+            .invoker
+            .call_item(&ORACLE, "getPrice", &[])
+            .await?
+            .as_i64()?)
     }
 }
 
@@ -209,8 +216,8 @@ impl ContractManagement {
             .into_halt()?;
         let announced = outcome
             .events(&CONTRACT_MANAGEMENT, "Deploy")
-            .filter_map(|n| stack::to_array(&n.state).ok()?.first().cloned())
-            .map(|item| stack::to_hash160(&item))
+            .filter_map(|n| n.state.as_array().ok()?.first().cloned())
+            .map(|item| item.as_hash160().map_err(Error::from))
             .collect::<Result<Vec<_>>>()?;
         if !announced.contains(&expected) {
             return Err(Error::invalid(

@@ -7,7 +7,6 @@ use crate::client::RpcClient;
 use crate::error::Result;
 use crate::invoker::Invoker;
 use crate::native;
-use crate::stack;
 
 /// One GAS in fractions (GAS has 8 decimals).
 pub const ONE_GAS: i64 = 100_000_000;
@@ -45,12 +44,20 @@ impl Nep17 {
 
     /// `symbol()`.
     pub async fn symbol(&self) -> Result<String> {
-        stack::to_string(&self.invoker.call_item(&self.hash, "symbol", &[]).await?)
+        Ok(self
+            .invoker
+            .call_item(&self.hash, "symbol", &[])
+            .await?
+            .as_string()?)
     }
 
     /// `decimals()`.
     pub async fn decimals(&self) -> Result<u8> {
-        let d = stack::to_i64(&self.invoker.call_item(&self.hash, "decimals", &[]).await?)?;
+        let d = self
+            .invoker
+            .call_item(&self.hash, "decimals", &[])
+            .await?
+            .as_i64()?;
         u8::try_from(d).map_err(|_| {
             crate::Error::invalid("decimals", format!("{d} is not a valid decimals value"))
         })
@@ -58,23 +65,21 @@ impl Nep17 {
 
     /// `totalSupply()` in the token's smallest unit.
     pub async fn total_supply(&self) -> Result<BigInt> {
-        stack::to_int(
-            &self
-                .invoker
-                .call_item(&self.hash, "totalSupply", &[])
-                .await?,
-        )
+        let item = self
+            .invoker
+            .call_item(&self.hash, "totalSupply", &[])
+            .await?;
+        Ok(item.as_int()?)
     }
 
     /// `balanceOf(account)` in the token's smallest unit.
     pub async fn balance_of(&self, account: &UInt160) -> Result<BigInt> {
         let args = [Arg::Hash160(*account)];
-        stack::to_int(
-            &self
-                .invoker
-                .call_item(&self.hash, "balanceOf", &args)
-                .await?,
-        )
+        let item = self
+            .invoker
+            .call_item(&self.hash, "balanceOf", &args)
+            .await?;
+        Ok(item.as_int()?)
     }
 
     /// The script `transfer(from, to, amount, data)` followed by `ASSERT`, so that a transfer the

@@ -5,7 +5,7 @@ use neo::tx::Signer;
 use neo::{UInt160, UInt256};
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use crate::stack::StackItem;
+pub use neo::StackItem;
 
 /// `getversion`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +181,13 @@ pub struct Notification {
     pub eventname: String,
     /// The event's arguments: an `Array` stack item.
     pub state: StackItem,
+}
+
+impl Notification {
+    /// The event's arguments (the items of the `state` array; empty if it is not an array).
+    pub fn args(&self) -> &[StackItem] {
+        self.state.as_array().unwrap_or_default()
+    }
 }
 
 /// One execution in an application log.

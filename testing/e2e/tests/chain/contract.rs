@@ -4,7 +4,7 @@
 use neo::{Arg, BigInt, PrivateKey};
 use neo_rpc::native::{CONTRACT_MANAGEMENT, contract_hash, nef_checksum};
 use neo_rpc::types::VmState;
-use neo_rpc::{Account, Actor, ContractManagement, Invoker, ONE_GAS, stack};
+use neo_rpc::{Account, Actor, ContractManagement, Invoker, ONE_GAS};
 use nsl_devchain::ToolCache;
 use nsl_e2e::{compile_contract, contract_path, start_chain};
 
@@ -58,7 +58,7 @@ async fn deploy_invoke_and_read_event() {
         .await
         .unwrap();
     assert_eq!(out.vm_state, VmState::Halt, "{:?}", out.exception);
-    assert_eq!(stack::to_i64(&out.stack[0]).unwrap(), 5);
+    assert_eq!(out.stack[0].as_i64().unwrap(), 5);
 
     // Read the event back from the application log, as an indexer would.
     let log = rpc.get_application_log(&out.hash).await.unwrap();
@@ -70,10 +70,10 @@ async fn deploy_invoke_and_read_event() {
         .filter(|n| n.contract == deployed.hash && n.eventname == "Incremented")
         .collect();
     assert_eq!(events.len(), 1);
-    let args = stack::to_array(&events[0].state).unwrap();
-    assert_eq!(stack::to_hash160(&args[0]).unwrap(), owner.script_hash());
-    assert_eq!(stack::to_int(&args[1]).unwrap(), BigInt::from(5));
-    assert_eq!(stack::to_int(&args[2]).unwrap(), BigInt::from(5));
+    let args = events[0].state.as_array().unwrap();
+    assert_eq!(args[0].as_hash160().unwrap(), owner.script_hash());
+    assert_eq!(args[1].as_int().unwrap(), BigInt::from(5));
+    assert_eq!(args[2].as_int().unwrap(), BigInt::from(5));
 
     // A second increment accumulates; the read-only getter sees the stored total.
     actor
@@ -90,7 +90,7 @@ async fn deploy_invoke_and_read_event() {
         .call_item(&deployed.hash, "get", &[])
         .await
         .unwrap();
-    assert_eq!(stack::to_i64(&total).unwrap(), 12);
+    assert_eq!(total.as_i64().unwrap(), 12);
     // The raw storage agrees (key b"counter").
     let raw = rpc
         .get_storage(&deployed.hash, b"counter")
@@ -172,7 +172,7 @@ async fn faulting_invocation_is_reported_with_its_exception() {
         .call_item(&hash, "get", &[])
         .await
         .unwrap();
-    assert_eq!(stack::to_i64(&total).unwrap(), 0);
+    assert_eq!(total.as_i64().unwrap(), 0);
     let tx = rpc.get_raw_transaction(&out.hash).await.unwrap();
     assert_eq!(tx.vmstate.as_deref(), Some("FAULT"));
 }

@@ -26,16 +26,10 @@ async fn gas_transfer_moves_exactly_the_amount_and_fees() {
     // The Transfer event names the committee as sender and alice as recipient.
     let transfers: Vec<_> = funding.events(&native::GAS, "Transfer").collect();
     assert_eq!(transfers.len(), 1);
-    let args = neo_rpc::stack::to_array(&transfers[0].state).unwrap();
-    assert_eq!(
-        neo_rpc::stack::to_hash160(&args[0]).unwrap(),
-        chain.committee_hash()
-    );
-    assert_eq!(
-        neo_rpc::stack::to_hash160(&args[1]).unwrap(),
-        alice.script_hash()
-    );
-    assert_eq!(neo_rpc::stack::to_i64(&args[2]).unwrap(), 50 * ONE_GAS);
+    let args = transfers[0].state.as_array().unwrap();
+    assert_eq!(args[0].as_hash160().unwrap(), chain.committee_hash());
+    assert_eq!(args[1].as_hash160().unwrap(), alice.script_hash());
+    assert_eq!(args[2].as_i64().unwrap(), 50 * ONE_GAS);
 
     // Alice pays Bob 3 GAS; she is charged 3 GAS plus exactly the fees of her transaction.
     let bob = PrivateKey::generate();
