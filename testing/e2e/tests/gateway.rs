@@ -1,0 +1,732 @@
+//! End-to-end tests of the gateway contract (`contracts/gateway/gateway.py`) and the example
+//! consumer (`examples/contracts/gateway_consumer/gateway_consumer.py`) on a real neo-go privnet,
+//! driven only by the project's crates (`nsl-devchain`, `neo-rpc`, `neo`).
+//!
+//! Each test starts its own chain, compiles both contracts with the harness's neo3-boa, deploys
+//! them and plays one part of the request lifecycle. Refusals are checked twice: the test
+//! invocation reports the exception text, and the same call sent anyway FAULTs on chain with it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use neo::{Arg, BigInt, PrivateKey, StackItem, UInt160, sha256};
+use neo_rpc::types::VmState;
+use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, call_script};
+use nsl_devchain::{CompiledContract, DevChain, ToolCache};
+use nsl_e2e::{compile_contract, start_chain};
+
+/// Fee of every default service type (0.1 GAS).
+const DEFAULT_FEE: i64 = ONE_GAS / 10;
+/// Request record fields (docs/gateway.md).
+const REC_REQUESTER: usize = 6;
+const REC_FEE: usize = 7;
+const REC_EXPIRES_AT: usize = 10;
+const REC_STATUS: usize = 11;
+const REC_CODE: usize = 12;
+const REC_RESULT_HASH: usize = 13;
+const REC_CALLBACK_OK: usize = 14;
+const STATUS_PENDING: i64 = 0;
+const STATUS_FULFILLED: i64 = 1;
+const STATUS_CANCELLED: i64 = 2;
+
+fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
+async fn compile(relative: &'static str) -> CompiledContract {
+    tokio::task::spawn_blocking(move || {
+        compile_contract(&ToolCache::from_env()?, &repo_path(relative))
+    })
+    .await
+    .expect("compile task")
+    .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
+}
+
+/// A chain with the gateway (owned by `owner`), one registered node key and the example consumer
+/// (owned by `user`, with `deposit` GAS fractions deposited for it at the gateway).
+struct Env {
+    chain: DevChain,
+    gateway: UInt160,
+    consumer: UInt160,
+    owner: Actor,
+    user: Actor,
+    user_key: PrivateKey,
+    node: Actor,
+    node_key: PrivateKey,
+    stranger: Actor,
+    gateway_contract: CompiledContract,
+}
+
+async fn actor_for(chain: &DevChain, key: &PrivateKey) -> Actor {
+    Actor::new(chain.rpc().clone(), vec![Account::single(key.clone())])
+        .await
+        .expect("actor")
+}
+
+async fn funded(chain: &DevChain, gas: i64) -> (PrivateKey, Actor) {
+    let key = chain
+        .new_funded_account(gas * ONE_GAS)
+        .await
+        .expect("funding");
+    let actor = actor_for(chain, &key).await;
+    (key, actor)
+}
+
+async fn setup(deposit: i64) -> Env {
+    let (chain, gateway_contract, consumer_contract) = tokio::join!(
+        start_chain(),
+        compile("contracts/gateway/gateway.py"),
+        compile("examples/contracts/gateway_consumer/gateway_consumer.py"),
+    );
+    let rpc = chain.rpc().clone();
+    let (_owner_key, owner) = funded(&chain, 200).await;
+    let (user_key, user) = funded(&chain, 200).await;
+    let (node_key, node) = funded(&chain, 50).await;
+    let (_stranger_key, stranger) = funded(&chain, 50).await;
+
+    let cm = ContractManagement::new(rpc.clone());
+    let gateway = cm
+        .deploy(
+            &owner,
+            &gateway_contract.nef,
+            &gateway_contract.manifest,
+            Arg::Null,
+        )
+        .await
+        .expect("gateway deploys")
+        .hash;
+    let consumer = cm
+        .deploy(
+            &user,
+            &consumer_contract.nef,
+            &consumer_contract.manifest,
+            Arg::Hash160(gateway),
+        )
+        .await
+        .expect("consumer deploys")
+        .hash;
+
+    let added = owner
+        .call(
+            &gateway,
+            "addNode",
+            &[Arg::PublicKey(node_key.public_key())],
+        )
+        .await
+        .expect("addNode")
+        .into_halt()
+        .expect("addNode halts");
+    assert_eq!(added.events(&gateway, "NodeAdded").count(), 1);
+
+    let env = Env {
+        chain,
+        gateway,
+        consumer,
+        owner,
+        user,
+        user_key,
+        node,
+        node_key,
+        stranger,
+        gateway_contract,
+    };
+    if deposit > 0 {
+        env.deposit_for(&env.user, &consumer, deposit).await;
+    }
+    env
+}
+
+impl Env {
+    fn invoker(&self) -> Invoker {
+        Invoker::new(self.chain.rpc().clone())
+    }
+
+    async fn read(&self, contract: &UInt160, method: &str, args: &[Arg]) -> StackItem {
+        self.invoker()
+            .call_item(contract, method, args)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    async fn deposit_of(&self, account: &UInt160) -> i64 {
+        self.read(&self.gateway, "balanceOf", &[Arg::Hash160(*account)])
+            .await
+            .as_i64()
+            .expect("integer balance")
+    }
+
+    async fn record(&self, id: i64) -> Vec<StackItem> {
+        self.read(&self.gateway, "getRequest", &[Arg::Int(id.into())])
+            .await
+            .as_array()
+            .expect("record array")
+            .to_vec()
+    }
+
+    /// GAS transfer to the gateway crediting `beneficiary`.
+    async fn deposit_for(&self, from: &Actor, beneficiary: &UInt160, amount: i64) {
+        let out = Nep17::gas(self.chain.rpc().clone())
+            .transfer(from, &self.gateway, amount, Arg::Hash160(*beneficiary))
+            .await
+            .expect("deposit")
+            .into_halt()
+            .expect("deposit halts");
+        let deposits: Vec<_> = out.events(&self.gateway, "Deposit").collect();
+        assert_eq!(deposits.len(), 1);
+        assert_eq!(
+            deposits[0].args()[0].as_hash160().expect("account"),
+            *beneficiary
+        );
+        assert_eq!(deposits[0].args()[1].as_i64().expect("amount"), amount);
+    }
+
+    /// The owner of the consumer asks it for an oracle value; returns the request id.
+    async fn consumer_request(&self, url: &str, filter: &str) -> i64 {
+        let out = self
+            .user
+            .call(
+                &self.consumer,
+                "requestValue",
+                &[Arg::String(url.into()), Arg::String(filter.into())],
+            )
+            .await
+            .expect("requestValue")
+            .into_halt()
+            .expect("requestValue halts");
+        out.stack[0].as_i64().expect("request id")
+    }
+
+    async fn fulfill(&self, node: &Actor, id: i64, code: u8, result: &[u8]) -> neo_rpc::TxOutcome {
+        node.call(
+            &self.gateway,
+            "fulfill",
+            &[
+                Arg::Int(id.into()),
+                Arg::Int(code.into()),
+                Arg::Bytes(result.to_vec()),
+            ],
+        )
+        .await
+        .expect("fulfill")
+        .into_halt()
+        .expect("fulfill halts")
+    }
+}
+
+/// `actor` calling `contract.method(args)` is refused with `text`: by the test invocation, and
+/// on chain when sent anyway (included, FAULT, nothing changed).
+async fn assert_refused(actor: &Actor, contract: &UInt160, method: &str, args: &[Arg], text: &str) {
+    match actor.call(contract, method, args).await {
+        Err(neo_rpc::Error::Fault { exception }) => assert!(
+            exception.contains(text),
+            "{method}: test run failed with {exception:?}, expected {text:?}"
+        ),
+        Err(other) => panic!("{method}: expected a FAULT with {text:?}, got {other}"),
+        Ok(out) => panic!(
+            "{method}: expected a FAULT with {text:?}, got {:?}",
+            out.vm_state
+        ),
+    }
+    let script = call_script(contract, method, args).expect("script");
+    let sent = actor
+        .send_unchecked(&script, ONE_GAS)
+        .await
+        .expect("send unchecked");
+    let out = actor
+        .wait(&sent, actor.wait_timeout())
+        .await
+        .expect("included");
+    assert_eq!(out.vm_state, VmState::Fault, "{method} halted on chain");
+    let exception = out.exception.unwrap_or_default();
+    assert!(
+        exception.contains(text),
+        "{method}: on-chain FAULT {exception:?}, expected {text:?}"
+    );
+}
+
+fn int(item: &StackItem) -> i64 {
+    item.as_i64().expect("integer")
+}
+
+#[tokio::test]
+async fn oracle_request_is_fulfilled_once_by_a_registered_node() {
+    let env = setup(ONE_GAS).await;
+    let gas = Nep17::gas(env.chain.rpc().clone());
+    assert_eq!(env.deposit_of(&env.consumer).await, ONE_GAS);
+    assert_eq!(
+        int(&env
+            .read(&env.gateway, "getFee", &[Arg::String("oracle".into())])
+            .await),
+        DEFAULT_FEE
+    );
+
+    // The consumer requests; the gateway charges its deposit and emits ServiceRequest.
+    let out = env
+        .user
+        .call(
+            &env.consumer,
+            "requestValue",
+            &[
+                Arg::String("https://api.example.com/price".into()),
+                Arg::String("$.data.price".into()),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let id = int(&out.stack[0]);
+    assert_eq!(id, 1);
+    let requests: Vec<_> = out.events(&env.gateway, "ServiceRequest").collect();
+    assert_eq!(requests.len(), 1);
+    let args = requests[0].args();
+    assert_eq!(int(&args[0]), id);
+    assert_eq!(args[1].as_string().unwrap(), "oracle");
+    assert_eq!(args[2].as_hash160().unwrap(), env.consumer, "requester");
+    assert_eq!(args[3].as_hash160().unwrap(), env.consumer, "callback");
+    assert_eq!(args[4].as_string().unwrap(), "onServiceResponse");
+    let payload = args[5].as_string().unwrap();
+    assert_eq!(
+        payload,
+        r#"{"url":"https://api.example.com/price","filter":"$.data.price"}"#
+    );
+    assert_eq!(env.deposit_of(&env.consumer).await, ONE_GAS - DEFAULT_FEE);
+    let record = env.record(id).await;
+    assert_eq!(int(&record[REC_STATUS]), STATUS_PENDING);
+    assert_eq!(record[REC_REQUESTER].as_hash160().unwrap(), env.consumer);
+    assert_eq!(int(&record[REC_FEE]), DEFAULT_FEE);
+
+    // A key that is not registered cannot answer.
+    let fulfill_args = |result: &[u8]| {
+        vec![
+            Arg::Int(id.into()),
+            Arg::Int(0.into()),
+            Arg::Bytes(result.to_vec()),
+        ]
+    };
+    assert_refused(
+        &env.stranger,
+        &env.gateway,
+        "fulfill",
+        &fulfill_args(b"1.00"),
+        "caller is not a registered node",
+    )
+    .await;
+
+    // The registered node answers: the consumer's callback stores the value.
+    let out = env.fulfill(&env.node, id, 0, b"42.17").await;
+    let received: Vec<_> = out.events(&env.consumer, "ValueReceived").collect();
+    assert_eq!(received.len(), 1);
+    assert_eq!(int(&received[0].args()[0]), id);
+    assert_eq!(received[0].args()[2].as_bytes().unwrap(), b"42.17");
+    let responses: Vec<_> = out.events(&env.gateway, "ServiceResponse").collect();
+    assert_eq!(responses.len(), 1);
+    let args = responses[0].args();
+    assert_eq!(int(&args[0]), id);
+    assert_eq!(args[1].as_hash160().unwrap(), env.consumer);
+    assert_eq!(int(&args[2]), 0);
+    assert_eq!(args[3].as_bytes().unwrap(), sha256(b"42.17").to_vec());
+    assert!(args[4].as_bool().unwrap(), "callbackOk");
+
+    let stored = env
+        .read(&env.consumer, "getResult", &[Arg::Int(id.into())])
+        .await;
+    let stored = stored.as_array().unwrap();
+    assert_eq!(int(&stored[0]), 0);
+    assert_eq!(stored[1].as_bytes().unwrap(), b"42.17");
+    assert!(
+        !env.read(&env.consumer, "isPending", &[Arg::Int(id.into())])
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    let record = env.record(id).await;
+    assert_eq!(int(&record[REC_STATUS]), STATUS_FULFILLED);
+    assert_eq!(int(&record[REC_CODE]), 0);
+    assert_eq!(
+        record[REC_RESULT_HASH].as_bytes().unwrap(),
+        sha256(b"42.17").to_vec()
+    );
+    assert!(record[REC_CALLBACK_OK].as_bool().unwrap());
+    assert_eq!(
+        int(&env.read(&env.gateway, "getCollectedFees", &[]).await),
+        DEFAULT_FEE
+    );
+
+    // Once only, whoever asks; and nobody but the gateway can call the callback.
+    assert_refused(
+        &env.node,
+        &env.gateway,
+        "fulfill",
+        &fulfill_args(b"43"),
+        "already fulfilled",
+    )
+    .await;
+    assert_refused(
+        &env.stranger,
+        &env.consumer,
+        "onServiceResponse",
+        &[
+            Arg::Int(id.into()),
+            Arg::Int(0.into()),
+            Arg::Bytes(b"666".to_vec()),
+            Arg::Bytes(Vec::new()),
+        ],
+        "only the gateway may call back",
+    )
+    .await;
+    let stored = env
+        .read(&env.consumer, "getResult", &[Arg::Int(id.into())])
+        .await;
+    assert_eq!(stored.as_array().unwrap()[1].as_bytes().unwrap(), b"42.17");
+
+    // Accounting: GAS held = deposits + collected fees (nothing pending).
+    let held = gas.balance_of(&env.gateway).await.unwrap();
+    let expected = env.deposit_of(&env.consumer).await
+        + int(&env.read(&env.gateway, "getCollectedFees", &[]).await);
+    assert_eq!(held, BigInt::from(expected));
+}
+
+#[tokio::test]
+async fn failing_callback_is_recorded_without_faulting_the_fulfilment() {
+    let env = setup(ONE_GAS).await;
+    let id = env.consumer_request("https://x.example", "$.x").await;
+    // The example consumer rejects an empty success result by throwing.
+    let out = env.fulfill(&env.node, id, 0, b"").await;
+    assert_eq!(out.events(&env.consumer, "ValueReceived").count(), 0);
+    let responses: Vec<_> = out.events(&env.gateway, "ServiceResponse").collect();
+    assert_eq!(responses.len(), 1);
+    assert!(
+        !responses[0].args()[4].as_bool().unwrap(),
+        "callbackOk must be false"
+    );
+    // The callback's state changes were rolled back; the request is closed all the same.
+    assert!(
+        env.read(&env.consumer, "isPending", &[Arg::Int(id.into())])
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    let record = env.record(id).await;
+    assert_eq!(int(&record[REC_STATUS]), STATUS_FULFILLED);
+    assert!(!record[REC_CALLBACK_OK].as_bool().unwrap());
+    assert_refused(
+        &env.node,
+        &env.gateway,
+        "fulfill",
+        &[
+            Arg::Int(id.into()),
+            Arg::Int(0.into()),
+            Arg::Bytes(b"1".to_vec()),
+        ],
+        "already fulfilled",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn insufficient_deposit_is_refused_and_expired_requests_are_refunded() {
+    let env = setup(DEFAULT_FEE + DEFAULT_FEE / 2).await;
+    let request_args = [
+        Arg::String("https://x.example".into()),
+        Arg::String("$.x".into()),
+    ];
+
+    // Short expiry for the test.
+    let expiry_ms: i64 = 3000;
+    env.owner
+        .call(&env.gateway, "setExpiry", &[Arg::Int(expiry_ms.into())])
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+
+    // 0.15 GAS deposited: one request fits, the second does not.
+    let id = env.consumer_request("https://x.example", "$.x").await;
+    assert_eq!(env.deposit_of(&env.consumer).await, DEFAULT_FEE / 2);
+    assert_refused(
+        &env.user,
+        &env.consumer,
+        "requestValue",
+        &request_args,
+        "insufficient deposit",
+    )
+    .await;
+
+    // Not expired yet; and only the requester may cancel.
+    assert_refused(
+        &env.user,
+        &env.consumer,
+        "cancelRequest",
+        &[Arg::Int(id.into())],
+        "request not expired",
+    )
+    .await;
+    assert_refused(
+        &env.stranger,
+        &env.gateway,
+        "cancel",
+        &[Arg::Int(id.into())],
+        "no witness of requester",
+    )
+    .await;
+
+    // Wait for a block past the expiry time, then cancel through the consumer: refunded.
+    let expires_at = int(&env.record(id).await[REC_EXPIRES_AT]);
+    let rpc = env.chain.rpc();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let height = rpc.get_block_count().await.unwrap() - 1;
+        let block = rpc.get_block(height).await.unwrap();
+        if i64::try_from(block.time).unwrap() > expires_at {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no block after expiry"
+        );
+        tokio::time::sleep(env.chain.block_time()).await;
+    }
+    let out = env
+        .user
+        .call(&env.consumer, "cancelRequest", &[Arg::Int(id.into())])
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let cancelled: Vec<_> = out.events(&env.gateway, "RequestCancelled").collect();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(int(&cancelled[0].args()[0]), id);
+    assert_eq!(cancelled[0].args()[1].as_hash160().unwrap(), env.consumer);
+    assert_eq!(int(&cancelled[0].args()[2]), DEFAULT_FEE);
+    assert_eq!(
+        env.deposit_of(&env.consumer).await,
+        DEFAULT_FEE + DEFAULT_FEE / 2
+    );
+    assert_eq!(int(&env.record(id).await[REC_STATUS]), STATUS_CANCELLED);
+
+    // A cancelled request can be neither fulfilled nor cancelled again.
+    assert_refused(
+        &env.node,
+        &env.gateway,
+        "fulfill",
+        &[
+            Arg::Int(id.into()),
+            Arg::Int(0.into()),
+            Arg::Bytes(b"1".to_vec()),
+        ],
+        "request cancelled",
+    )
+    .await;
+    assert_refused(
+        &env.user,
+        &env.consumer,
+        "cancelRequest",
+        &[Arg::Int(id.into())],
+        "already cancelled",
+    )
+    .await;
+    assert_eq!(
+        int(&env.read(&env.gateway, "getCollectedFees", &[]).await),
+        0
+    );
+}
+
+#[tokio::test]
+async fn admin_rotation_direct_requests_and_withdrawals() {
+    let env = setup(0).await;
+    let rpc = env.chain.rpc().clone();
+
+    // Only the owner administers; only GAS is accepted.
+    let new_node = PrivateKey::generate();
+    assert_refused(
+        &env.stranger,
+        &env.gateway,
+        "addNode",
+        &[Arg::PublicKey(new_node.public_key())],
+        "only owner",
+    )
+    .await;
+    assert_refused(
+        &env.stranger,
+        &env.gateway,
+        "update",
+        &[
+            Arg::Bytes(env.gateway_contract.nef.clone()),
+            Arg::Bytes(env.gateway_contract.manifest.clone().into_bytes()),
+            Arg::Null,
+        ],
+        "only owner",
+    )
+    .await;
+    let committee = env.chain.committee_actor().await.unwrap();
+    match Nep17::neo(rpc.clone())
+        .transfer(&committee, &env.gateway, 1, Arg::Null)
+        .await
+    {
+        Err(neo_rpc::Error::Fault { exception }) => {
+            assert!(exception.contains("only GAS is accepted"), "{exception}")
+        }
+        other => panic!("NEO deposit must be refused, got {other:?}"),
+    }
+
+    // A transaction sender requests directly and pays from its own deposit.
+    env.deposit_for(&env.user, &env.user_key.script_hash(), ONE_GAS / 2)
+        .await;
+    let out = env
+        .user
+        .call(
+            &env.gateway,
+            "request",
+            &[
+                Arg::String("vrf".into()),
+                Arg::Bytes(vec![1, 2]),
+                Arg::Hash160(env.consumer),
+                Arg::String("onServiceResponse".into()),
+                Arg::Bytes(Vec::new()),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let id = int(&out.stack[0]);
+    let request = out.events(&env.gateway, "ServiceRequest").next().unwrap();
+    assert_eq!(
+        request.args()[2].as_hash160().unwrap(),
+        env.user_key.script_hash()
+    );
+    assert_eq!(
+        env.deposit_of(&env.user_key.script_hash()).await,
+        ONE_GAS / 2 - DEFAULT_FEE
+    );
+    assert_refused(
+        &env.user,
+        &env.gateway,
+        "request",
+        &[
+            Arg::String("weather".into()),
+            Arg::Bytes(Vec::new()),
+            Arg::Hash160(env.consumer),
+            Arg::String("onServiceResponse".into()),
+            Arg::Bytes(Vec::new()),
+        ],
+        "unknown service type",
+    )
+    .await;
+
+    // Rotation: the new key answers, the removed one is refused.
+    let (new_node_key, new_node_actor) = funded(&env.chain, 20).await;
+    env.owner
+        .call(
+            &env.gateway,
+            "addNode",
+            &[Arg::PublicKey(new_node_key.public_key())],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    env.owner
+        .call(
+            &env.gateway,
+            "removeNode",
+            &[Arg::PublicKey(env.node_key.public_key())],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let nodes = env.read(&env.gateway, "getNodes", &[]).await;
+    let nodes: Vec<_> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_public_key().unwrap())
+        .collect();
+    assert_eq!(nodes, vec![new_node_key.public_key()]);
+    let fulfill_args = [
+        Arg::Int(id.into()),
+        Arg::Int(0.into()),
+        Arg::Bytes(b"x".to_vec()),
+    ];
+    assert_refused(
+        &env.node,
+        &env.gateway,
+        "fulfill",
+        &fulfill_args,
+        "caller is not a registered node",
+    )
+    .await;
+    // The consumer did not ask for this id, so its callback refuses: callbackOk = false.
+    let out = env.fulfill(&new_node_actor, id, 0, b"x").await;
+    let response = out.events(&env.gateway, "ServiceResponse").next().unwrap();
+    assert!(!response.args()[4].as_bool().unwrap());
+
+    // Withdrawals: only with the account's witness, never more than the deposit.
+    let user_hash = env.user_key.script_hash();
+    assert_refused(
+        &env.stranger,
+        &env.gateway,
+        "withdraw",
+        &[Arg::Hash160(user_hash), Arg::Int(1.into())],
+        "no witness of account",
+    )
+    .await;
+    assert_refused(
+        &env.user,
+        &env.gateway,
+        "withdraw",
+        &[Arg::Hash160(user_hash), Arg::Int(ONE_GAS.into())],
+        "insufficient deposit",
+    )
+    .await;
+    let gas = Nep17::gas(rpc.clone());
+    let before = gas.balance_of(&user_hash).await.unwrap();
+    let amount = ONE_GAS / 10;
+    let out = env
+        .user
+        .call(
+            &env.gateway,
+            "withdraw",
+            &[Arg::Hash160(user_hash), Arg::Int(amount.into())],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    assert_eq!(out.events(&env.gateway, "Withdrawal").count(), 1);
+    let after = gas.balance_of(&user_hash).await.unwrap();
+    assert_eq!(
+        after,
+        before + amount - out.system_fee - out.network_fee,
+        "the withdrawal arrives, minus the transaction's fees"
+    );
+    assert_eq!(
+        env.deposit_of(&user_hash).await,
+        ONE_GAS / 2 - DEFAULT_FEE - amount
+    );
+
+    // The owner takes out the earned fee; the accounting invariant holds throughout.
+    let owner_hash = env.owner.sender();
+    env.owner
+        .call(
+            &env.gateway,
+            "withdrawFees",
+            &[Arg::Hash160(owner_hash), Arg::Int(DEFAULT_FEE.into())],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    assert_eq!(
+        int(&env.read(&env.gateway, "getCollectedFees", &[]).await),
+        0
+    );
+    assert_eq!(
+        gas.balance_of(&env.gateway).await.unwrap(),
+        BigInt::from(env.deposit_of(&user_hash).await)
+    );
+}
