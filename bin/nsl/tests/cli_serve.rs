@@ -1,0 +1,207 @@
+//! End-to-end test of `nsl serve`: the real binary on a real socket (free port, temp data dir,
+//! SQLite), operational endpoints, an API key made with the CLI, then SIGTERM and a clean exit.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A temp directory removed on drop (also when the test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "nsl-cli-serve-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The server process, killed on drop if the test did not stop it.
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn base_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsl"));
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NSL_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("NSL_NODE__DATA_DIR", dir.join("data"));
+    cmd
+}
+
+fn nsl(dir: &Path, args: &[&str]) -> Output {
+    let out = base_cmd(dir).args(args).output().expect("run nsl");
+    assert!(
+        out.status.success(),
+        "nsl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The value of `key` in the human `key  value` output.
+fn field(out: &Output, key: &str) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(key)).then(|| it.next().unwrap_or_default().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {key} in {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A minimal HTTP/1.1 GET: (status, headers+body text).
+fn get(addr: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let auth = bearer
+        .map(|b| format!("Authorization: Bearer {b}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).expect("read");
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad response {buf}"));
+    (status, buf)
+}
+
+#[test]
+fn serve_answers_on_a_socket_and_stops_on_sigterm() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+
+    // An account and an API key, made with the operator CLI on the same data dir.
+    let acct = nsl(d, &["admin", "create-account", "--name", "svc"]);
+    let account_id = field(&acct, "id");
+    let key = nsl(
+        d,
+        &[
+            "apikey",
+            "create",
+            "--account",
+            &account_id,
+            "--name",
+            "e2e",
+            "--scopes",
+            "read",
+        ],
+    );
+    let api_key = field(&key, "key");
+    assert!(api_key.starts_with("nsl_"), "{api_key}");
+    let listed = nsl(d, &["apikey", "list", "--account", &account_id]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("e2e") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&api_key[17..]), "list shows the key");
+
+    let log = std::fs::File::create(d.join("serve.log")).expect("log file");
+    let child = base_cmd(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("NSL_LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn nsl serve");
+    let mut server = Server(Some(child));
+    let stdout = server
+        .0
+        .as_mut()
+        .and_then(|c| c.stdout.take())
+        .expect("stdout");
+    // Human output: `docs  http://ADDR/docs` and `listening  http://ADDR`, once the socket listens.
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = String::new();
+    let addr = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let log = std::fs::read_to_string(d.join("serve.log")).unwrap_or_default();
+            panic!("no listen address in {seen:?}; log: {log}");
+        };
+        seen.push_str(&line);
+        if line.starts_with("listening") {
+            let url = line.split_whitespace().nth(1).unwrap_or_default();
+            break url.trim_start_matches("http://").to_owned();
+        }
+    };
+
+    let (st, body) = get(&addr, "/health", None);
+    assert_eq!(st, 200, "{body}");
+    assert!(body.to_ascii_lowercase().contains("x-request-id"), "{body}");
+    let (st, body) = get(&addr, "/ready", None);
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = get(&addr, "/openapi.json", None);
+    assert_eq!(st, 200);
+    assert!(body.contains("\"openapi\":\"3.1.0\""), "{body}");
+    let (st, body) = get(&addr, "/v1/me", None);
+    assert_eq!(st, 401, "{body}");
+    assert!(body.contains("\"code\":\"unauthorized\""), "{body}");
+    let (st, body) = get(&addr, "/v1/me", Some(&api_key));
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains(&account_id), "{body}");
+    let (st, body) = get(&addr, "/metrics", None);
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("nsl_http_requests_total") && body.contains("route=\"/v1/me\""),
+        "{body}"
+    );
+
+    // Graceful stop on SIGTERM: exit code 0.
+    let pid = server.0.as_ref().map(Child::id).expect("pid");
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = server.0.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nsl serve did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    server.0 = None;
+    let log = std::fs::read_to_string(d.join("serve.log")).unwrap_or_default();
+    assert!(status.success(), "exit status {status:?}; log: {log}");
+    assert!(log.contains("SIGTERM received"), "{log}");
+    assert!(!log.contains(&api_key[17..]), "the API key was logged");
+}
