@@ -162,17 +162,23 @@ impl Config {
         let mut merged = defaults.clone();
         if let Some((path, text)) = file {
             let file_err = |e: toml::de::Error| {
-                let location = e
-                    .span()
-                    .map(|s| {
-                        let line = text.get(..s.start).unwrap_or("").matches('\n').count() + 1;
-                        format!(", line {line}")
-                    })
+                let before = e.span().and_then(|s| text.get(..s.start));
+                let location = before
+                    .map(|b| format!(", line {}", b.matches('\n').count() + 1))
                     .unwrap_or_default();
+                let mut message = e.message().trim().to_string();
+                // Name the full dotted key of an unknown field: `api.lisen`, not just `lisen`.
+                if let (Some(field), Some(before)) = (unknown_field(&message), before) {
+                    let key = match enclosing_table(before) {
+                        Some(table) => format!("{table}.{field}"),
+                        None => field.to_string(),
+                    };
+                    message = format!("unknown key `{key}` ({message})");
+                }
                 ConfigError::File {
                     path: path.to_path_buf(),
                     location,
-                    message: e.message().trim().to_string(),
+                    message,
                 }
             };
             let table: toml::Table = toml::from_str(text).map_err(file_err)?;
@@ -291,9 +297,12 @@ impl Config {
 
     /// The database URL to connect to: `database.url`, or the SQLite file `nsl.db` in
     /// `node.data_dir` when it is empty.
+    /// The default path is made absolute (relative to the working directory).
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
-            format!("sqlite://{}", self.sqlite_default_path().display())
+            let path = self.sqlite_default_path();
+            let path = std::path::absolute(&path).unwrap_or(path);
+            format!("sqlite://{}", path.display())
         } else {
             self.database.url.clone()
         }
@@ -324,7 +333,7 @@ impl Config {
             Ok(None) => {}
             Err(m) => return Err(err(m)),
         }
-        std::fs::create_dir_all(&self.node.data_dir)
+        create_private_dir(&self.node.data_dir)
             .map_err(|e| err(format!("cannot create data dir: {e}")))?;
         let mut bytes = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
@@ -361,6 +370,32 @@ impl Config {
         }
         table
     }
+}
+
+/// The field name of serde's "unknown field `x`, expected ..." message.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(f, _)| f)
+}
+
+/// The `[table]` / `[[table]]` header in effect at the end of `before` (TOML text up to an error).
+fn enclosing_table(before: &str) -> Option<String> {
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    // The error may point at a key inside a header line itself (`[rate_limit.groups.admin]`).
+    let current = before.get(line_start..).unwrap_or("").trim_start();
+    if current.starts_with('[') {
+        let inner = current.trim_start_matches('[').trim();
+        let parent = inner.trim_end_matches('.');
+        return (!parent.is_empty()).then(|| parent.to_string());
+    }
+    before.lines().rev().find_map(|line| {
+        let t = line.trim();
+        if !t.starts_with('[') {
+            return None;
+        }
+        let end = t.find(']')?;
+        Some(t.get(..end)?.trim_start_matches('[').trim().to_string())
+    })
 }
 
 fn to_table(cfg: &Config) -> toml::Table {
@@ -605,6 +640,19 @@ fn read_generated_secret(path: &Path) -> Result<Option<Secret>, String> {
     let secret = Secret::new(text.trim());
     check_secret_len(&secret)?;
     Ok(Some(secret))
+}
+
+/// Create a directory (and missing parents) readable by the owner only (0700 on Unix); existing
+/// directories keep their permissions.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
 }
 
 fn write_new_private_file(path: &Path, content: &str) -> std::io::Result<()> {

@@ -30,7 +30,11 @@ fn defaults_run_without_a_file() {
     assert_eq!(cfg.auth.access_ttl_secs, 900);
     assert_eq!(cfg.auth.refresh_ttl_secs, 2_592_000);
     assert_eq!(cfg.auth.challenge_ttl_secs, 300);
-    assert_eq!(cfg.database_url(), "sqlite://.nsl/data/nsl.db");
+    let url = cfg.database_url();
+    assert!(
+        url.starts_with("sqlite:///") && url.ends_with(".nsl/data/nsl.db"),
+        "{url}"
+    );
 }
 
 #[test]
@@ -68,7 +72,7 @@ fn unknown_file_key_is_named_with_its_line() {
     let err = load_text("[api]\nlisten = \"127.0.0.1:1\"\nlisen_typo = 3\n", &[]).unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("lisen_typo") && msg.contains("line 3"),
+        msg.contains("`api.lisen_typo`") && msg.contains("line 3"),
         "{msg}"
     );
     let err = load_text("[apii]\nx = 1\n", &[]).unwrap_err().to_string();
@@ -76,7 +80,14 @@ fn unknown_file_key_is_named_with_its_line() {
     let err = load_text("[rate_limit.groups.admin]\n", &[])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("admin"), "{err}");
+    assert!(err.contains("`rate_limit.groups.admin`"), "{err}");
+    let err = load_text(
+        "[rate_limit.per_ip]\nrate_per_sec = 1\nburst = 2\nextra = 3\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`rate_limit.per_ip.extra`"), "{err}");
 }
 
 #[test]

@@ -212,7 +212,7 @@ fn sqlite_file_url(path: &Path) -> StoreResult<String> {
         source,
     })?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+        nsl_config::create_private_dir(dir).map_err(|source| StoreError::DataDir {
             path: dir.to_path_buf(),
             source,
         })?;

@@ -72,7 +72,7 @@ pub(crate) enum ConfigCmd {
 /// Format of `nsl config show`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum ShowFormat {
-    /// TOML, loadable as a config file (secrets redacted).
+    /// TOML (secrets redacted, so not loadable as is).
     Toml,
     /// JSON.
     Json,
