@@ -25,6 +25,11 @@ mod error;
 mod process;
 mod tools;
 
+/// The protocol crate this harness is built on (re-exported for consumers such as `nsl dev`).
+pub use neo;
+/// The RPC client this harness is built on (re-exported).
+pub use neo_rpc;
+
 pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain};
 pub use compile::{CompiledContract, compile_contract};
 pub use error::{DevchainError, Result};

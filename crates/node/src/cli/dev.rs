@@ -1,14 +1,282 @@
-//! `nsl dev`: the local development environment (privnet now; the full node in the oracle issue).
-//! Owned by the devchain work (issue 2).
+//! `nsl dev`: the local development environment.
+//!
+//! ```text
+//! prepare tools (neo-go, neo3-boa; cached) ─▶ privnet in <dir>/chain (1 s blocks)
+//!   ─▶ user account funded from the committee ─▶ <dir>/dev.json ─▶ wait for Ctrl-C / SIGTERM
+//!   ─▶ stop neo-go, remove dev.json
+//! ```
+//!
+//! `--prepare-only` stops after the first step (used by `scripts/prepare`). Later steps (the
+//! gateway contracts and the node itself) are added to [`DevEnvironment::start`].
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
 use clap::Args;
+use nsl_devchain::neo::PrivateKey;
+use nsl_devchain::neo_rpc::ONE_GAS;
+use nsl_devchain::{ChainConfig, DevChain, ToolCache};
+use serde::Serialize;
 
 use super::{CliError, CliResult, Output};
 
+/// Most GAS the user account may ask for (the committee holds 52,000,000).
+const MAX_FUND_GAS: u64 = 50_000_000;
+
 /// Arguments of `nsl dev`.
 #[derive(Debug, Args)]
-pub struct DevArgs {}
+pub struct DevArgs {
+    /// Directory for the environment's state (chain files, `dev.json`).
+    #[arg(long, default_value = ".nsl/dev")]
+    pub dir: PathBuf,
+    /// Only fill the tool cache (neo-go, neo3-boa) and print where it is.
+    #[arg(long)]
+    pub prepare_only: bool,
+    /// Block time of the privnet in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub block_ms: u64,
+    /// GAS given to the user account.
+    #[arg(long, default_value_t = 1000)]
+    pub fund_gas: u64,
+}
 
-pub(super) fn run(_args: DevArgs, _out: &Output) -> CliResult {
-    Err(CliError::bad_input("nsl dev is not available in this build yet"))
+/// What `--prepare-only` prints.
+#[derive(Debug, Serialize)]
+struct Prepared {
+    cache_dir: String,
+    neogo: String,
+    neo3_boa: String,
+}
+
+/// The content of `<dir>/dev.json`: what tools and tests need to use the environment.
+#[derive(Debug, Serialize)]
+struct DevState {
+    rpc_url: String,
+    network_magic: u32,
+    block_time_ms: u64,
+    accounts: Vec<DevAccount>,
+    committee_address: String,
+    chain_dir: String,
+    neogo_log: String,
+}
+
+/// An account of the environment. The WIF is a throwaway dev key; dev.json is mode 0600.
+#[derive(Serialize)]
+struct DevAccount {
+    name: String,
+    address: String,
+    script_hash: String,
+    wif: String,
+}
+
+impl std::fmt::Debug for DevAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevAccount")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The summary printed once the environment is up (no secrets: the WIF is in dev.json).
+#[derive(Debug, Serialize)]
+struct Summary {
+    rpc_url: String,
+    network_magic: u32,
+    block_time_ms: u64,
+    user_address: String,
+    user_gas: u64,
+    committee_address: String,
+    state_file: String,
+    neogo_log: String,
+    stop: &'static str,
+}
+
+pub(super) fn run(args: DevArgs, out: &Output) -> CliResult {
+    if args.fund_gas > MAX_FUND_GAS {
+        return Err(CliError::bad_input(format!(
+            "--fund-gas {} is more than the {MAX_FUND_GAS} GAS the dev chain can give",
+            args.fund_gas
+        )));
+    }
+    let tools = ToolCache::from_env()
+        .map_err(CliError::bad_input)?
+        .with_progress(Arc::new(|msg: &str| progress(msg)));
+    if args.prepare_only {
+        let t = Instant::now();
+        let prepared = tools.prepare().context("preparing the tool cache")?;
+        progress(&format!("tool cache ready in {:.1?}", t.elapsed()));
+        out.print(&Prepared {
+            cache_dir: tools.dir().display().to_string(),
+            neogo: prepared.neogo.display().to_string(),
+            neo3_boa: prepared.neo3_boa.display().to_string(),
+        });
+        return Ok(());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nsl-dev")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let env = DevEnvironment::start(&args, tools).await?;
+        let state_file = env.write_state()?;
+        out.print(&env.summary(&state_file));
+        wait_for_shutdown().await?;
+        progress("stopping");
+        env.stop(&state_file);
+        Ok(())
+    })
+}
+
+fn progress(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "[dev] {msg}");
+}
+
+/// The running environment: the chain and the funded user account.
+struct DevEnvironment {
+    chain: DevChain,
+    user: PrivateKey,
+    fund_gas: u64,
+    dir: PathBuf,
+}
+
+impl DevEnvironment {
+    async fn start(args: &DevArgs, tools: ToolCache) -> CliResult<Self> {
+        std::fs::create_dir_all(&args.dir)
+            .with_context(|| format!("creating {}", args.dir.display()))?;
+        let dir = std::fs::canonicalize(&args.dir)
+            .with_context(|| format!("resolving {}", args.dir.display()))?;
+        let t = Instant::now();
+        let prep = tools.clone();
+        tokio::task::spawn_blocking(move || prep.prepare())
+            .await
+            .context("preparing the tool cache")?
+            .context("preparing the tool cache")?;
+
+        progress(&format!(
+            "starting a neo-go privnet ({} ms blocks) in {}",
+            args.block_ms,
+            dir.join("chain").display()
+        ));
+        let chain = DevChain::start(ChainConfig {
+            block_time: Duration::from_millis(args.block_ms),
+            work_dir: Some(dir.join("chain")),
+            tools: Some(tools),
+            ..ChainConfig::default()
+        })
+        .await
+        .context("starting the privnet")?;
+        progress(&format!("privnet up at {}", chain.rpc_url()));
+
+        let user = PrivateKey::generate();
+        progress(&format!(
+            "funding user account {} with {} GAS",
+            user.address(),
+            args.fund_gas
+        ));
+        let amount = i64::try_from(args.fund_gas)
+            .ok()
+            .and_then(|g| g.checked_mul(ONE_GAS))
+            .ok_or_else(|| CliError::bad_input("--fund-gas is too large"))?;
+        chain
+            .fund(&user.script_hash(), amount)
+            .await
+            .context("funding the user account")?;
+        progress(&format!("ready in {:.1?}", t.elapsed()));
+        Ok(Self {
+            chain,
+            user,
+            fund_gas: args.fund_gas,
+            dir,
+        })
+    }
+
+    fn committee_address(&self) -> String {
+        self.chain.committee_hash().to_address()
+    }
+
+    /// Write `<dir>/dev.json` (mode 0600: it holds the user's WIF).
+    fn write_state(&self) -> CliResult<PathBuf> {
+        let state = DevState {
+            rpc_url: self.chain.rpc_url().to_owned(),
+            network_magic: self.chain.network_magic(),
+            block_time_ms: self.chain.block_time().as_millis() as u64,
+            accounts: vec![DevAccount {
+                name: "user".into(),
+                address: self.user.address(),
+                script_hash: self.user.script_hash().to_string(),
+                wif: self.user.to_wif().to_string(),
+            }],
+            committee_address: self.committee_address(),
+            chain_dir: self.chain.dir().display().to_string(),
+            neogo_log: self.chain.log_path().display().to_string(),
+        };
+        let path = self.dir.join("dev.json");
+        let text = serde_json::to_string_pretty(&state).context("encoding dev.json")?;
+        write_private(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+
+    fn summary(&self, state_file: &Path) -> Summary {
+        Summary {
+            rpc_url: self.chain.rpc_url().to_owned(),
+            network_magic: self.chain.network_magic(),
+            block_time_ms: self.chain.block_time().as_millis() as u64,
+            user_address: self.user.address(),
+            user_gas: self.fund_gas,
+            committee_address: self.committee_address(),
+            state_file: state_file.display().to_string(),
+            neogo_log: self.chain.log_path().display().to_string(),
+            stop: "Ctrl-C",
+        }
+    }
+
+    fn stop(mut self, state_file: &Path) {
+        self.chain.stop();
+        // The state describes a chain that no longer exists.
+        let _ = std::fs::remove_file(state_file);
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode on open: tighten it before writing the key.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// Wait for Ctrl-C (or SIGTERM on Unix).
+async fn wait_for_shutdown() -> CliResult {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
 }
