@@ -12,7 +12,7 @@
 //!   `NSL_API__LISTEN=0.0.0.0:8080`, `NSL_DATABASE__URL=postgres://...`,
 //!   `NSL_RATE_LIMIT__GROUPS__AUTH__PER_IP__BURST=5`. The value is typed by the key (an integer key
 //!   needs an integer). Variables without `__` are not config keys (e.g. `NSL_CONFIG`), except that a
-//!   near miss such as `NSL_API_LISTEN` is rejected with a hint.
+//!   near miss of a real key such as `NSL_API_LISTEN` is rejected with a hint.
 //!
 //! Invariants:
 //! - Unknown keys, in the file or in `NSL_*__*` variables, are errors naming the key.
@@ -464,18 +464,25 @@ fn apply_env_var(
         return Ok(());
     };
     if !rest.contains("__") {
+        // Only a near miss of a real key (NSL_API_LISTEN for api.listen) is an error; other
+        // NSL_ variables (NSL_CONFIG, NSL_API_KEY for a client, ...) are not config.
         let lower = rest.to_ascii_lowercase();
-        if let Some(section) = defaults
-            .keys()
-            .find(|s| lower.starts_with(&format!("{s}_")))
-        {
-            let key = &rest[section.len() + 1..];
-            return Err(env_err(format!(
-                "not a config override; separate section and key with two underscores, \
-                 e.g. NSL_{}__{}",
-                section.to_ascii_uppercase(),
-                key
-            )));
+        for (section, keys) in defaults {
+            let Some(key) = lower.strip_prefix(&format!("{section}_")) else {
+                continue;
+            };
+            let known = matches!(keys, toml::Value::Table(t) if t.contains_key(key))
+                || SECRET_KEYS
+                    .iter()
+                    .any(|(k, _)| *k == format!("{section}.{key}"));
+            if known {
+                return Err(env_err(format!(
+                    "not a config override; separate section and key with two underscores: \
+                     NSL_{}__{}",
+                    section.to_ascii_uppercase(),
+                    key.to_ascii_uppercase()
+                )));
+            }
         }
         return Ok(());
     }

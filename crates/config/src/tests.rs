@@ -153,6 +153,9 @@ fn unknown_env_key_is_rejected_by_name() {
     assert!(err.contains("NSL_API__LISTEN"), "{err}");
     let err = Config::load_from(None, env(&[("NSL_API__BODY_LIMIT_BYTES", "lots")])).unwrap_err();
     assert!(err.to_string().contains("expects an integer"), "{err}");
+    let err = Config::load_from(None, env(&[("NSL_AUTH_JWT_SECRET", "x")])).unwrap_err();
+    assert!(err.to_string().contains("NSL_AUTH__JWT_SECRET"), "{err}");
+    assert!(Config::load_from(None, env(&[("NSL_API_KEY", "x"), ("NSL_API_URL", "y")])).is_ok());
     let err = Config::load_from(None, env(&[("NSL_API", "x")]));
     assert!(
         err.is_ok(),
