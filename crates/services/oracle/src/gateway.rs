@@ -1,0 +1,338 @@
+//! The NSL gateway path (`contracts/gateway/gateway.py`, `docs/gateway.md`).
+//!
+//! ```text
+//! ServiceRequest(requestId, serviceType, requester, callbackContract, callbackMethod, payload)
+//!   ──parse_service_request──▶ ServiceRequest ──parse_oracle_payload──▶ { url, filter }
+//!   ──answer(egress, url, filter)──▶ Answer ──fulfill_script──▶ gateway.fulfill(requestId, code, result)
+//! ```
+//!
+//! The `fulfill` transaction is signed by the node's single-signature account (a key registered
+//! with `addNode`), with scope `CustomContracts = [gateway]` so that the consumer callback the
+//! gateway makes cannot use the node's witness ([`fulfill_signer`]).
+
+use neo::tx::{Signer, WitnessScope};
+use neo::{Arg, UInt160};
+use neo_rpc::types::Notification;
+use neo_rpc::{Actor, TxOutcome, call_script};
+use nsl_egress::Egress;
+use serde::Deserialize;
+
+use crate::code::{MAX_URL_LEN, ResponseCode};
+use crate::error::{OracleError, Result};
+use crate::fetch::{Answer, answer};
+use crate::filter::MAX_FILTER_LEN;
+
+/// Name of the gateway's request event.
+pub const SERVICE_REQUEST_EVENT: &str = "ServiceRequest";
+/// `serviceType` of oracle requests.
+pub const ORACLE_SERVICE_TYPE: &str = "oracle";
+/// Largest payload the gateway accepts (`payload too large` above).
+pub const MAX_PAYLOAD_LEN: usize = 768;
+/// Largest `result` `fulfill` accepts (`result too large` above).
+pub const MAX_FULFILL_RESULT: usize = 65_535;
+
+/// A decoded `ServiceRequest` notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRequest {
+    /// The gateway's request id.
+    pub request_id: u64,
+    /// `oracle`, `vrf`, `function`, ...
+    pub service_type: String,
+    /// Who pays (a contract, or the sender of a direct call).
+    pub requester: UInt160,
+    /// The contract the gateway calls back.
+    pub callback_contract: UInt160,
+    /// The method it calls.
+    pub callback_method: String,
+    /// The service-specific payload (for `oracle`: see [`OraclePayload`]).
+    pub payload: Vec<u8>,
+}
+
+/// Decode a `ServiceRequest` notification emitted by `gateway`. `Ok(None)` for any other
+/// notification; an error if the gateway's event has an unexpected shape.
+pub fn parse_service_request(
+    gateway: &UInt160,
+    n: &Notification,
+) -> Result<Option<ServiceRequest>> {
+    if &n.contract != gateway || n.eventname != SERVICE_REQUEST_EVENT {
+        return Ok(None);
+    }
+    const WHAT: &str = "ServiceRequest event";
+    let m = |e: neo::Error| OracleError::malformed(WHAT, e);
+    let args = n.state.as_array().map_err(m)?;
+    let [id, service, requester, cb_contract, cb_method, payload, ..] = args else {
+        return Err(OracleError::malformed(
+            WHAT,
+            format!("{} arguments, 6 expected", args.len()),
+        ));
+    };
+    Ok(Some(ServiceRequest {
+        request_id: id.as_u64().map_err(m)?,
+        service_type: service.as_string().map_err(m)?,
+        requester: requester.as_hash160().map_err(m)?,
+        callback_contract: cb_contract.as_hash160().map_err(m)?,
+        callback_method: cb_method.as_string().map_err(m)?,
+        payload: payload.as_bytes().map_err(m)?,
+    }))
+}
+
+/// The payload of an `oracle` request: UTF-8 JSON `{"url": "...", "filter": "..."}`; `filter`
+/// may be absent, `null` or `""` (the whole body). Other members are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OraclePayload {
+    /// The URL to fetch.
+    pub url: String,
+    /// The JSONPath filter.
+    #[serde(default)]
+    pub filter: Option<String>,
+}
+
+/// Why an oracle payload is refused (answered with code `Error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// More than [`MAX_PAYLOAD_LEN`] bytes.
+    #[error("payload is {0} bytes, at most {MAX_PAYLOAD_LEN}")]
+    TooLarge(usize),
+    /// Not a JSON object with a string `url` (and an optional string `filter`).
+    #[error("payload is not {{\"url\": string, \"filter\": string}}: {0}")]
+    Malformed(String),
+    /// The URL is longer than 256 bytes.
+    #[error("url is {0} bytes, at most {MAX_URL_LEN}")]
+    UrlTooLong(usize),
+    /// The filter is longer than 128 bytes.
+    #[error("filter is {0} bytes, at most {MAX_FILTER_LEN}")]
+    FilterTooLong(usize),
+}
+
+/// Decode and check an `oracle` payload (same URL and filter limits as the native oracle).
+pub fn parse_oracle_payload(payload: &[u8]) -> Result<OraclePayload, PayloadError> {
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(PayloadError::TooLarge(payload.len()));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| PayloadError::Malformed(e.to_string()))?;
+    if !value.is_object() {
+        return Err(PayloadError::Malformed("not a JSON object".into()));
+    }
+    let p =
+        OraclePayload::deserialize(value).map_err(|e| PayloadError::Malformed(e.to_string()))?;
+    if p.url.len() > MAX_URL_LEN {
+        return Err(PayloadError::UrlTooLong(p.url.len()));
+    }
+    if let Some(f) = &p.filter
+        && f.len() > MAX_FILTER_LEN
+    {
+        return Err(PayloadError::FilterTooLong(f.len()));
+    }
+    Ok(p)
+}
+
+/// Answer a gateway request of type `oracle`: a malformed payload (or another service type) is
+/// answered with code `Error`, otherwise [`answer`] decides.
+pub async fn answer_service_request(egress: &Egress, request: &ServiceRequest) -> Answer {
+    if request.service_type != ORACLE_SERVICE_TYPE {
+        return Answer::failure(
+            ResponseCode::Error,
+            format!("service type `{}` is not oracle", request.service_type),
+        );
+    }
+    match parse_oracle_payload(&request.payload) {
+        Ok(p) => answer(egress, &p.url, p.filter.as_deref()).await,
+        Err(e) => Answer::failure(ResponseCode::Error, e.to_string()),
+    }
+}
+
+/// The invocation script `gateway.fulfill(requestId, code, result)` (CallFlags.All). Fails if
+/// `result` exceeds [`MAX_FULFILL_RESULT`] bytes (the gateway would refuse it).
+pub fn fulfill_script(
+    gateway: &UInt160,
+    request_id: u64,
+    code: ResponseCode,
+    result: &[u8],
+) -> Result<Vec<u8>> {
+    if result.len() > MAX_FULFILL_RESULT {
+        return Err(OracleError::malformed(
+            "fulfill result",
+            format!("{} bytes, at most {MAX_FULFILL_RESULT}", result.len()),
+        ));
+    }
+    let args = [
+        Arg::Int(request_id.into()),
+        Arg::Int((code as u8).into()),
+        Arg::Bytes(result.to_vec()),
+    ];
+    Ok(call_script(gateway, "fulfill", &args)?)
+}
+
+/// The signer of a `fulfill` transaction: the node's account with scope
+/// `CustomContracts = [gateway]`.
+pub fn fulfill_signer(node_account: UInt160, gateway: UInt160) -> Signer {
+    Signer::new(node_account, WitnessScope::CUSTOM_CONTRACTS).with_allowed_contracts(vec![gateway])
+}
+
+/// Send `gateway.fulfill(requestId, answer.code, answer.result)` with `actor` (whose account
+/// must be a registered node, signing as [`fulfill_signer`]) and wait for its inclusion.
+pub async fn fulfill(
+    actor: &Actor,
+    gateway: &UInt160,
+    request_id: u64,
+    answer: &Answer,
+) -> Result<TxOutcome> {
+    let script = fulfill_script(gateway, request_id, answer.code, &answer.result)?;
+    Ok(actor.run(&script).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use neo::script::OpCode;
+    use neo::{BigInt, StackItem};
+
+    use super::*;
+
+    fn gateway() -> UInt160 {
+        UInt160::from_bytes_le([0x42; 20])
+    }
+
+    fn event(payload: &[u8]) -> Notification {
+        Notification {
+            contract: gateway(),
+            eventname: "ServiceRequest".into(),
+            state: StackItem::Array(vec![
+                StackItem::Integer(BigInt::from(17)),
+                StackItem::string("oracle"),
+                StackItem::bytes(vec![1u8; 20]),
+                StackItem::bytes(vec![2u8; 20]),
+                StackItem::string("onServiceResponse"),
+                StackItem::bytes(payload.to_vec()),
+            ]),
+        }
+    }
+
+    #[test]
+    fn service_request_decodes() {
+        let payload = br#"{"url":"https://api.example.com/p","filter":"$.price"}"#;
+        let req = parse_service_request(&gateway(), &event(payload))
+            .unwrap()
+            .unwrap();
+        assert_eq!(req.request_id, 17);
+        assert_eq!(req.service_type, "oracle");
+        assert_eq!(req.requester, UInt160::from_bytes_le([1; 20]));
+        assert_eq!(req.callback_contract, UInt160::from_bytes_le([2; 20]));
+        assert_eq!(req.callback_method, "onServiceResponse");
+        assert_eq!(
+            parse_oracle_payload(&req.payload).unwrap(),
+            OraclePayload {
+                url: "https://api.example.com/p".into(),
+                filter: Some("$.price".into()),
+            }
+        );
+        // Another contract's event of the same name is not ours.
+        let other = UInt160::from_bytes_le([0x43; 20]);
+        assert_eq!(
+            parse_service_request(&other, &event(payload)).unwrap(),
+            None
+        );
+        let mut bad = event(payload);
+        bad.state = StackItem::Array(vec![StackItem::int(1), StackItem::string("oracle")]);
+        assert!(parse_service_request(&gateway(), &bad).is_err());
+    }
+
+    #[test]
+    fn oracle_payloads() {
+        // As StdLib.jsonSerialize writes it, without a filter, with null, with extra members.
+        for (raw, filter) in [
+            (r#"{"url":"https://a.example/x"}"#, None),
+            (r#"{"url":"https://a.example/x","filter":null}"#, None),
+            (
+                r#"{"filter":"","url":"https://a.example/x","v":1}"#,
+                Some(""),
+            ),
+        ] {
+            let p = parse_oracle_payload(raw.as_bytes()).unwrap();
+            assert_eq!(p.url, "https://a.example/x");
+            assert_eq!(p.filter.as_deref(), filter);
+        }
+        for bad in [
+            &b"not json"[..],
+            br#"{"filter":"$.a"}"#,
+            br#"{"url":5}"#,
+            br#"["https://a.example"]"#,
+            b"\xff",
+        ] {
+            assert!(
+                matches!(parse_oracle_payload(bad), Err(PayloadError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        let long_url = format!(r#"{{"url":"https://a.example/{}"}}"#, "a".repeat(250));
+        assert_eq!(
+            parse_oracle_payload(long_url.as_bytes()),
+            Err(PayloadError::UrlTooLong(268))
+        );
+        let long_filter = format!(
+            r#"{{"url":"https://a.example","filter":"{}"}}"#,
+            "a".repeat(129)
+        );
+        assert_eq!(
+            parse_oracle_payload(long_filter.as_bytes()),
+            Err(PayloadError::FilterTooLong(129))
+        );
+        let huge = vec![b' '; MAX_PAYLOAD_LEN + 1];
+        assert_eq!(
+            parse_oracle_payload(&huge),
+            Err(PayloadError::TooLarge(MAX_PAYLOAD_LEN + 1))
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_payloads_and_other_services_are_answered_with_error() {
+        let egress = Egress::new(nsl_egress::EgressPolicy::default()).unwrap();
+        let mut req = parse_service_request(&gateway(), &event(b"{}"))
+            .unwrap()
+            .unwrap();
+        let a = answer_service_request(&egress, &req).await;
+        assert_eq!((a.code, a.result.len()), (ResponseCode::Error, 0));
+        req.payload = br#"{"url":"ftp://a.example/x"}"#.to_vec();
+        assert_eq!(
+            answer_service_request(&egress, &req).await.code,
+            ResponseCode::ProtocolNotSupported
+        );
+        req.service_type = "vrf".into();
+        assert_eq!(
+            answer_service_request(&egress, &req).await.code,
+            ResponseCode::Error
+        );
+    }
+
+    #[test]
+    fn fulfill_script_layout() {
+        let script = fulfill_script(&gateway(), 17, ResponseCode::NotFound, b"").unwrap();
+        // Arguments pushed in reverse, packed, then flags, method, hash, SYSCALL.
+        let mut expect = Vec::new();
+        expect.extend([OpCode::PUSHDATA1 as u8, 0]); // result b""
+        expect.extend([OpCode::PUSHINT8 as u8, 0x14]); // code 0x14
+        expect.extend([OpCode::PUSHINT8 as u8, 17]); // request id
+        expect.extend([OpCode::PUSH3 as u8, OpCode::PACK as u8]);
+        expect.push(OpCode::PUSH15 as u8); // CallFlags.All
+        expect.extend([OpCode::PUSHDATA1 as u8, 7]);
+        expect.extend(b"fulfill");
+        expect.extend([OpCode::PUSHDATA1 as u8, 20]);
+        expect.extend([0x42; 20]);
+        expect.extend([OpCode::SYSCALL as u8, 0x62, 0x7d, 0x5b, 0x52]);
+        assert_eq!(hex::encode(&script), hex::encode(&expect));
+
+        let max = vec![0u8; MAX_FULFILL_RESULT];
+        assert!(fulfill_script(&gateway(), 1, ResponseCode::Success, &max).is_ok());
+        let over = vec![0u8; MAX_FULFILL_RESULT + 1];
+        assert!(fulfill_script(&gateway(), 1, ResponseCode::Success, &over).is_err());
+    }
+
+    #[test]
+    fn fulfill_signer_is_limited_to_the_gateway() {
+        let node = UInt160::from_bytes_le([5; 20]);
+        let s = fulfill_signer(node, gateway());
+        assert_eq!(s.account, node);
+        assert_eq!(s.scopes, WitnessScope::CUSTOM_CONTRACTS);
+        assert_eq!(s.allowed_contracts, vec![gateway()]);
+    }
+}
