@@ -16,7 +16,7 @@ use super::{CliError, CliResult, Output};
 
 /// `--config FILE`: the node's TOML config. Flatten it into any command that needs the config.
 #[derive(Debug, Clone, Default, Args)]
-pub(crate) struct ConfigArg {
+pub struct ConfigArg {
     /// Node config file (TOML). Without it: defaults plus NSL_<SECTION>__<KEY> variables.
     #[arg(
         long = "config",
@@ -24,12 +24,12 @@ pub(crate) struct ConfigArg {
         env = "NSL_CONFIG",
         global = true
     )]
-    pub(crate) config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
 }
 
 impl ConfigArg {
     /// Load and validate the config; any problem is bad input (exit code 2).
-    pub(crate) fn load(&self) -> CliResult<Config> {
+    pub fn load(&self) -> CliResult<Config> {
         Config::load(self.config.as_deref()).map_err(CliError::bad_input)
     }
 }
