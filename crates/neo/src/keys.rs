@@ -302,6 +302,17 @@ impl<'de> Deserialize<'de> for PublicKey {
     }
 }
 
+/// The low-S form of a 64-byte `r || s` signature (`s` replaced by `n - s` when `s > n/2`).
+/// Both forms verify; some signers (neon-js) always emit low-S, neo-go and this crate do not.
+pub fn to_low_s(signature: &[u8]) -> Result<[u8; SIGNATURE_LEN]> {
+    if signature.len() != SIGNATURE_LEN {
+        return Err(Error::Signature);
+    }
+    let sig = EcdsaSignature::from_slice(signature).map_err(|_| Error::Signature)?;
+    let sig = sig.normalize_s().unwrap_or(sig);
+    Ok(sig.to_bytes().into())
+}
+
 /// Verify a raw P-256 signature: `public_key` as SEC1 bytes (33 or 65), 64-byte `r || s` over
 /// SHA-256(`message`). A malformed key is an error; a malformed or wrong signature is `Ok(false)`.
 pub fn verify_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<bool> {

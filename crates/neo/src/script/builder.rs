@@ -78,7 +78,7 @@ pub enum Arg {
     Hash256(UInt256),
     /// A public key, pushed as its 33 compressed bytes.
     PublicKey(PublicKey),
-    /// An array (`PACK`, or `NEWARRAY0` when empty).
+    /// An array: items reversed, count, `PACK` (`PUSH0 PACK` when empty, as C# Neo emits it).
     Array(Vec<Arg>),
     /// A map (`PACKMAP`, or `NEWMAP` when empty), entries in order.
     Map(Vec<(Arg, Arg)>),
@@ -292,6 +292,9 @@ impl ScriptBuilder {
             Arg::Hash160(h) => self.push_hash160(h),
             Arg::Hash256(h) => self.push_hash256(h),
             Arg::PublicKey(k) => self.push_bytes(&k.to_compressed()),
+            // As C# `EmitPush(ContractParameter)`: an empty array argument is `PUSH0 PACK`
+            // (only the outer argument list of a call uses `NEWARRAY0`).
+            Arg::Array(items) if items.is_empty() => self.push_int(0).emit(OpCode::PACK),
             Arg::Array(items) => self.push_array(items)?,
             Arg::Map(entries) => self.push_map(entries)?,
         };

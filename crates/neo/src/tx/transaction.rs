@@ -301,10 +301,13 @@ pub fn sign_tx(tx: &mut Transaction, key: &PrivateKey, network: u32) -> Result<(
 /// The JSON form Neo RPC nodes use (`getrawtransaction` verbose, without block fields).
 #[derive(Serialize, Deserialize)]
 struct TransactionJson {
-    hash: UInt256,
-    size: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hash: Option<UInt256>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<usize>,
     version: u8,
     nonce: u32,
+    #[serde(default)]
     sender: String,
     #[serde(with = "crate::serde_util::i64_string")]
     sysfee: i64,
@@ -321,8 +324,8 @@ struct TransactionJson {
 impl Serialize for Transaction {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         TransactionJson {
-            hash: self.hash(),
-            size: self.size(),
+            hash: Some(self.hash()),
+            size: Some(self.size()),
             version: self.version,
             nonce: self.nonce,
             sender: self.sender().map(|h| h.to_address()).unwrap_or_default(),
@@ -339,7 +342,8 @@ impl Serialize for Transaction {
 }
 
 impl<'de> Deserialize<'de> for Transaction {
-    /// Reads the RPC JSON form and checks that `hash` matches the fields.
+    /// Reads the RPC JSON form; `hash`, `size` and `sender` may be absent (neon-js omits them), and
+    /// when present must match the fields.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error as _;
         let j = TransactionJson::deserialize(d)?;
@@ -354,9 +358,19 @@ impl<'de> Deserialize<'de> for Transaction {
             script: j.script,
             witnesses: j.witnesses,
         };
-        if tx.hash() != j.hash {
+        if j.hash.is_some_and(|h| h != tx.hash()) {
             return Err(D::Error::custom(
                 "transaction hash does not match its fields",
+            ));
+        }
+        if j.size.is_some_and(|s| s != tx.size()) {
+            return Err(D::Error::custom(
+                "transaction size does not match its fields",
+            ));
+        }
+        if !j.sender.is_empty() && tx.sender().map(|h| h.to_address()) != Some(j.sender) {
+            return Err(D::Error::custom(
+                "transaction sender does not match its first signer",
             ));
         }
         Ok(tx)
