@@ -1,0 +1,272 @@
+//! End to end: Neo's native OracleContract answered by `nsl-oracle`.
+//!
+//! A privnet starts with a fresh key designated for the Oracle role (Genesis.Roles); the example
+//! consumer (`examples/contracts/oracle_consumer`) asks for URLs served by an HTTP server this
+//! test runs on 127.0.0.1; `nsl_oracle::NativeOracle` reads each request from the chain, fetches
+//! through `nsl-egress` (development policy: http and private hosts allowed), filters, builds and
+//! signs the response transaction and sends it. The consumer's callback stores what arrived.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use neo::{Arg, BigInt, PrivateKey, UInt160};
+use neo_rpc::native::ORACLE;
+use neo_rpc::{Account, Actor, ContractManagement, Invoker, ONE_GAS, SentTx, TxOutcome, wait_for};
+use nsl_devchain::{ChainConfig, DevChain, ToolCache};
+use nsl_e2e::{compile_contract, start_chain_with, test_block_time};
+use nsl_egress::{Egress, EgressPolicy};
+use nsl_oracle::native::{NativeOracle, request_key};
+use nsl_oracle::{ResponseCode, ResponseTx};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const PRICE_BODY: &str = r#"{"pair":"NEO-USD","data":{"price":42.17,"sources":["a","b"]}}"#;
+
+/// A tiny HTTP/1.1 server: `/price` answers [`PRICE_BODY`] as JSON, anything else 404.
+/// The accept loop is aborted when the value is dropped (also when the test fails).
+struct PriceServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PriceServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn price_server() -> PriceServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut n = 0;
+                while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let (status, ctype, body) = if path == "/price" {
+                    ("200 OK", "application/json", PRICE_BODY)
+                } else {
+                    ("404 Not Found", "text/plain", "no such page")
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    PriceServer { addr, task }
+}
+
+/// Ask the consumer for `url` with `filter`; returns the request id found in the transaction.
+async fn request(
+    oracle: &NativeOracle<PrivateKey>,
+    user: &Actor,
+    consumer: &UInt160,
+    url: &str,
+    filter: &str,
+) -> u64 {
+    let out = user
+        .call(
+            consumer,
+            "requestData",
+            &[
+                Arg::String(url.into()),
+                Arg::String(filter.into()),
+                Arg::Int((ONE_GAS / 5).into()),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let events = oracle.requests_in_tx(&out.hash).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].request_contract, *consumer);
+    assert_eq!(events[0].url, url);
+    assert_eq!(events[0].filter.as_deref(), Some(filter));
+    events[0].id
+}
+
+async fn wait_response(chain: &DevChain, response: &ResponseTx) -> TxOutcome {
+    let sent = SentTx {
+        hash: response.tx.hash(),
+        valid_until_block: response.tx.valid_until_block,
+        system_fee: response.tx.system_fee,
+        network_fee: response.tx.network_fee,
+    };
+    let out = wait_for(
+        chain.rpc(),
+        &sent,
+        Duration::from_secs(60),
+        chain.block_time(),
+    )
+    .await
+    .unwrap();
+    assert!(out.is_halt(), "{:?}", out.exception);
+    out
+}
+
+/// `(url, code, result)` of the consumer's `DataReceived` event in `out`.
+fn data_received(out: &TxOutcome, consumer: &UInt160) -> (String, BigInt, Vec<u8>) {
+    let ev = out
+        .events(consumer, "DataReceived")
+        .next()
+        .expect("DataReceived event");
+    let args = ev.args();
+    (
+        args[0].as_string().unwrap(),
+        args[2].as_int().unwrap(),
+        args[3].as_bytes().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn native_oracle_requests_are_answered_by_nsl_oracle() {
+    let oracle_key = PrivateKey::generate();
+    let config = ChainConfig {
+        oracle_keys: vec![oracle_key.public_key()],
+        ..ChainConfig::with_block_time(test_block_time())
+    };
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/contracts/oracle_consumer/oracle_consumer.py");
+    let (chain, compiled, server) = tokio::join!(
+        start_chain_with(config),
+        async {
+            tokio::task::spawn_blocking(move || compile_contract(&ToolCache::from_env()?, &source))
+                .await
+                .expect("compile task")
+                .expect("oracle_consumer.py compiles")
+        },
+        price_server()
+    );
+    let rpc = chain.rpc().clone();
+    let user_key = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
+    let user = Actor::new(rpc.clone(), vec![Account::single(user_key)])
+        .await
+        .unwrap();
+    let consumer = ContractManagement::new(rpc.clone())
+        .deploy(&user, &compiled.nef, &compiled.manifest, Arg::Null)
+        .await
+        .unwrap()
+        .hash;
+
+    let egress = Egress::new(EgressPolicy {
+        allow_http: true,
+        allow_private_hosts: true,
+        ..EgressPolicy::default()
+    })
+    .unwrap();
+    let oracle = NativeOracle::connect(rpc.clone(), egress, oracle_key.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        oracle.oracle_nodes().await.unwrap(),
+        vec![oracle_key.public_key()]
+    );
+
+    // 1. A filtered value.
+    let url = format!("http://{}/price", server.addr);
+    let id = request(&oracle, &user, &consumer, &url, "$.data.price").await;
+    assert!(
+        rpc.get_storage(&ORACLE, &request_key(id))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let response = oracle.answer_request(id).await.unwrap();
+    assert_eq!(response.code, ResponseCode::Success);
+    let out = wait_response(&chain, &response).await;
+    assert_eq!(
+        data_received(&out, &consumer),
+        (url.clone(), BigInt::from(0), b"[42.17]".to_vec())
+    );
+    let last = Invoker::new(rpc.clone())
+        .call_item(&consumer, "getLastResponse", &[])
+        .await
+        .unwrap();
+    let last = last.as_array().unwrap();
+    assert_eq!(last[0].as_string().unwrap(), url);
+    assert_eq!(last[1].as_i64().unwrap(), 0);
+    assert_eq!(last[2].as_bytes().unwrap(), b"[42.17]");
+    // Answered requests leave the Oracle contract's storage.
+    assert_eq!(
+        rpc.get_storage(&ORACLE, &request_key(id)).await.unwrap(),
+        None
+    );
+    // The fees: the request's gasForResponse pays both.
+    assert_eq!(
+        response.tx.system_fee + response.tx.network_fee,
+        ONE_GAS / 5
+    );
+
+    // 2. A wildcard filter over an array.
+    let id = request(&oracle, &user, &consumer, &url, "$.data.sources[*]").await;
+    let response = oracle.answer_request(id).await.unwrap();
+    let out = wait_response(&chain, &response).await;
+    assert_eq!(data_received(&out, &consumer).2, br#"["a","b"]"#.to_vec());
+
+    // 3. A page that does not exist: NotFound (0x14) with an empty result, on chain.
+    let missing = format!("http://{}/nothing-here", server.addr);
+    let id = request(&oracle, &user, &consumer, &missing, "$.data.price").await;
+    let response = oracle.answer_request(id).await.unwrap();
+    assert_eq!(response.code, ResponseCode::NotFound);
+    let out = wait_response(&chain, &response).await;
+    assert_eq!(
+        data_received(&out, &consumer),
+        (missing, BigInt::from(0x14), Vec::new())
+    );
+    let count = Invoker::new(rpc.clone())
+        .call_item(&consumer, "getResponseCount", &[])
+        .await
+        .unwrap();
+    assert_eq!(count.as_i64().unwrap(), 3);
+
+    // 4. A request that was already answered is gone.
+    assert!(matches!(
+        oracle.answer_request(id).await,
+        Err(nsl_oracle::OracleError::RequestNotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_designated_does_not_answer() {
+    let designated = PrivateKey::generate();
+    let config = ChainConfig {
+        oracle_keys: vec![designated.public_key()],
+        ..ChainConfig::with_block_time(test_block_time())
+    };
+    let chain = start_chain_with(config).await;
+    let egress = Egress::new(EgressPolicy::default()).unwrap();
+    let outsider = PrivateKey::generate();
+    let oracle = NativeOracle::connect(chain.rpc().clone(), egress, outsider.clone())
+        .await
+        .unwrap();
+    let request = nsl_oracle::OracleRequest {
+        original_txid: neo::UInt256::default(),
+        gas_for_response: ONE_GAS,
+        url: "https://example.com".into(),
+        filter: None,
+        callback_contract: UInt160::default(),
+        callback_method: "callback".into(),
+        user_data: Vec::new(),
+    };
+    let answer = nsl_oracle::Answer::failure(ResponseCode::Error, "test");
+    match oracle.build_response(0, &request, &answer).await {
+        Err(nsl_oracle::OracleError::NotDesignated { key }) => {
+            assert_eq!(key, outsider.public_key())
+        }
+        other => panic!("expected NotDesignated, got {other:?}"),
+    }
+}
