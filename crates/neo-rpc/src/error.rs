@@ -6,7 +6,7 @@ use neo::UInt256;
 
 /// Neo JSON-RPC error codes (NEP-23), as neo-go and C# Neo return them in [`Error::Rpc`].
 pub mod codes {
-    /// Unknown block.
+    /// Unknown block (by hash).
     pub const UNKNOWN_BLOCK: i64 = -101;
     /// Unknown contract.
     pub const UNKNOWN_CONTRACT: i64 = -102;
@@ -16,6 +16,14 @@ pub mod codes {
     pub const UNKNOWN_STORAGE_ITEM: i64 = -104;
     /// Unknown script container (e.g. no application log yet).
     pub const UNKNOWN_SCRIPT_CONTAINER: i64 = -105;
+    /// Unknown state root.
+    pub const UNKNOWN_STATE_ROOT: i64 = -106;
+    /// Unknown iterator session.
+    pub const UNKNOWN_SESSION: i64 = -107;
+    /// Unknown iterator.
+    pub const UNKNOWN_ITERATOR: i64 = -108;
+    /// A height above the current one (e.g. `getblock` by index).
+    pub const UNKNOWN_HEIGHT: i64 = -109;
     /// Inventory verification failed (generic).
     pub const VERIFICATION_FAILED: i64 = -500;
     /// The transaction is already on chain.

@@ -267,6 +267,25 @@ pub struct StorageEntry {
     pub value: String,
 }
 
+impl StorageEntry {
+    /// The key's bytes.
+    pub fn key_bytes(&self) -> Result<Vec<u8>, crate::Error> {
+        decode_b64("findstorage", &self.key)
+    }
+
+    /// The value's bytes.
+    pub fn value_bytes(&self) -> Result<Vec<u8>, crate::Error> {
+        decode_b64("findstorage", &self.value)
+    }
+}
+
+fn decode_b64(method: &str, s: &str) -> Result<Vec<u8>, crate::Error> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| crate::Error::invalid(method, format!("not base64: {e}")))
+}
+
 /// A NEF file as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NefJson {

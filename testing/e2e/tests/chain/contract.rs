@@ -102,6 +102,14 @@ async fn deploy_invoke_and_read_event() {
         rpc.get_storage(&deployed.hash, b"nothing").await.unwrap(),
         None
     );
+    let found = rpc.find_storage(&deployed.hash, b"count", 0).await.unwrap();
+    assert_eq!(found.results.len(), 1);
+    assert!(!found.truncated);
+    assert_eq!(found.results[0].key_bytes().unwrap(), b"counter");
+    assert_eq!(
+        neo::script::int_from_bytes(&found.results[0].value_bytes().unwrap()),
+        BigInt::from(12)
+    );
 
     // Deploying the same contract again from the same sender collides and FAULTs in the test run.
     let again = ContractManagement::new(rpc.clone())

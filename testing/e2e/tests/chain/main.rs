@@ -3,4 +3,5 @@
 
 mod contract;
 mod multisig;
+mod natives;
 mod transfer;
