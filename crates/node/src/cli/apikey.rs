@@ -5,23 +5,14 @@
 //! other operator commands, and uses the same code as `/v1/apikeys` (validation, hashing, audit
 //! entries with actor `cli`). The full key is printed once by `create`; only its hash is stored.
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use nsl_api::apikeys::{self, Actor};
 use nsl_store::{AccountId, AccountStore as _, ApiKey, ApiKeyId, ApiKeyStore as _, Store, now_ms};
 use serde::Serialize;
 
+use super::platform::ConfigArg;
 use super::{CliError, CliResult, Output};
-
-/// Where the store is.
-#[derive(Debug, Args)]
-pub struct StoreArgs {
-    /// Configuration file (TOML). Without it: built-in defaults plus `NSL_*` variables.
-    #[arg(long, env = "NSL_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
 
 /// API key commands.
 #[derive(Debug, Subcommand)]
@@ -41,7 +32,7 @@ pub enum ApikeyCmd {
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
         #[command(flatten)]
-        store: StoreArgs,
+        config: ConfigArg,
     },
     /// List the keys of an account (never the keys themselves).
     List {
@@ -49,7 +40,7 @@ pub enum ApikeyCmd {
         #[arg(long)]
         account: String,
         #[command(flatten)]
-        store: StoreArgs,
+        config: ConfigArg,
     },
     /// Revoke a key by id (effective at once on new lookups; nodes with the key cached stop
     /// accepting it within 5 s).
@@ -57,7 +48,7 @@ pub enum ApikeyCmd {
         /// Key id (UUID).
         id: String,
         #[command(flatten)]
-        store: StoreArgs,
+        config: ConfigArg,
     },
 }
 
@@ -125,8 +116,8 @@ fn api_err(e: nsl_api::ApiError) -> CliError {
     }
 }
 
-async fn open(args: &StoreArgs) -> CliResult<Store> {
-    let cfg = nsl_config::Config::load(args.config.as_deref()).map_err(CliError::bad_input)?;
+async fn open(config: &ConfigArg) -> CliResult<Store> {
+    let cfg = config.load()?;
     Ok(Store::open(&cfg).await.context("opening the database")?)
 }
 
@@ -157,9 +148,9 @@ pub(super) fn run(cmd: ApikeyCmd, out: &Output) -> CliResult {
                 name,
                 scopes,
                 expires_in_days,
-                store,
+                config,
             } => {
-                let store = open(&store).await?;
+                let store = open(&config).await?;
                 let account = resolve_account(&store, &account).await?;
                 let scopes =
                     apikeys::validate_scopes(&scopes, account.role, None).map_err(api_err)?;
@@ -177,8 +168,8 @@ pub(super) fn run(cmd: ApikeyCmd, out: &Output) -> CliResult {
                 store.close().await;
                 Ok(())
             }
-            ApikeyCmd::List { account, store } => {
-                let store = open(&store).await?;
+            ApikeyCmd::List { account, config } => {
+                let store = open(&config).await?;
                 let account = resolve_account(&store, &account).await?;
                 let keys = store
                     .list_api_keys(account.id)
@@ -204,11 +195,11 @@ pub(super) fn run(cmd: ApikeyCmd, out: &Output) -> CliResult {
                 store.close().await;
                 Ok(())
             }
-            ApikeyCmd::Revoke { id, store } => {
+            ApikeyCmd::Revoke { id, config } => {
                 let id: ApiKeyId = id
                     .parse()
                     .map_err(|_| CliError::bad_input(format!("{id:?} is not a key id (UUID)")))?;
-                let store = open(&store).await?;
+                let store = open(&config).await?;
                 let key = apikeys::revoke_key(&store, id, None, &cli_actor())
                     .await
                     .map_err(api_err)?;
