@@ -5,6 +5,9 @@
 //! test runs on 127.0.0.1; `nsl_oracle::NativeOracle` reads each request from the chain, fetches
 //! through `nsl-egress` (development policy: http and private hosts allowed), filters, builds and
 //! signs the response transaction and sends it. The consumer's callback stores what arrived.
+//!
+//! The last test runs the same answer pipeline on the NSL gateway path: the gateway's
+//! `ServiceRequest` event is decoded by `nsl_oracle::gateway` and answered with `fulfill`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,9 +15,12 @@ use std::time::Duration;
 
 use neo::{Arg, BigInt, PrivateKey, UInt160};
 use neo_rpc::native::ORACLE;
-use neo_rpc::{Account, Actor, ContractManagement, Invoker, ONE_GAS, SentTx, TxOutcome, wait_for};
+use neo_rpc::{
+    Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, SentTx, SignerAccount, TxOutcome,
+    wait_for,
+};
 use nsl_devchain::{ChainConfig, DevChain, ToolCache};
-use nsl_e2e::{compile_contract, start_chain_with, test_block_time};
+use nsl_e2e::{compile_contract, start_chain, start_chain_with, test_block_time};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::native::{NativeOracle, request_key};
 use nsl_oracle::{ResponseCode, ResponseTx};
@@ -268,5 +274,146 @@ async fn a_key_that_is_not_designated_does_not_answer() {
             assert_eq!(key, outsider.public_key())
         }
         other => panic!("expected NotDesignated, got {other:?}"),
+    }
+}
+
+async fn compile_repo(relative: &'static str) -> nsl_devchain::CompiledContract {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    tokio::task::spawn_blocking(move || compile_contract(&ToolCache::from_env()?, &source))
+        .await
+        .expect("compile task")
+        .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
+}
+
+#[tokio::test]
+async fn gateway_oracle_requests_are_fulfilled_by_nsl_oracle() {
+    let (chain, gateway_contract, consumer_contract, server) = tokio::join!(
+        start_chain(),
+        compile_repo("contracts/gateway/gateway.py"),
+        compile_repo("examples/contracts/gateway_consumer/gateway_consumer.py"),
+        price_server()
+    );
+    let rpc = chain.rpc().clone();
+    let actor = |key: PrivateKey| Actor::new(rpc.clone(), vec![Account::single(key)]);
+    let owner = actor(chain.new_funded_account(200 * ONE_GAS).await.unwrap())
+        .await
+        .unwrap();
+    let user = actor(chain.new_funded_account(200 * ONE_GAS).await.unwrap())
+        .await
+        .unwrap();
+    let node_key = chain.new_funded_account(50 * ONE_GAS).await.unwrap();
+
+    let cm = ContractManagement::new(rpc.clone());
+    let gateway = cm
+        .deploy(
+            &owner,
+            &gateway_contract.nef,
+            &gateway_contract.manifest,
+            Arg::Null,
+        )
+        .await
+        .unwrap()
+        .hash;
+    let consumer = cm
+        .deploy(
+            &user,
+            &consumer_contract.nef,
+            &consumer_contract.manifest,
+            Arg::Hash160(gateway),
+        )
+        .await
+        .unwrap()
+        .hash;
+    owner
+        .call(
+            &gateway,
+            "addNode",
+            &[Arg::PublicKey(node_key.public_key())],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    Nep17::gas(rpc.clone())
+        .transfer(&user, &gateway, ONE_GAS, Arg::Hash160(consumer))
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+
+    // The node signs fulfil transactions with its own account, usable by the gateway only.
+    let node = Actor::with_signers(
+        rpc.clone(),
+        vec![SignerAccount::with_signer(
+            Account::single(node_key.clone()),
+            nsl_oracle::gateway::fulfill_signer(node_key.script_hash(), gateway),
+        )],
+    )
+    .await
+    .unwrap();
+    let egress = Egress::new(EgressPolicy {
+        allow_http: true,
+        allow_private_hosts: true,
+        ..EgressPolicy::default()
+    })
+    .unwrap();
+
+    let price = format!("http://{}/price", server.addr);
+    let missing = format!("http://{}/gone", server.addr);
+    for (url, filter, code, result) in [
+        (&price, "$.data.price", 0u8, &b"[42.17]"[..]),
+        (&price, "", 0, PRICE_BODY.as_bytes()),
+        (&missing, "$.data.price", 0x14, &b""[..]),
+    ] {
+        let out = user
+            .call(
+                &consumer,
+                "requestValue",
+                &[Arg::String(url.clone()), Arg::String(filter.into())],
+            )
+            .await
+            .unwrap()
+            .into_halt()
+            .unwrap();
+        let requests: Vec<_> = out
+            .notifications
+            .iter()
+            .filter_map(|n| nsl_oracle::gateway::parse_service_request(&gateway, n).unwrap())
+            .collect();
+        assert_eq!(requests.len(), 1);
+        let request = &requests[0];
+        assert_eq!(request.service_type, "oracle");
+        assert_eq!(request.callback_contract, consumer);
+        assert_eq!(request.requester, consumer);
+
+        let answer = nsl_oracle::gateway::answer_service_request(&egress, request).await;
+        assert_eq!(
+            (answer.code as u8, answer.result.as_slice()),
+            (code, result)
+        );
+        let fulfilled = nsl_oracle::gateway::fulfill(&node, &gateway, request.request_id, &answer)
+            .await
+            .unwrap()
+            .into_halt()
+            .unwrap();
+        let response = fulfilled
+            .events(&gateway, "ServiceResponse")
+            .next()
+            .expect("ServiceResponse event");
+        assert_eq!(response.args()[2].as_i64().unwrap(), i64::from(code));
+        assert!(response.args()[4].as_bool().unwrap(), "callback ran");
+        let stored = Invoker::new(rpc.clone())
+            .call_item(
+                &consumer,
+                "getResult",
+                &[Arg::Int(request.request_id.into())],
+            )
+            .await
+            .unwrap();
+        let stored = stored.as_array().unwrap();
+        assert_eq!(stored[0].as_i64().unwrap(), i64::from(code));
+        assert_eq!(stored[1].as_bytes().unwrap(), result);
     }
 }
