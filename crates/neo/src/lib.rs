@@ -18,6 +18,7 @@
 
 pub mod address;
 pub mod contract;
+pub mod encoding;
 mod error;
 pub mod hash;
 pub mod io;
@@ -49,3 +50,4 @@ pub use tx::{
     WitnessCondition, WitnessRule, WitnessScope, sign_tx,
 };
 pub use uint::{UInt160, UInt256};
+pub use zeroize::Zeroizing;
