@@ -126,6 +126,7 @@ struct Env {
     gateway: UInt160,
     consumer: UInt160,
     owner: Actor,
+    owner_key: PrivateKey,
     user: Actor,
     user_key: PrivateKey,
     node: Actor,
@@ -156,7 +157,7 @@ async fn setup(deposit: i64) -> Env {
         compile("examples/contracts/gateway_consumer/gateway_consumer.py"),
     );
     let rpc = chain.rpc().clone();
-    let (_owner_key, owner) = funded(&chain, 200).await;
+    let (owner_key, owner) = funded(&chain, 200).await;
     let (user_key, user) = funded(&chain, 200).await;
     let (node_key, node) = funded(&chain, 50).await;
     let (_stranger_key, stranger) = funded(&chain, 50).await;
@@ -200,6 +201,7 @@ async fn setup(deposit: i64) -> Env {
         gateway,
         consumer,
         owner,
+        owner_key,
         user,
         user_key,
         node,
@@ -804,4 +806,113 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
         gas.balance_of(&env.gateway).await.unwrap(),
         BigInt::from(env.deposit_of(&user_hash).await)
     );
+}
+
+#[tokio::test]
+async fn upgrade_keeps_state_and_ownership_moves_with_both_witnesses() {
+    let env = setup(ONE_GAS).await;
+    let id = env.consumer_request("https://x.example", "$.x").await;
+
+    // The owner upgrades in place: same hash, same storage.
+    let out = env
+        .owner
+        .call(
+            &env.gateway,
+            "update",
+            &[
+                Arg::Bytes(env.gateway_contract.nef.clone()),
+                Arg::Bytes(env.gateway_contract.manifest.clone().into_bytes()),
+                Arg::Null,
+            ],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    assert_eq!(
+        out.events(&neo_rpc::native::CONTRACT_MANAGEMENT, "Update")
+            .count(),
+        1
+    );
+    assert_eq!(
+        int(&env.read(&env.gateway, "getLastRequestId", &[]).await),
+        id
+    );
+    assert_eq!(env.deposit_of(&env.consumer).await, ONE_GAS - DEFAULT_FEE);
+    assert!(
+        env.read(
+            &env.gateway,
+            "isNode",
+            &[Arg::PublicKey(env.node_key.public_key())]
+        )
+        .await
+        .as_bool()
+        .unwrap()
+    );
+    env.fulfill(&env.node, id, 0, b"7").await;
+
+    // Ownership moves only with the witnesses of both the old and the new owner.
+    let (new_owner_key, new_owner) = funded(&env.chain, 20).await;
+    let new_owner_hash = new_owner_key.script_hash();
+    assert_refused(
+        &env.owner,
+        &env.gateway,
+        "setOwner",
+        &[Arg::Hash160(new_owner_hash)],
+        "no witness of new owner",
+    )
+    .await;
+    assert_refused(
+        &new_owner,
+        &env.gateway,
+        "setOwner",
+        &[Arg::Hash160(new_owner_hash)],
+        "only owner",
+    )
+    .await;
+    let both = Actor::new(
+        env.chain.rpc().clone(),
+        vec![
+            Account::single(env.owner_key.clone()),
+            Account::single(new_owner_key.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    let out = both
+        .call(&env.gateway, "setOwner", &[Arg::Hash160(new_owner_hash)])
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let changed: Vec<_> = out.events(&env.gateway, "OwnerChanged").collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(
+        changed[0].args()[0].as_hash160().unwrap(),
+        env.owner.sender()
+    );
+    assert_eq!(changed[0].args()[1].as_hash160().unwrap(), new_owner_hash);
+    assert_eq!(
+        env.read(&env.gateway, "getOwner", &[])
+            .await
+            .as_hash160()
+            .unwrap(),
+        new_owner_hash
+    );
+    // The old owner is now refused; the new one administers.
+    assert_refused(
+        &env.owner,
+        &env.gateway,
+        "setExpiry",
+        &[Arg::Int(1000.into())],
+        "only owner",
+    )
+    .await;
+    new_owner
+        .call(&env.gateway, "setExpiry", &[Arg::Int(1000.into())])
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    assert_eq!(int(&env.read(&env.gateway, "getExpiry", &[]).await), 1000);
 }
