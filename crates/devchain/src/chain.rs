@@ -240,6 +240,11 @@ impl DevChain {
         Ok((child, rpc_url, p2p_port, rpc, version))
     }
 
+    /// Process id of neo-go while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The node's JSON-RPC URL (`http://127.0.0.1:<port>`).
     pub fn rpc_url(&self) -> &str {
         &self.rpc_url
@@ -467,6 +472,36 @@ mod tests {
         cfg.oracle_keys = vec![key];
         let y = protocol_yaml(&cfg, &key, Path::new("/w.json"), 1, 2);
         assert!(y.contains("Roles:\n      Oracle:\n        - "));
+    }
+
+    /// A stand-in for neo-go whose wallet commands succeed and whose node dies at once.
+    fn failing_neogo(cache: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = cache.join(format!("neo-go-{}", crate::tools::NEOGO_VERSION));
+        fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("neogo");
+        fs::write(
+            &bin,
+            "#!/bin/sh\nif [ \"$1\" = node ]; then echo 'FATAL: simulated start failure'; exit 3; fi\nexit 0\n",
+        )
+        .unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn failed_start_reports_the_log_tail() {
+        let cache = tempfile::tempdir().unwrap();
+        failing_neogo(cache.path());
+        let err = DevChain::start(ChainConfig {
+            tools: Some(ToolCache::new(cache.path())),
+            ..ChainConfig::default()
+        })
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, DevchainError::ChainStart { .. }), "{text}");
+        assert!(text.contains("neo-go exited"), "{text}");
+        assert!(text.contains("FATAL: simulated start failure"), "{text}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Each test starts its own chain.
 
 mod contract;
+mod harness;
 mod multisig;
 mod natives;
 mod transfer;
