@@ -7,13 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use neo::Arg;
-use neo::{PrivateKey, PublicKey, UInt160};
+use neo::{Nep6Wallet, PrivateKey, PublicKey, ScryptParams, UInt160};
 use neo_rpc::types::Version;
 use neo_rpc::{Account, Actor, Nep17, RpcClient, TxOutcome};
 
 use crate::error::{DevchainError, Result};
 use crate::process::spawn_guarded;
-use crate::tools::{ToolCache, run, tail};
+use crate::tools::{ToolCache, tail};
 
 /// Network magic of chains started by this crate unless configured otherwise (0xDDB1).
 pub const DEFAULT_MAGIC: u32 = 56753;
@@ -130,11 +130,11 @@ impl DevChain {
             ),
         };
         let validator = PrivateKey::generate();
-        let wallet_config = write_wallet(&neogo, dir.path(), &validator).await?;
+        let wallet = write_wallet(dir.path(), &validator)?;
 
         let mut last_err = None;
         for _ in 0..START_ATTEMPTS {
-            match Self::try_start(&neogo, dir.path(), &wallet_config, &validator, &config).await {
+            match Self::try_start(&neogo, dir.path(), &wallet, &validator, &config).await {
                 Ok((child, rpc_url, p2p_port, rpc, version)) => {
                     return Ok(Self {
                         child: Some(child),
@@ -378,32 +378,14 @@ fn free_ports() -> Result<(u16, u16)> {
     Ok((a, b))
 }
 
-/// Write the validator's NEP-6 wallet (via `neogo wallet import`) and the wallet config neo-go's
-/// consensus unlocks it with. The wallet uses light scrypt parameters: it is a throwaway dev key
-/// and neo-go decrypts it at every start.
-async fn write_wallet(neogo: &Path, dir: &Path, key: &PrivateKey) -> Result<PathBuf> {
+/// Write the validator's NEP-6 wallet and return its path. Light scrypt parameters (N = 16): it
+/// is a throwaway dev key in a private temporary directory, and neo-go decrypts it at every start.
+fn write_wallet(dir: &Path, key: &PrivateKey) -> Result<PathBuf> {
     let wallet = dir.join("validator.json");
-    let wallet_config = dir.join("validator.yml");
-    fs::write(
-        &wallet,
-        r#"{"version":"1.0","accounts":[],"scrypt":{"n":16,"r":1,"p":1},"extra":{"Tokens":null}}"#,
-    )
-    .map_err(|e| DevchainError::io("writing the validator wallet", e))?;
-    fs::write(
-        &wallet_config,
-        format!(
-            "Path: {}\nPassword: \"{WALLET_PASSWORD}\"\n",
-            yaml_str(&wallet.display().to_string())
-        ),
-    )
-    .map_err(|e| DevchainError::io("writing the wallet config", e))?;
-    let wif = key.to_wif();
-    let mut cmd = Command::new(neogo);
-    cmd.args(["wallet", "import", "--wallet-config"])
-        .arg(&wallet_config)
-        .args(["--name", "validator", "--wif"])
-        .arg(wif.as_str());
-    blocking(move || run(&mut cmd, "neogo wallet import").map(|_| ())).await?;
+    let scrypt = ScryptParams { n: 16, r: 1, p: 1 };
+    Nep6Wallet::single_account(key, WALLET_PASSWORD, scrypt, Some("validator".into()))
+        .and_then(|w| w.save(&wallet))
+        .map_err(|e| DevchainError::Config(format!("writing the validator wallet: {e}")))?;
     Ok(wallet)
 }
 
@@ -474,7 +456,7 @@ mod tests {
         assert!(y.contains("Roles:\n      Oracle:\n        - "));
     }
 
-    /// A stand-in for neo-go whose wallet commands succeed and whose node dies at once.
+    /// A stand-in for neo-go whose node dies at once.
     fn failing_neogo(cache: &Path) {
         use std::os::unix::fs::PermissionsExt;
         let dir = cache.join(format!("neo-go-{}", crate::tools::NEOGO_VERSION));

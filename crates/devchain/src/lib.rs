@@ -19,6 +19,8 @@
 //!   and are published atomically (a half-done install is never used).
 //! - A chain that does not come up fails with the tail of neo-go's log in the error.
 
+#![warn(missing_docs)]
+
 mod chain;
 mod compile;
 mod error;

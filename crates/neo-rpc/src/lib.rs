@@ -1,5 +1,7 @@
 //! Layered Neo N3 JSON-RPC client: raw RPC, invoker, actor, NEP-17 and native contract wrappers.
 
+#![warn(missing_docs)]
+
 mod account;
 mod actor;
 mod client;

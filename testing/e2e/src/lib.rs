@@ -5,6 +5,8 @@
 //! Every test starts its own chain (nextest runs each test in its own process); the chain and its
 //! temporary directory go away when the [`DevChain`] is dropped or the process dies.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
