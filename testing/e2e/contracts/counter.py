@@ -1,12 +1,16 @@
 # A small contract for the end-to-end tests (neo3-boa 1.3.0): a counter that emits an event on
-# every change and can be made to FAULT with a chosen message.
+# every change, can be made to FAULT with a chosen message, and can be updated by its deployer.
+from typing import Any
+
 from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
-from boa3.sc.runtime import check_witness
+from boa3.sc.contracts import ContractManagement
+from boa3.sc.runtime import check_witness, script_container
 from boa3.sc.types import UInt160
 from boa3.sc.utils import CreateNewEvent
 
 COUNTER_KEY = b'counter'
+OWNER_KEY = b'owner'
 
 on_incremented = CreateNewEvent(
     [
@@ -16,6 +20,18 @@ on_incremented = CreateNewEvent(
     ],
     'Incremented'
 )
+
+
+@public
+def _deploy(data: Any, update: bool):
+    if not update:
+        storage.put_uint160(OWNER_KEY, script_container.sender)
+
+
+@public
+def update(nef_file: bytes, manifest: bytes, data: Any):
+    assert check_witness(storage.get_uint160(OWNER_KEY)), 'only the owner may update'
+    ContractManagement.update(nef_file, manifest, data)
 
 
 @public

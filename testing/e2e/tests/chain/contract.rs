@@ -184,3 +184,70 @@ async fn faulting_invocation_is_reported_with_its_exception() {
     let tx = rpc.get_raw_transaction(&out.hash).await.unwrap();
     assert_eq!(tx.vmstate.as_deref(), Some("FAULT"));
 }
+
+#[tokio::test]
+async fn update_through_the_contract_by_its_owner_only() {
+    let (chain, contract) = tokio::join!(start_chain(), counter());
+    let rpc = chain.rpc().clone();
+    let owner = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
+    let actor = Actor::new(rpc.clone(), vec![Account::single(owner.clone())])
+        .await
+        .unwrap();
+    let cm = ContractManagement::new(rpc.clone());
+    let hash = cm
+        .deploy(&actor, &contract.nef, &contract.manifest, Arg::Null)
+        .await
+        .unwrap()
+        .hash;
+    actor
+        .call(
+            &hash,
+            "increment",
+            &[Arg::Hash160(owner.script_hash()), Arg::Int(3.into())],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+
+    // Someone else may not update it.
+    let outsider = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
+    let outsider = Actor::new(rpc.clone(), vec![Account::single(outsider)])
+        .await
+        .unwrap();
+    let err = cm
+        .update(
+            &outsider,
+            &hash,
+            &contract.nef,
+            &contract.manifest,
+            Arg::Null,
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        neo_rpc::Error::Fault { exception } => {
+            assert!(
+                exception.contains("only the owner may update"),
+                "{exception}"
+            )
+        }
+        other => panic!("expected Fault, got {other}"),
+    }
+
+    // The owner may: same hash, update counter 1, Update event, storage kept.
+    let out = cm
+        .update(&actor, &hash, &contract.nef, &contract.manifest, Arg::Null)
+        .await
+        .unwrap();
+    let updates: Vec<_> = out.events(&CONTRACT_MANAGEMENT, "Update").collect();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].args()[0].as_hash160().unwrap(), hash);
+    let state = cm.get_contract(&hash).await.unwrap();
+    assert_eq!(state.updatecounter, 1);
+    let total = Invoker::new(rpc.clone())
+        .call_item(&hash, "get", &[])
+        .await
+        .unwrap();
+    assert_eq!(total.as_i64().unwrap(), 3);
+}
