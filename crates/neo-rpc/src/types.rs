@@ -446,6 +446,56 @@ mod tests {
         assert_eq!(b.amount_of(&UInt160::ZERO), 0);
     }
 
+    // Captured from neo-go 0.120.0: a 5 GAS transfer from the committee (nsl dev).
+    const APPLOG: &str = r#"{"txid":"0x52a42566e831069e2e37f1967f3db654dcd4c09b9e7b98949c99de7fbc2bea98","executions":[{"trigger":"Application","vmstate":"HALT","gasconsumed":"9977780","stack":[],"notifications":[{"contract":"0xd2a4cff31913016155e38e474a2c06d08be276cf","eventname":"Transfer","state":{"type":"Array","value":[{"type":"ByteString","value":"8PHkinkoWVvMjxzHwA7WL8j4wyY="},{"type":"ByteString","value":"o4OKNc8SfRpF7t5b45EtLeKc0x4="},{"type":"Integer","value":"500000000"}]}}],"exception":null,"invocations":null}]}"#;
+    const RAWTX: &str = r#"{"blockhash":"0xcae3a2f551f65f00483cedab920d2cbde005f471e020ca0202c2fa1be0406c07","confirmations":7,"blocktime":1795318470803,"vmstate":"HALT","hash":"0x52a42566e831069e2e37f1967f3db654dcd4c09b9e7b98949c99de7fbc2bea98","size":251,"version":0,"nonce":3223806466,"sender":"Nhsy8oCUA8sKV5wP2mkQCy2NEYzCasZXnz","sysfee":"9977780","netfee":"1234580","validuntilblock":864002,"attributes":[],"signers":[{"account":"0x26c3f8c82fd60ec0c71c8fcc5b5928798ae4f1f0","scopes":"CalledByEntry"}],"script":"CwIAZc0dDBSjg4o1zxJ9GkXu3lvjkS0t4pzTHgwU8PHkinkoWVvMjxzHwA7WL8j4wyYUwB8MCHRyYW5zZmVyDBTPduKL0AYsSkeO41VhARMZ88+k0kFifVtSOQ==","witnesses":[{"invocation":"DEADD1Hbfd8sJrvbbFcP/WhZiN68/9prouRbJtwl9vdP4Ix2dAssifgpa6kXMAu/KzaVOzk4S2/5gj8z8CGCusIF","verification":"EQwhAofvZKYcwzDv5PvTn8gRDtI/E4h3OoHdryUuTtXr56jtEUGe0Nw6"}]}"#;
+    const INVOKE_FAULT: &str = r#"{"state":"FAULT","gasconsumed":"984030","script":"wh8MCHRyYW5zZmVyDBTPduKL0AYsSkeO41VhARMZ88+k0kFifVtS","stack":[],"exception":"at instruction 34 (SYSCALL): System.Contract.Call failed: method not found: transfer/0","notifications":[]}"#;
+    const INVOKE_HALT: &str = r#"{"state":"HALT","gasconsumed":"984060","script":"wh8MBnN5bWJvbAwUz3bii9AGLEpHjuNVYQETGfPPpNJBYn1bUg==","stack":[{"type":"ByteString","value":"R0FT"}],"exception":null,"notifications":[]}"#;
+
+    #[test]
+    fn application_log_from_neo_go() {
+        let log: ApplicationLog = serde_json::from_str(APPLOG).unwrap();
+        let exec = &log.executions[0];
+        assert_eq!(exec.vmstate, VmState::Halt);
+        assert_eq!(exec.gasconsumed, 9_977_780);
+        assert_eq!(exec.exception, None);
+        let n = &exec.notifications[0];
+        assert_eq!(n.contract, crate::native::GAS);
+        assert_eq!(n.eventname, "Transfer");
+        assert_eq!(n.args().len(), 3);
+        assert_eq!(n.args()[2].as_i64().unwrap(), 500_000_000);
+        assert_eq!(
+            n.args()[0].as_hash160().unwrap().to_string(),
+            "0x26c3f8c82fd60ec0c71c8fcc5b5928798ae4f1f0"
+        );
+    }
+
+    #[test]
+    fn raw_transaction_from_neo_go() {
+        let tx: RawTransaction = serde_json::from_str(RAWTX).unwrap();
+        assert_eq!(tx.sysfee, 9_977_780);
+        assert_eq!(tx.netfee, 1_234_580);
+        assert_eq!(tx.validuntilblock, 864_002);
+        assert_eq!(tx.signers[0].scopes, neo::tx::WitnessScope::CALLED_BY_ENTRY);
+        assert_eq!(tx.vmstate.as_deref(), Some("HALT"));
+        assert!(tx.blockhash.is_some());
+    }
+
+    #[test]
+    fn invoke_results_from_neo_go() {
+        let ok: InvokeResult = serde_json::from_str(INVOKE_HALT).unwrap();
+        let item = ok.into_halt().unwrap().into_single("symbol").unwrap();
+        assert_eq!(item.as_string().unwrap(), "GAS");
+        let fault: InvokeResult = serde_json::from_str(INVOKE_FAULT).unwrap();
+        assert_eq!(fault.gasconsumed, 984_030);
+        match fault.into_halt() {
+            Err(crate::Error::Fault { exception }) => {
+                assert!(exception.contains("method not found: transfer/0"))
+            }
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+
     #[test]
     fn fees_as_strings_or_numbers() {
         #[derive(Deserialize)]

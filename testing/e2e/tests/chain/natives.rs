@@ -63,6 +63,25 @@ async fn version_blocks_and_native_contracts() {
         assert_eq!(find(name), hash, "{name}");
         assert_eq!(contract_hash(&neo::UInt160::ZERO, 0, name), hash, "{name}");
     }
+    // invokefunction with JSON contract parameters.
+    let res = rpc
+        .invoke_function(
+            &native::NEO,
+            "balanceOf",
+            &[serde_json::json!({"type": "Hash160", "value": chain.committee_hash().to_string()})],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        res.into_halt()
+            .unwrap()
+            .into_single("balanceOf")
+            .unwrap()
+            .as_i64()
+            .unwrap(),
+        100_000_000
+    );
     let gas_state = rpc.get_contract_state(&native::GAS).await.unwrap();
     assert_eq!(gas_state.name(), "GasToken");
 
