@@ -32,6 +32,12 @@ pub fn verify_signed_message(
     public_key.verify(&signed_message_bytes(&payload), signature)
 }
 
+/// Verify a wallet signature over the envelope of raw `payload` bytes (for wallets that encode the
+/// payload differently, e.g. hex of the message instead of UTF-8).
+pub fn verify_signed_payload(public_key: &PublicKey, payload: &[u8], signature: &[u8]) -> bool {
+    public_key.verify(&signed_message_bytes(payload), signature)
+}
+
 /// Sign `salt + message` the way wallets do (for tests and server-side tooling).
 pub fn sign_message(key: &crate::keys::PrivateKey, salt: &str, message: &str) -> [u8; 64] {
     let mut payload = Vec::with_capacity(salt.len() + message.len());

@@ -1,4 +1,5 @@
-//! Serde helpers for the JSON forms used by Neo RPC nodes.
+//! Serde helpers for the JSON forms used by Neo RPC nodes, usable in other crates'
+//! `#[serde(with = "neo::serde_util::base64_bytes")]`.
 
 /// Bytes as standard base64 (with padding), as Neo RPC nodes write scripts and byte strings.
 pub mod base64_bytes {
@@ -6,10 +7,12 @@ pub mod base64_bytes {
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Write bytes as base64.
     pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&STANDARD.encode(b))
     }
 
+    /// Read bytes from base64.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         STANDARD
@@ -22,10 +25,12 @@ pub mod base64_bytes {
 pub mod i64_string {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Write a decimal string.
     pub fn serialize<S: Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(v)
     }
 
+    /// Read a decimal string or a number.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
