@@ -4,8 +4,13 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{DevchainError, Result};
-use crate::tools::{ToolCache, run, tail};
+use crate::tools::{NEO3_BOA_VERSION, ToolCache, run, tail};
+
+/// How deep [`compile_contract_cached`] looks for `.py` files below the source's directory.
+const KEY_MAX_DEPTH: usize = 4;
 
 /// A compiled contract: what `ContractManagement.deploy` takes.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,4 +82,145 @@ pub fn compile_contract(cache: &ToolCache, source: &Path) -> Result<CompiledCont
     let manifest = fs::read_to_string(&manifest_path)
         .map_err(|e| DevchainError::io("reading the compiled manifest", e))?;
     Ok(CompiledContract { nef, manifest })
+}
+
+/// Like [`compile_contract`], with the output cached in the tool cache.
+///
+/// neo3-boa is slow on large contracts (seconds of CPU) and every test process would compile
+/// again. The output is stored as `<cache>/contracts/<key>.nef` and `<key>.manifest.json`, where
+/// `key` is the SHA-256 of the neo3-boa version, the source's file name, and every `.py` file
+/// under the source's directory (relative path and content, up to 4 levels, hidden directories
+/// and `__pycache__` skipped) — so editing the contract or a module it imports from its
+/// directory recompiles. Concurrent processes compile once (exclusive lock on `<key>.lock`);
+/// files are published atomically, the manifest last.
+pub fn compile_contract_cached(cache: &ToolCache, source: &Path) -> Result<CompiledContract> {
+    let source = fs::canonicalize(source)
+        .map_err(|e| DevchainError::io(format!("contract source {}", source.display()), e))?;
+    let key = cache_key(&source)?;
+    let dir = cache.dir().join("contracts");
+    fs::create_dir_all(&dir).map_err(|e| DevchainError::io("creating the contract cache", e))?;
+    let nef_path = dir.join(format!("{key}.nef"));
+    let manifest_path = dir.join(format!("{key}.manifest.json"));
+    let cached = || -> Option<CompiledContract> {
+        // The manifest is published last: if it is there, the NEF is complete.
+        let manifest = fs::read_to_string(&manifest_path).ok()?;
+        Some(CompiledContract {
+            nef: fs::read(&nef_path).ok()?,
+            manifest,
+        })
+    };
+    if let Some(c) = cached() {
+        return Ok(c);
+    }
+    let lock = fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{key}.lock")))
+        .map_err(|e| DevchainError::io("opening the contract cache lock", e))?;
+    lock.lock()
+        .map_err(|e| DevchainError::io("locking the contract cache", e))?;
+    if let Some(c) = cached() {
+        return Ok(c);
+    }
+    let compiled = compile_contract(cache, &source)?;
+    publish(&nef_path, &compiled.nef)?;
+    publish(&manifest_path, compiled.manifest.as_bytes())?;
+    Ok(compiled)
+}
+
+fn publish(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(|e| DevchainError::io(format!("writing {}", path.display()), e))
+}
+
+fn cache_key(source: &Path) -> Result<String> {
+    let root = source
+        .parent()
+        .ok_or_else(|| DevchainError::Config(format!("bad contract path {}", source.display())))?;
+    let mut files = Vec::new();
+    collect_py(root, root, 0, &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    h.update(NEO3_BOA_VERSION.as_bytes());
+    h.update([0]);
+    h.update(
+        source
+            .file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or_default(),
+    );
+    h.update([0]);
+    for (rel, path) in files {
+        let content = fs::read(&path)
+            .map_err(|e| DevchainError::io(format!("reading {}", path.display()), e))?;
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(&content);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn collect_py(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> Result<()> {
+    let entries = fs::read_dir(dir)
+        .map_err(|e| DevchainError::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| DevchainError::io(format!("listing {}", dir.display()), e))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "__pycache__" {
+            continue;
+        }
+        let kind = entry
+            .file_type()
+            .map_err(|e| DevchainError::io(format!("reading {}", path.display()), e))?;
+        if kind.is_dir() && depth < KEY_MAX_DEPTH {
+            collect_py(root, &path, depth + 1, out)?;
+        } else if kind.is_file() && name.ends_with(".py") {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            out.push((rel, path));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_key_follows_sources_in_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("c.py");
+        fs::write(&main, "x = 1\n").unwrap();
+        let k1 = cache_key(&main).unwrap();
+        assert_eq!(k1, cache_key(&main).unwrap());
+        // A sibling module changes the key; a non-Python file does not.
+        fs::write(dir.path().join("README.md"), "hi").unwrap();
+        assert_eq!(k1, cache_key(&main).unwrap());
+        fs::create_dir(dir.path().join("lib")).unwrap();
+        fs::write(dir.path().join("lib").join("m.py"), "y = 2\n").unwrap();
+        let k2 = cache_key(&main).unwrap();
+        assert_ne!(k1, k2);
+        fs::write(&main, "x = 2\n").unwrap();
+        assert_ne!(k2, cache_key(&main).unwrap());
+        // Another entry file in the same directory has its own key.
+        let other = dir.path().join("d.py");
+        fs::write(&other, "z = 3\n").unwrap();
+        assert_ne!(cache_key(&other).unwrap(), cache_key(&main).unwrap());
+    }
 }

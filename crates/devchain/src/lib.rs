@@ -33,7 +33,7 @@ pub use neo;
 pub use neo_rpc;
 
 pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain};
-pub use compile::{CompiledContract, compile_contract};
+pub use compile::{CompiledContract, compile_contract, compile_contract_cached};
 pub use error::{DevchainError, Result};
 pub use tools::{
     NEO3_BOA_VERSION, NEOGO_VERSION, NEOGO_WHEEL, NEOGO_WHEEL_SHA256, PreparedTools, Progress,

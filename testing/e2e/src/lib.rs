@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use nsl_devchain::{ChainConfig, DevChain, compile_contract};
+pub use nsl_devchain::{ChainConfig, DevChain, compile_contract, compile_contract_cached};
 
 /// Block time of test chains: `$NSL_E2E_BLOCK_MS` or 100 ms.
 pub fn test_block_time() -> Duration {

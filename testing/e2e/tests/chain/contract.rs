@@ -6,12 +6,12 @@ use neo_rpc::native::{CONTRACT_MANAGEMENT, contract_hash, nef_checksum};
 use neo_rpc::types::VmState;
 use neo_rpc::{Account, Actor, ContractManagement, Invoker, ONE_GAS};
 use nsl_devchain::ToolCache;
-use nsl_e2e::{compile_contract, contract_path, start_chain};
+use nsl_e2e::{compile_contract_cached, contract_path, start_chain};
 
 /// Compile `counter.py` off the async runtime.
 async fn counter() -> nsl_devchain::CompiledContract {
     tokio::task::spawn_blocking(|| {
-        compile_contract(&ToolCache::from_env()?, &contract_path("counter.py"))
+        compile_contract_cached(&ToolCache::from_env()?, &contract_path("counter.py"))
     })
     .await
     .unwrap()
