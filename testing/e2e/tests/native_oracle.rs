@@ -231,7 +231,7 @@ async fn native_oracle_requests_are_answered_by_nsl_oracle() {
     let out = wait_response(&chain, &response).await;
     assert_eq!(
         data_received(&out, &consumer),
-        (missing, BigInt::from(0x14), Vec::new())
+        (missing.clone(), BigInt::from(0x14), Vec::new())
     );
     let count = Invoker::new(rpc.clone())
         .call_item(&consumer, "getResponseCount", &[])
@@ -239,7 +239,27 @@ async fn native_oracle_requests_are_answered_by_nsl_oracle() {
         .unwrap();
     assert_eq!(count.as_i64().unwrap(), 3);
 
-    // 4. A request that was already answered is gone.
+    // 4. Requests left unanswered (a node restart) are found in the Oracle contract's storage.
+    let a = request(&oracle, &user, &consumer, &url, "$.pair").await;
+    let b = request(&oracle, &user, &consumer, &missing, "").await;
+    let pending = oracle.pending_requests().await.unwrap();
+    let ids: Vec<u64> = pending.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, vec![a, b]);
+    assert_eq!(pending[0].1.url, url);
+    assert_eq!(pending[0].1.filter.as_deref(), Some("$.pair"));
+    assert_eq!(pending[0].1.callback_contract, consumer);
+    assert_eq!(pending[0].1.callback_method, "callback");
+    assert_eq!(pending[0].1.gas_for_response, ONE_GAS / 5);
+    assert_eq!(pending[1].1.filter.as_deref(), Some(""));
+    let first = oracle.answer_request(a).await.unwrap();
+    let second = oracle.answer_request(b).await.unwrap();
+    let out = wait_response(&chain, &first).await;
+    assert_eq!(data_received(&out, &consumer).2, br#"["NEO-USD"]"#.to_vec());
+    let out = wait_response(&chain, &second).await;
+    assert_eq!(data_received(&out, &consumer).1, BigInt::from(0x14));
+    assert!(oracle.pending_requests().await.unwrap().is_empty());
+
+    // 5. A request that was already answered is gone.
     assert!(matches!(
         oracle.answer_request(id).await,
         Err(nsl_oracle::OracleError::RequestNotFound(_))

@@ -359,6 +359,42 @@ impl<S: OracleSigner> NativeOracle<S> {
         }
     }
 
+    /// Every request still pending in the OracleContract's storage (`findstorage` on prefix
+    /// `0x07`), in id order: what a node answers after a restart, as neo-go does on start.
+    pub async fn pending_requests(&self) -> Result<Vec<(u64, OracleRequest)>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            let page = self
+                .rpc
+                .find_storage(&ORACLE_CONTRACT, &[REQUEST_KEY_PREFIX], start)
+                .await?;
+            for entry in &page.results {
+                let key = entry.key_bytes()?;
+                let id_bytes = match key.as_slice() {
+                    [REQUEST_KEY_PREFIX, rest @ ..] if rest.len() == 8 => rest,
+                    rest if rest.len() == 8 => rest,
+                    _ => {
+                        return Err(OracleError::malformed(
+                            "oracle request key",
+                            format!("{} bytes", key.len()),
+                        ));
+                    }
+                };
+                let mut id = [0u8; 8];
+                id.copy_from_slice(id_bytes);
+                let request = OracleRequest::from_storage(&entry.value_bytes()?)?;
+                out.push((u64::from_be_bytes(id), request));
+            }
+            if !page.truncated || page.next <= start {
+                break;
+            }
+            start = page.next;
+        }
+        out.sort_by_key(|(id, _)| *id);
+        Ok(out)
+    }
+
     /// The keys designated for the Oracle role for the next block (what the chain checks a
     /// response against).
     pub async fn oracle_nodes(&self) -> Result<Vec<PublicKey>> {
