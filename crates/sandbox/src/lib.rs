@@ -9,7 +9,7 @@
 //! Sandbox::execute(request)
 //!   limits = request.limits.clamp_to(operator maxima)
 //!   Runtime (own allocator: memory limit + peak; stack limit; interrupt handler = deadline)
-//!    └─ Context::full ── prelude.js: console / fetch / secrets / crypto, then deep freeze
+//!    └─ Context::full ── prelude (bytecode): console / fetch / secrets / crypto, array guards, freeze
 //!        └─ user module (ES module, strict) ── `export default async function main(args)`
 //!            └─ main(JSON.parse(args)) ── job loop until settled / deadline
 //!                └─ JSON.stringify(result) ── size cap ── Report

@@ -761,3 +761,45 @@ fn thrown_values_of_every_shape_are_script_errors() {
         abuse(&src, |s| is_script_error(s) || is_timeout(s));
     }
 }
+
+#[test]
+fn tight_limits_never_crash_the_process() {
+    // Out-of-memory and deadline refusals hit many different engine paths (context creation,
+    // prelude, job queue, GC, JSON); every run must end with a report and leave the sandbox
+    // usable. A leak on such a path would abort the process when the runtime is freed.
+    let h = harness();
+    let workloads = [
+        "export default async function main() { const a = []; for (;;) a.push({ i: a.length, s: 'v' + a.length }); }",
+        "export default async function main() { let p = Promise.resolve(); for (;;) p = p.then(() => [1, 2, 3]); }",
+        "export default async function main() { const m = new Map(); for (let i = 0; ; i++) m.set(i, new WeakRef({ i })); }",
+        "export default async function main() { return JSON.stringify(Array(1e6).fill({ a: [1, 2, 3] })); }",
+        "export default async function main() { const f = new FinalizationRegistry(() => {}); for (;;) f.register({}, 1); }",
+        "export default async function main() { for (;;) await Promise.all([1, 2, 3].map(async (x) => x * 2)); }",
+        "export default async function main() { function r(n) { return n ? [r(n - 1), r(n - 1)] : 'leaf'; } return r(30); }",
+        "export default async function main() { return fetch('https://api.example.com/' + 'x'.repeat(1000)); }",
+        "export default async function main() { for (;;) console.log(new Error('e').stack); }",
+        "export default async function main() { return /(x+x+)+y/.exec('x'.repeat(5000)); }",
+    ];
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, src) in workloads.iter().enumerate() {
+        for (j, (mem_kib, timeout_ms)) in [(2048, 5), (2304, 50), (3072, 200), (6144, 20)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut req = request(src);
+            req.limits.memory_bytes = mem_kib * 1024;
+            req.limits.timeout_ms = timeout_ms;
+            let r = h.sandbox.execute(&req);
+            assert!(
+                !matches!(r.status, Status::Internal { .. }),
+                "workload {i}/{j}: {r:?}"
+            );
+            kinds.insert(r.status.kind());
+        }
+        assert_normal_ok(&h);
+    }
+    assert!(
+        kinds.contains("memory_limit") && kinds.contains("timeout"),
+        "{kinds:?}"
+    );
+}
