@@ -182,7 +182,17 @@ mod tests {
         let a = Account::multisig(2, pubs, vec![ks[2].clone(), ks[0].clone()]).unwrap();
         let w = a.witness(b"data").unwrap();
         assert_eq!(w.script_hash(), a.script_hash());
-        assert_eq!(w.signatures().map(|s| s.len()), Some(2));
+        let sigs = w.signatures().unwrap();
+        assert_eq!(sigs.len(), 2);
+        // Each signature verifies under one of the two signing keys, in the script's key order.
+        let (_, ordered) = neo::contract::parse_multisig_script(&w.verification).unwrap();
+        let signers: Vec<PublicKey> = ordered
+            .into_iter()
+            .filter(|k| *k == ks[0].public_key() || *k == ks[2].public_key())
+            .collect();
+        for (sig, key) in sigs.iter().zip(&signers) {
+            assert!(key.verify(b"data", sig));
+        }
         let p = a.placeholder_witness();
         assert_eq!(p.invocation.len(), w.invocation.len());
         let s = Account::single(ks[1].clone());
