@@ -511,4 +511,71 @@ mod tests {
              12345600,100,1]"
         );
     }
+
+    mod props {
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        use super::super::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                any::<String>().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 40, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::vec((any::<String>(), inner), 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Numbers as doubles (what neo-go keeps of them); everything else unchanged.
+        fn as_doubles(v: &Value) -> Value {
+            match v {
+                Value::Number(n) => Value::from(n.as_f64().unwrap_or(f64::NAN)),
+                Value::Array(a) => Value::Array(a.iter().map(as_doubles).collect()),
+                Value::Object(o) => {
+                    Value::Object(o.iter().map(|(k, v)| (k.clone(), as_doubles(v))).collect())
+                }
+                other => other.clone(),
+            }
+        }
+
+        proptest! {
+            /// `$` wraps the document: our output is valid JSON holding the same values.
+            #[test]
+            fn output_is_json_with_the_same_values(v in json_value()) {
+                let body = serde_json::to_vec(&v).unwrap();
+                let out = apply_filter(&body, Some("$")).unwrap();
+                prop_assert!(out.is_ascii(), "non-ASCII is always escaped");
+                let back: Value = serde_json::from_slice(&out).unwrap();
+                prop_assert_eq!(as_doubles(&back), Value::Array(vec![as_doubles(&v)]));
+            }
+
+            /// Arbitrary bodies and filters never panic.
+            #[test]
+            fn never_panics(body in prop::collection::vec(any::<u8>(), 0..200),
+                            filter in "[$.\\[\\]*?@'a-c0-9:,=<>!() -]{0,40}") {
+                let _ = apply_filter(&body, Some(&filter));
+            }
+
+            /// Paths over generated documents never panic and always give a JSON array.
+            #[test]
+            fn paths_give_arrays(v in json_value(),
+                                 filter in prop::sample::select(vec!["$..*", "$.*", "$[*]", "$[0]", "$..[-1]", "$[?@ > 0]"])) {
+                let body = serde_json::to_vec(&v).unwrap();
+                let out = apply_filter(&body, Some(filter)).unwrap();
+                let back: Value = serde_json::from_slice(&out).unwrap();
+                prop_assert!(back.is_array());
+            }
+        }
+    }
 }
