@@ -373,6 +373,24 @@ mod tests {
         assert!(verify_signature(&p.to_uncompressed(), b"hello", &s1).unwrap());
     }
 
+    /// RFC 6979 appendix A.2.5 (P-256, SHA-256, message "sample"): the raw deterministic signature,
+    /// high S included, as neo-go's rfc6979 signer produces it (no low-S normalization).
+    #[test]
+    fn rfc6979_vector() {
+        let k = PrivateKey::from_hex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721").unwrap();
+        let sig = k.sign(b"sample");
+        assert_eq!(
+            hex::encode(sig),
+            "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716\
+             f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8"
+        );
+        let low = to_low_s(&sig).unwrap();
+        assert_ne!(low, sig);
+        assert_eq!(low[..32], sig[..32]);
+        assert!(k.public_key().verify(b"sample", &low));
+        assert_eq!(to_low_s(&low).unwrap(), low);
+    }
+
     #[test]
     fn public_key_forms() {
         let p = PublicKey::from_hex(PUB).unwrap();
