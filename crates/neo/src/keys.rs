@@ -377,7 +377,10 @@ mod tests {
     /// high S included, as neo-go's rfc6979 signer produces it (no low-S normalization).
     #[test]
     fn rfc6979_vector() {
-        let k = PrivateKey::from_hex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721").unwrap();
+        let k = PrivateKey::from_hex(
+            "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
+        )
+        .unwrap();
         let sig = k.sign(b"sample");
         assert_eq!(
             hex::encode(sig),
