@@ -108,6 +108,12 @@ impl Store {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
+        if backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            // Every pooled connection would get its own empty database.
+            return Err(StoreError::UnsupportedUrl(format!(
+                "{url} (in-memory SQLite is not supported; use a file)"
+            )));
+        }
         let mut url = url.to_string();
         if backend == Backend::Sqlite && !url.contains("mode=") {
             url.push(if url.contains('?') { '&' } else { '?' });
