@@ -245,6 +245,18 @@ impl DevChain {
         self.child.as_ref().map(Child::id)
     }
 
+    /// `Some(status)` if neo-go has exited on its own (or was stopped), `None` while it runs.
+    pub fn exit_status(&mut self) -> Option<String> {
+        match self.child.as_mut() {
+            None => Some("stopped".into()),
+            Some(child) => match child.try_wait() {
+                Ok(None) => None,
+                Ok(Some(status)) => Some(status.to_string()),
+                Err(e) => Some(format!("unknown ({e})")),
+            },
+        }
+    }
+
     /// The node's JSON-RPC URL (`http://127.0.0.1:<port>`).
     pub fn rpc_url(&self) -> &str {
         &self.rpc_url

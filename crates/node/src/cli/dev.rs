@@ -122,13 +122,16 @@ pub(super) fn run(args: DevArgs, out: &Output) -> CliResult {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let env = DevEnvironment::start(&args, tools).await?;
+        let mut env = DevEnvironment::start(&args, tools).await?;
         let state_file = env.write_state()?;
         out.print(&env.summary(&state_file));
-        wait_for_shutdown().await?;
+        let outcome = tokio::select! {
+            r = wait_for_shutdown() => r,
+            died = env.watch() => Err(died),
+        };
         progress("stopping");
         env.stop(&state_file);
-        Ok(())
+        outcome
     })
 }
 
@@ -194,6 +197,19 @@ impl DevEnvironment {
             fund_gas: args.fund_gas,
             dir,
         })
+    }
+
+    /// Resolves only if neo-go dies on its own: an error with the tail of its log.
+    async fn watch(&mut self) -> CliError {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Some(status) = self.chain.exit_status() {
+                return CliError::Runtime(anyhow::anyhow!(
+                    "neo-go exited unexpectedly ({status}); last log lines:\n{}",
+                    self.chain.log_tail(10)
+                ));
+            }
+        }
     }
 
     fn committee_address(&self) -> String {
