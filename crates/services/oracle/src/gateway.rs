@@ -10,7 +10,7 @@
 //! with `addNode`), with scope `CustomContracts = [gateway]` so that the consumer callback the
 //! gateway makes cannot use the node's witness ([`fulfill_signer`]).
 
-use neo::tx::{Signer, WitnessScope};
+use neo::tx::{MAX_SCRIPT_LENGTH, Signer, WitnessScope};
 use neo::{Arg, UInt160};
 use neo_rpc::types::Notification;
 use neo_rpc::{Actor, TxOutcome, call_script};
@@ -161,7 +161,36 @@ pub fn fulfill_script(
         Arg::Int((code as u8).into()),
         Arg::Bytes(result.to_vec()),
     ];
-    Ok(call_script(gateway, "fulfill", &args)?)
+    let script = call_script(gateway, "fulfill", &args)?;
+    if script.len() > MAX_SCRIPT_LENGTH {
+        return Err(OracleError::malformed(
+            "fulfill script",
+            format!(
+                "{} bytes, a transaction script holds at most {MAX_SCRIPT_LENGTH}",
+                script.len()
+            ),
+        ));
+    }
+    Ok(script)
+}
+
+/// The `fulfill` script for `answer`, and the code it carries. A transaction script holds at most
+/// 65,535 bytes, so a result within about 50 bytes of the gateway's 65,535-byte limit does not fit in
+/// one: such an answer is sent as `ResponseTooLarge` with an empty result instead, so that the
+/// request still gets a final answer.
+pub fn fulfill_script_for(
+    gateway: &UInt160,
+    request_id: u64,
+    answer: &Answer,
+) -> Result<(ResponseCode, Vec<u8>)> {
+    match fulfill_script(gateway, request_id, answer.code, &answer.result) {
+        Ok(script) => Ok((answer.code, script)),
+        Err(OracleError::Malformed { .. }) => {
+            let code = ResponseCode::ResponseTooLarge;
+            Ok((code, fulfill_script(gateway, request_id, code, &[])?))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The signer of a `fulfill` transaction: the node's account with scope
@@ -170,15 +199,16 @@ pub fn fulfill_signer(node_account: UInt160, gateway: UInt160) -> Signer {
     Signer::new(node_account, WitnessScope::CUSTOM_CONTRACTS).with_allowed_contracts(vec![gateway])
 }
 
-/// Send `gateway.fulfill(requestId, answer.code, answer.result)` with `actor` (whose account
-/// must be a registered node, signing as [`fulfill_signer`]) and wait for its inclusion.
+/// Send `gateway.fulfill(requestId, answer.code, answer.result)` (see [`fulfill_script_for`])
+/// with `actor` (whose account must be a registered node, signing as [`fulfill_signer`]) and wait
+/// for its inclusion.
 pub async fn fulfill(
     actor: &Actor,
     gateway: &UInt160,
     request_id: u64,
     answer: &Answer,
 ) -> Result<TxOutcome> {
-    let script = fulfill_script(gateway, request_id, answer.code, &answer.result)?;
+    let (_, script) = fulfill_script_for(gateway, request_id, answer)?;
     Ok(actor.run(&script).await?)
 }
 
@@ -321,8 +351,24 @@ mod tests {
         expect.extend([OpCode::SYSCALL as u8, 0x62, 0x7d, 0x5b, 0x52]);
         assert_eq!(hex::encode(&script), hex::encode(&expect));
 
-        let max = vec![0u8; MAX_FULFILL_RESULT];
-        assert!(fulfill_script(&gateway(), 1, ResponseCode::Success, &max).is_ok());
+        // The largest result that fits in a transaction script with this id.
+        let fits = vec![0u8; MAX_SCRIPT_LENGTH - 45];
+        let script = fulfill_script(&gateway(), 17, ResponseCode::Success, &fits).unwrap();
+        assert_eq!(script.len(), MAX_SCRIPT_LENGTH);
+        let answer = Answer::success(fits);
+        let (code, _) = fulfill_script_for(&gateway(), 17, &answer).unwrap();
+        assert_eq!(code, ResponseCode::Success);
+        // One byte more, or the gateway's own limit, does not fit: ResponseTooLarge instead.
+        for len in [MAX_SCRIPT_LENGTH - 44, MAX_FULFILL_RESULT] {
+            let big = vec![0u8; len];
+            assert!(fulfill_script(&gateway(), 17, ResponseCode::Success, &big).is_err());
+            let (code, script) = fulfill_script_for(&gateway(), 17, &Answer::success(big)).unwrap();
+            assert_eq!(code, ResponseCode::ResponseTooLarge);
+            assert_eq!(
+                script,
+                fulfill_script(&gateway(), 17, ResponseCode::ResponseTooLarge, b"").unwrap()
+            );
+        }
         let over = vec![0u8; MAX_FULFILL_RESULT + 1];
         assert!(fulfill_script(&gateway(), 1, ResponseCode::Success, &over).is_err());
     }
