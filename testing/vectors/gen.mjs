@@ -120,8 +120,9 @@ function buildTx(fields) {
     validUntilBlock: fields.validUntilBlock,
     script: fields.script,
     signers: fields.signers.map((s) => tx.Signer.fromJson(s)),
-    attributes: fields.attributes.map((a) => tx.TransactionAttribute.fromJson(a)),
   });
+  // The constructor ignores `attributes`; set them afterwards.
+  t.attributes = fields.attributes.map((a) => tx.TransactionAttribute.fromJson(a));
   return t;
 }
 const transactions = [];

@@ -176,6 +176,16 @@ fn neon_vectors() {
     }
 
     // Transactions: RPC JSON -> our type; unsigned bytes, hash, signed bytes, signatures.
+    // The generator must really exercise attributes, scopes and rules (guards against it silently
+    // dropping fields, as neon's Transaction constructor does with `attributes`).
+    let second: Transaction = serde_json::from_value(v["transactions"][1]["json"].clone()).unwrap();
+    assert_eq!(second.attributes.len(), 2);
+    assert!(matches!(
+        second.attributes[1],
+        neo::TransactionAttribute::OracleResponse { id: 42, .. }
+    ));
+    assert_eq!(second.signers.len(), 4);
+    assert_eq!(second.signers[1].rules.len(), 2);
     for j in v["transactions"].as_array().unwrap() {
         let magic = j["magic"].as_u64().unwrap() as u32;
         let signed = hexd(&j["signed"]);
