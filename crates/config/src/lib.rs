@@ -263,6 +263,14 @@ impl Config {
         if let Some(p) = &auth.jwt_secret_file {
             read_secret_file(p)?;
         }
+        if auth.jwt_secret.is_none() && auth.jwt_secret_file.is_none() {
+            // A previously generated key must still be private and usable (not created here).
+            let path = self.node.data_dir.join(JWT_SECRET_FILE_NAME);
+            read_generated_secret(&path).map_err(|message| ConfigError::SecretFile {
+                path: path.clone(),
+                message,
+            })?;
+        }
         if auth.access_ttl_secs == 0 {
             return invalid("auth.access_ttl_secs", "must be at least 1".into());
         }

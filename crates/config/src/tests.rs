@@ -252,6 +252,12 @@ fn generated_jwt_secret_is_private_and_stable() {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = cfg.jwt_secret().unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
+        // `config check` (validate) reports it too.
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("chmod 600") && !err.contains(first.expose()),
+            "{err}"
+        );
     }
 }
 
