@@ -146,6 +146,8 @@ struct DevEnvironment {
     user: PrivateKey,
     fund_gas: u64,
     dir: PathBuf,
+    /// Held while the environment runs (`<dir>/dev.lock`).
+    _lock: std::fs::File,
 }
 
 impl DevEnvironment {
@@ -154,6 +156,20 @@ impl DevEnvironment {
             .with_context(|| format!("creating {}", args.dir.display()))?;
         let dir = std::fs::canonicalize(&args.dir)
             .with_context(|| format!("resolving {}", args.dir.display()))?;
+        // One environment per directory: a second `nsl dev` on the same dir would overwrite and
+        // later delete the first one's dev.json.
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("dev.lock"))
+            .with_context(|| format!("opening {}", dir.join("dev.lock").display()))?;
+        if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+            return Err(CliError::bad_input(format!(
+                "another nsl dev is running in {}",
+                dir.display()
+            )));
+        }
         let t = Instant::now();
         let prep = tools.clone();
         tokio::task::spawn_blocking(move || prep.prepare())
@@ -196,6 +212,7 @@ impl DevEnvironment {
             user,
             fund_gas: args.fund_gas,
             dir,
+            _lock: lock,
         })
     }
 
