@@ -1,0 +1,1 @@
+//! Functions service: users' JavaScript functions with versions, limits, granted secrets and executions.

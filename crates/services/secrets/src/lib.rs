@@ -1,0 +1,1 @@
+//! Secrets service: per-account versioned secrets, envelope-encrypted under the vault's master key.
