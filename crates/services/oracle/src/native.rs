@@ -208,6 +208,19 @@ pub fn unsigned_response_tx(
     tx
 }
 
+/// validUntilBlock of a response to a request made at `request_height`: `request_height +
+/// increment`, plus further increments while that is not above `current_height`.
+pub fn valid_until_block(request_height: u32, current_height: u32, increment: u32) -> u32 {
+    let mut vub = request_height.saturating_add(increment);
+    if increment == 0 {
+        return vub;
+    }
+    while vub <= current_height && vub < u32::MAX {
+        vub = vub.saturating_add(increment);
+    }
+    vub
+}
+
 /// Turn the response of `tx` into `InsufficientFunds` with an empty result (what neo-go answers
 /// when the network fee exceeds `gasForResponse`).
 pub fn make_insufficient_funds(tx: &mut Transaction) {
@@ -409,20 +422,26 @@ impl<S: OracleSigner> NativeOracle<S> {
     }
 
     /// validUntilBlock of the response: height of the request transaction (the current height if
-    /// it is not persisted yet) + MaxValidUntilBlockIncrement.
+    /// it is not persisted yet) + MaxValidUntilBlockIncrement. If that has already passed (a
+    /// request older than the increment, e.g. after a long outage), further increments are added
+    /// until it lies ahead, as neo-go does for its backup transaction.
     async fn valid_until_block(&self, request: &OracleRequest) -> Result<u32> {
+        let current = self.rpc.get_block_count().await?.saturating_sub(1);
         let height = match self
             .rpc
             .get_transaction_height(&request.original_txid)
             .await
         {
             Ok(h) => h,
-            Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => {
-                self.rpc.get_block_count().await?.saturating_sub(1)
-            }
+            // -100: "unknown transaction" of older nodes.
+            Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => current,
             Err(e) => return Err(e.into()),
         };
-        Ok(height.saturating_add(self.max_valid_until_block_increment))
+        Ok(valid_until_block(
+            height,
+            current,
+            self.max_valid_until_block_increment,
+        ))
     }
 
     /// Build, price and sign the response to request `id` carrying `answer`.
@@ -508,6 +527,15 @@ mod tests {
             oracle_verification_script(&[]),
             Err(OracleError::NoOracleNodes)
         ));
+    }
+
+    #[test]
+    fn valid_until_block_lies_ahead() {
+        assert_eq!(valid_until_block(100, 150, 5760), 5860);
+        assert_eq!(valid_until_block(100, 5860, 5760), 11_620);
+        assert_eq!(valid_until_block(100, 20_000, 5760), 23_140);
+        assert_eq!(valid_until_block(u32::MAX - 1, u32::MAX, 10), u32::MAX);
+        assert_eq!(valid_until_block(7, 100, 0), 7);
     }
 
     #[test]
