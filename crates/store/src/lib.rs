@@ -9,7 +9,8 @@
 //!   [`AccountStore`] (accounts with [`Role`], wallet address -> account),
 //!   [`ApiKeyStore`] (prefix + hash + scopes + expiry; lookup by prefix, list, revoke, touch),
 //!   [`AuthStore`] (single-use login challenges; refresh tokens with families, atomic rotation with
-//!   reuse detection), [`AuditStore`] (hash-chained append-only log, list, verify).
+//!   reuse detection), [`AuditStore`] (hash-chained append-only log, list, verify),
+//!   [`SecretStore`] (envelope-encrypted secret versions for `nsl-secrets`; not in [`PlatformStore`]).
 //!   [`PlatformStore`] bundles them for `Arc<dyn PlatformStore>`.
 //! - Errors: [`StoreError`]; [`StoreError::Conflict`] is a unique-constraint violation (HTTP 409),
 //!   [`StoreError::NotFound`] a missing row a write needed (HTTP 404).
@@ -40,6 +41,8 @@ mod api_key;
 mod audit;
 mod auth;
 mod error;
+mod functions;
+mod secret;
 mod sql;
 mod store;
 mod types;
@@ -52,7 +55,12 @@ pub use audit::{
 };
 pub use auth::{AuthStore, Challenge, NewChallenge, NewRefreshToken, RefreshToken, RotateOutcome};
 pub use error::{StoreError, StoreResult};
+pub use functions::{
+    ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
+    FunctionStore, FunctionVersion, FunctionVersionSpec, NewExecution,
+};
 pub use nsl_primitives::AccountId;
+pub use secret::{SecretMeta, SecretStore, SecretVersion};
 pub use store::{Backend, MigrationReport, Store};
 pub use types::{ApiKeyId, RefreshTokenId, TokenFamilyId, UnixMillis, now_ms};
 
