@@ -35,6 +35,7 @@ pub mod fetch;
 pub mod filter;
 pub mod gateway;
 pub mod native;
+pub mod service;
 
 pub use code::{
     MAX_RESULT_SIZE, MAX_URL_LEN, ResponseCode, code_for_egress_error, code_for_http_status,

@@ -1,0 +1,204 @@
+//! The oracle service runtime: follows the chain, answers requests, keeps every step in the
+//! database so that a restart resumes where it stopped.
+//!
+//! ```text
+//! follower (one task)          workers (bounded pool)                 sender (one task)
+//! getblock N + getapplicationlog per tx
+//!   ServiceRequest(gateway) ─┐
+//!   OracleRequest(native)   ─┴▶ rows `seen` + cursor N+1 (one DB transaction)
+//!                              claim (UPDATE .. WHERE state, lease) ─▶ answer(egress, url, filter)
+//!                              ─▶ `fetched` (code, result) ─▶ build + sign response tx
+//!                              ─▶ outbox row + `outbox` (one DB transaction) ─▶ broadcast ─▶ `sent`
+//!                                                                    re-broadcast outbox/sent txs
+//!                                                                    in a block ─▶ `confirmed`
+//!                                                                    validUntilBlock passed ─▶
+//!                                                                    back to `fetched` (rebuild)
+//! ```
+//!
+//! Invariants:
+//! - A request is recorded once per `(chain, tx hash, notification index)`; the follower's cursor
+//!   moves in the same transaction as the block's rows.
+//! - The signed transaction is stored before it is broadcast. After a crash the stored bytes are
+//!   broadcast again (same hash, so the chain answers at most once); a response is rebuilt only
+//!   after its validUntilBlock has passed without inclusion.
+//! - Fetch problems are answers (a response code), never retries; RPC problems are retried (the
+//!   claim is released, or the outbox entry is re-sent on the next sender round).
+//! - The node key is used only to sign; it never appears in logs or errors.
+
+mod follower;
+mod store;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use neo::{PrivateKey, UInt160};
+use neo_rpc::RpcClient;
+use nsl_egress::Egress;
+use tokio::sync::watch;
+
+pub use store::{
+    HistoryEntry, NewRequest, OracleStore, OutboxRow, RequestDetail, RequestFilter, RequestKind,
+    RequestRow, RequestState,
+};
+
+use crate::native::NativeOracle;
+
+/// Follower source name (one cursor per chain for both request kinds).
+pub const FOLLOWER_SOURCE: &str = "oracle";
+
+/// Errors that stop the service (everything else is logged and retried).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store failed.
+    #[error("oracle store: {0}")]
+    Store(#[from] nsl_store::StoreError),
+    /// The chain could not be reached or refused a call.
+    #[error(transparent)]
+    Oracle(#[from] crate::OracleError),
+    /// A JSON-RPC call failed.
+    #[error(transparent)]
+    Rpc(#[from] neo_rpc::Error),
+}
+
+/// Runtime settings of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Script hash of the NSL gateway contract; `None` answers native requests only.
+    pub gateway: Option<UInt160>,
+    /// Concurrent fetch/sign workers.
+    pub workers: usize,
+    /// Pause between follower / sender rounds when there is nothing new.
+    pub poll_interval: Duration,
+    /// First block to scan when the store has no cursor yet.
+    pub start_block: u32,
+    /// How long a worker's claim on a row lasts before another worker may take it over.
+    pub claim_lease: Duration,
+    /// Name of this instance in claims (unique per process).
+    pub instance: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            gateway: None,
+            workers: 4,
+            poll_interval: Duration::from_millis(500),
+            start_block: 0,
+            claim_lease: Duration::from_secs(30),
+            instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
+/// The node's key, wrapped so that it never prints.
+#[derive(Clone)]
+pub struct NodeKey(pub PrivateKey);
+
+impl std::fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeKey({})", self.0.public_key())
+    }
+}
+
+/// Shared state of the service's tasks.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn OracleStore>,
+    pub(crate) rpc: RpcClient,
+    pub(crate) egress: Egress,
+    pub(crate) native: NativeOracle<PrivateKey>,
+    pub(crate) gateway_actor: Option<neo_rpc::Actor>,
+    pub(crate) config: ServiceConfig,
+    pub(crate) chain: String,
+}
+
+/// The running oracle service: [`OracleService::run`] until the shutdown signal.
+pub struct OracleService {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for OracleService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OracleService")
+            .field("chain", &self.shared.chain)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OracleService {
+    /// Connect to the chain (`getversion`) and prepare the signers: the native oracle signs with
+    /// `key` (which must be designated for the Oracle role), gateway `fulfill` transactions are
+    /// sent from `key`'s account (registered with the gateway's `addNode`, holding GAS for fees).
+    pub async fn new(
+        store: Arc<dyn OracleStore>,
+        rpc: RpcClient,
+        egress: Egress,
+        key: NodeKey,
+        config: ServiceConfig,
+    ) -> Result<Self, ServiceError> {
+        let native = NativeOracle::connect(rpc.clone(), egress.clone(), key.0.clone()).await?;
+        let chain = format!("neo:{}", rpc.get_version().await?.protocol.network);
+        let gateway_actor = match config.gateway {
+            Some(gateway) => Some(
+                neo_rpc::Actor::with_signers(
+                    rpc.clone(),
+                    vec![neo_rpc::SignerAccount::with_signer(
+                        neo_rpc::Account::single(key.0.clone()),
+                        crate::gateway::fulfill_signer(key.0.script_hash(), gateway),
+                    )],
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                store,
+                rpc,
+                egress,
+                native,
+                gateway_actor,
+                config,
+                chain,
+            }),
+        })
+    }
+
+    /// `neo:<network magic>`: the chain column of this service's rows.
+    pub fn chain(&self) -> &str {
+        &self.shared.chain
+    }
+
+    /// Run follower, workers and sender until `shutdown` becomes `true` (or its sender is
+    /// dropped). Work in progress finishes its current step; everything else resumes from the
+    /// store on the next start.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ServiceError> {
+        tracing::info!(chain = %self.shared.chain, gateway = ?self.shared.config.gateway,
+            workers = self.shared.config.workers, "oracle service started");
+        let follower = tokio::spawn(follower::run(self.shared.clone(), shutdown.clone()));
+        let workers = tokio::spawn(worker::run_workers(self.shared.clone(), shutdown.clone()));
+        let sender = tokio::spawn(worker::run_sender(self.shared.clone(), shutdown));
+        let (f, w, s) = tokio::join!(follower, workers, sender);
+        tracing::info!("oracle service stopped");
+        for r in [f, w, s] {
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(e) => tracing::error!(error = %e, "oracle service task panicked"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wait for `interval` or until shutdown; `true` when shutting down.
+pub(crate) async fn pause(shutdown: &mut watch::Receiver<bool>, interval: Duration) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(interval) => *shutdown.borrow(),
+        r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
+    }
+}

@@ -1,0 +1,729 @@
+//! [`OracleStore`]: the service's persistent state (tables of migration `0004_oracle.sql`),
+//! implemented for [`nsl_store::Store`] with one SQL text for SQLite and PostgreSQL.
+//!
+//! Invariants kept here:
+//! - A request row is unique per `(chain, tx_hash, notification_index)`; inserting a block's
+//!   requests and advancing the follower cursor happen in one transaction, so a restart neither
+//!   loses nor duplicates a request.
+//! - A row is worked on by one worker at a time: claims are `UPDATE ... WHERE state = ... AND
+//!   (claim expired)` and count only when one row was affected (safe across processes).
+//! - The outbox row (signed transaction bytes and hash) is written, with the state `outbox`,
+//!   before the transaction is broadcast; every state change appends a history row.
+
+use async_trait::async_trait;
+use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Which contract a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    /// The NSL gateway's `ServiceRequest` (service type `oracle`).
+    Gateway,
+    /// Neo's native OracleContract `OracleRequest`.
+    Native,
+}
+
+impl RequestKind {
+    /// `gateway` or `native`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Native => "native",
+        }
+    }
+
+    fn parse(s: &str) -> StoreResult<Self> {
+        match s {
+            "gateway" => Ok(Self::Gateway),
+            "native" => Ok(Self::Native),
+            other => Err(StoreError::Corrupt(format!(
+                "oracle request kind {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Life cycle of a request row: `seen -> fetched -> outbox -> sent -> confirmed`, or `failed` /
+/// `expired`. A response whose validUntilBlock passed goes back to `fetched` to be rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestState {
+    /// Picked up from a block.
+    Seen,
+    /// The answer (code and result) is stored.
+    Fetched,
+    /// The signed response is in the outbox, maybe not broadcast yet.
+    Outbox,
+    /// Broadcast, not yet in a block.
+    Sent,
+    /// The response is in a block.
+    Confirmed,
+    /// Cannot be answered (detail in the history).
+    Failed,
+    /// The request is gone from the chain (answered by another node or expired).
+    Expired,
+}
+
+impl RequestState {
+    /// Every state, in life-cycle order.
+    pub const ALL: [RequestState; 7] = [
+        Self::Seen,
+        Self::Fetched,
+        Self::Outbox,
+        Self::Sent,
+        Self::Confirmed,
+        Self::Failed,
+        Self::Expired,
+    ];
+
+    /// The state's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Seen => "seen",
+            Self::Fetched => "fetched",
+            Self::Outbox => "outbox",
+            Self::Sent => "sent",
+            Self::Confirmed => "confirmed",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Parse a stored state name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A request picked up by the follower.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRequest {
+    /// Gateway or native.
+    pub kind: RequestKind,
+    /// Hash of the requesting transaction (`0x` hex).
+    pub tx_hash: String,
+    /// Index of the notification in the transaction's application log.
+    pub notification_index: i64,
+    /// Height of the block holding the request.
+    pub block_index: i64,
+    /// The gateway's or the OracleContract's request id.
+    pub request_id: i64,
+    /// Requesting contract (`0x` hex script hash).
+    pub requester: String,
+    /// URL to fetch (empty when the payload was invalid).
+    pub url: String,
+    /// JSONPath filter.
+    pub filter: Option<String>,
+    /// Why the request is invalid (answered with code `Error` without fetching).
+    pub invalid: Option<String>,
+}
+
+/// A stored request row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestRow {
+    /// Row id (UUID).
+    pub id: String,
+    /// `neo:<network magic>`.
+    pub chain: String,
+    /// Gateway or native.
+    pub kind: RequestKind,
+    /// Requesting transaction.
+    pub tx_hash: String,
+    /// Notification index in that transaction.
+    pub notification_index: i64,
+    /// Block of the request.
+    pub block_index: i64,
+    /// On-chain request id.
+    pub request_id: i64,
+    /// Requesting contract.
+    pub requester: String,
+    /// URL.
+    pub url: String,
+    /// Filter.
+    pub filter: Option<String>,
+    /// Why the request is invalid, if it is.
+    pub invalid: Option<String>,
+    /// Current state.
+    pub state: RequestState,
+    /// Response code once fetched.
+    pub code: Option<i64>,
+    /// Result bytes once fetched (empty unless the code is Success).
+    #[serde(skip)]
+    pub result: Option<Vec<u8>>,
+    /// Hash of the (last) response transaction.
+    pub response_tx_hash: Option<String>,
+    /// Block holding the response, once confirmed.
+    pub confirmed_block: Option<i64>,
+    /// When the row was created.
+    pub created_at: UnixMillis,
+    /// When it last changed.
+    pub updated_at: UnixMillis,
+}
+
+/// One state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// The state entered.
+    pub state: String,
+    /// When.
+    pub at: UnixMillis,
+    /// Detail (error text, transaction hash, ...).
+    pub detail: Option<String>,
+}
+
+/// A signed response waiting for (or after) broadcast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxRow {
+    /// The request row.
+    pub request: String,
+    /// Transaction hash.
+    pub tx_hash: String,
+    /// The signed transaction bytes.
+    #[serde(skip)]
+    pub tx: Vec<u8>,
+    /// Last block that may include it.
+    pub valid_until_block: i64,
+    /// Broadcast attempts.
+    pub attempts: i64,
+}
+
+/// A request with its history and outbox entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestDetail {
+    /// The row.
+    #[serde(flatten)]
+    pub request: RequestRow,
+    /// State changes, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// The current outbox entry, if any.
+    pub outbox: Option<OutboxRow>,
+}
+
+/// Filter of [`OracleStore::list_requests`].
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    /// Only this state.
+    pub state: Option<RequestState>,
+    /// Only this requester (`0x` hex script hash).
+    pub requester: Option<String>,
+    /// Page size.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// Persistence of the oracle service. Object safe; implemented by [`nsl_store::Store`].
+#[async_trait]
+pub trait OracleStore: Send + Sync {
+    /// The follower's next block for `(chain, source)`, `None` before the first block.
+    async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>>;
+
+    /// Insert the requests of one block (idempotently) and set the cursor to `next_block`, in
+    /// one transaction. Returns how many rows were new.
+    async fn record_block(
+        &self,
+        chain: &str,
+        source: &str,
+        next_block: i64,
+        requests: &[NewRequest],
+        now: UnixMillis,
+    ) -> StoreResult<usize>;
+
+    /// Claim up to `limit` rows in `seen` or `fetched` whose claim is free or expired, for
+    /// `owner` until `until`.
+    async fn claim(
+        &self,
+        owner: &str,
+        until: UnixMillis,
+        limit: i64,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>>;
+
+    /// Store the answer of a claimed `seen` row: state `fetched`.
+    async fn store_answer(
+        &self,
+        id: &str,
+        owner: &str,
+        code: i64,
+        result: &[u8],
+        now: UnixMillis,
+    ) -> StoreResult<bool>;
+
+    /// Record the signed response of a claimed `fetched` row: outbox row + state `outbox`, in
+    /// one transaction; releases the claim.
+    async fn write_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        outbox: &OutboxRow,
+        code: i64,
+        now: UnixMillis,
+    ) -> StoreResult<bool>;
+
+    /// A broadcast of the outbox transaction succeeded: state `sent` (from `outbox`), attempt
+    /// counted.
+    async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()>;
+
+    /// The response is in block `block`: state `confirmed`.
+    async fn mark_confirmed(&self, id: &str, block: i64, now: UnixMillis) -> StoreResult<bool>;
+
+    /// End a row in `failed` or `expired` with a reason.
+    async fn mark_final(
+        &self,
+        id: &str,
+        state: RequestState,
+        detail: &str,
+        now: UnixMillis,
+    ) -> StoreResult<()>;
+
+    /// The outbox transaction `tx_hash` can no longer be included: drop it, back to `fetched`.
+    async fn requeue(&self, id: &str, tx_hash: &str, now: UnixMillis) -> StoreResult<bool>;
+
+    /// Give up a claim (transient error): the row is claimable again.
+    async fn release(&self, id: &str, owner: &str) -> StoreResult<()>;
+
+    /// Rows in `outbox` or `sent` with their outbox entries.
+    async fn in_flight(&self) -> StoreResult<Vec<(RequestRow, OutboxRow)>>;
+
+    /// One request with history and outbox entry.
+    async fn request(&self, id: &str) -> StoreResult<Option<RequestDetail>>;
+
+    /// A page of requests, newest first.
+    async fn list_requests(&self, filter: &RequestFilter) -> StoreResult<Vec<RequestRow>>;
+
+    /// Number of rows per state.
+    async fn count_by_state(&self) -> StoreResult<Vec<(String, i64)>>;
+}
+
+const REQUEST_COLUMNS: &str = "r.id, r.chain, r.kind, r.tx_hash, r.notification_index, \
+     r.block_index, r.request_id, r.requester, r.url, r.filter, r.invalid, r.state, r.code, \
+     r.result, r.response_tx_hash, r.confirmed_block, r.created_at, r.updated_at";
+
+fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
+    let state: String = row.try_get("state")?;
+    Ok(RequestRow {
+        id: row.try_get("id")?,
+        chain: row.try_get("chain")?,
+        kind: RequestKind::parse(&row.try_get::<String, _>("kind")?)?,
+        tx_hash: row.try_get("tx_hash")?,
+        notification_index: row.try_get("notification_index")?,
+        block_index: row.try_get("block_index")?,
+        request_id: row.try_get("request_id")?,
+        requester: row.try_get("requester")?,
+        url: row.try_get("url")?,
+        filter: row.try_get("filter")?,
+        invalid: row.try_get("invalid")?,
+        state: RequestState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("oracle request state {state:?}")))?,
+        code: row.try_get("code")?,
+        result: row.try_get("result")?,
+        response_tx_hash: row.try_get("response_tx_hash")?,
+        confirmed_block: row.try_get("confirmed_block")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn outbox_row(row: &AnyRow) -> StoreResult<OutboxRow> {
+    Ok(OutboxRow {
+        request: row.try_get("request")?,
+        tx_hash: row.try_get("o_tx_hash")?,
+        tx: row.try_get("tx")?,
+        valid_until_block: row.try_get("valid_until_block")?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+const INSERT_HISTORY: &str =
+    "INSERT INTO oracle_request_history (request, state, at, detail) VALUES ($1, $2, $3, $4)";
+
+async fn history<'c, E>(
+    exec: E,
+    id: &str,
+    state: RequestState,
+    at: UnixMillis,
+    detail: Option<&str>,
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(INSERT_HISTORY)
+        .bind(id.to_string())
+        .bind(state.as_str())
+        .bind(at)
+        .bind(detail.map(str::to_string))
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl OracleStore for Store {
+    async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>> {
+        let row =
+            sqlx::query("SELECT next_block FROM oracle_cursors WHERE chain = $1 AND source = $2")
+                .bind(chain)
+                .bind(source)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?)
+    }
+
+    async fn record_block(
+        &self,
+        chain: &str,
+        source: &str,
+        next_block: i64,
+        requests: &[NewRequest],
+        now: UnixMillis,
+    ) -> StoreResult<usize> {
+        let mut tx = self.pool().begin().await?;
+        // First statement is a write: takes SQLite's write lock up front.
+        sqlx::query(
+            "INSERT INTO oracle_cursors (chain, source, next_block, updated_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (chain, source) DO UPDATE SET next_block = excluded.next_block, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(chain)
+        .bind(source)
+        .bind(next_block)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let mut inserted = 0;
+        for r in requests {
+            let id = uuid::Uuid::new_v4().hyphenated().to_string();
+            let res = sqlx::query(
+                "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
+                 block_index, request_id, requester, url, filter, invalid, state, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'seen', $12, $12) \
+                 ON CONFLICT (chain, tx_hash, notification_index) DO NOTHING",
+            )
+            .bind(id.clone())
+            .bind(chain)
+            .bind(r.kind.as_str())
+            .bind(r.tx_hash.clone())
+            .bind(r.notification_index)
+            .bind(r.block_index)
+            .bind(r.request_id)
+            .bind(r.requester.clone())
+            .bind(r.url.clone())
+            .bind(r.filter.clone())
+            .bind(r.invalid.clone())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if res.rows_affected() == 1 {
+                inserted += 1;
+                let detail = format!("block {} tx {}", r.block_index, r.tx_hash);
+                history(&mut *tx, &id, RequestState::Seen, now, Some(&detail)).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        until: UnixMillis,
+        limit: i64,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>> {
+        let candidates = sqlx::query(
+            "SELECT id FROM oracle_requests WHERE state IN ('seen', 'fetched') \
+             AND (claim_until IS NULL OR claim_until < $1) ORDER BY created_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for c in candidates {
+            let id: String = c.try_get(0)?;
+            let res = sqlx::query(
+                "UPDATE oracle_requests SET claimed_by = $1, claim_until = $2 \
+                 WHERE id = $3 AND state IN ('seen', 'fetched') \
+                 AND (claim_until IS NULL OR claim_until < $4)",
+            )
+            .bind(owner)
+            .bind(until)
+            .bind(id.clone())
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+            if res.rows_affected() == 1
+                && let Some(detail) = self.request(&id).await?
+            {
+                out.push(detail.request);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn store_answer(
+        &self,
+        id: &str,
+        owner: &str,
+        code: i64,
+        result: &[u8],
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let res = sqlx::query(
+            "UPDATE oracle_requests SET state = 'fetched', code = $1, result = $2, updated_at = $3 \
+             WHERE id = $4 AND state = 'seen' AND claimed_by = $5",
+        )
+        .bind(code)
+        .bind(result.to_vec())
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let detail = format!("code {code}, {} bytes", result.len());
+        history(&mut *tx, id, RequestState::Fetched, now, Some(&detail)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn write_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        outbox: &OutboxRow,
+        code: i64,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let res = sqlx::query(
+            "UPDATE oracle_requests SET state = 'outbox', code = $1, response_tx_hash = $2, \
+             claimed_by = NULL, claim_until = NULL, updated_at = $3 \
+             WHERE id = $4 AND state = 'fetched' AND claimed_by = $5",
+        )
+        .bind(code)
+        .bind(outbox.tx_hash.clone())
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM oracle_outbox WHERE request = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO oracle_outbox (request, tx_hash, tx, valid_until_block, attempts, \
+             created_at) VALUES ($1, $2, $3, $4, 0, $5)",
+        )
+        .bind(id)
+        .bind(outbox.tx_hash.clone())
+        .bind(outbox.tx.clone())
+        .bind(outbox.valid_until_block)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let detail = format!(
+            "tx {} validUntilBlock {}",
+            outbox.tx_hash, outbox.valid_until_block
+        );
+        history(&mut *tx, id, RequestState::Outbox, now, Some(&detail)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE oracle_outbox SET attempts = attempts + 1, last_sent_at = $1 WHERE request = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let res = sqlx::query(
+            "UPDATE oracle_requests SET state = 'sent', updated_at = $1 \
+             WHERE id = $2 AND state = 'outbox'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 1 {
+            history(&mut *tx, id, RequestState::Sent, now, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_confirmed(&self, id: &str, block: i64, now: UnixMillis) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let res = sqlx::query(
+            "UPDATE oracle_requests SET state = 'confirmed', confirmed_block = $1, updated_at = $2 \
+             WHERE id = $3 AND state IN ('outbox', 'sent')",
+        )
+        .bind(block)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let detail = format!("block {block}");
+        history(&mut *tx, id, RequestState::Confirmed, now, Some(&detail)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn mark_final(
+        &self,
+        id: &str,
+        state: RequestState,
+        detail: &str,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let res = sqlx::query(
+            "UPDATE oracle_requests SET state = $1, claimed_by = NULL, claim_until = NULL, \
+             updated_at = $2 WHERE id = $3 AND state NOT IN ('confirmed', 'failed', 'expired')",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 1 {
+            history(&mut *tx, id, state, now, Some(detail)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn requeue(&self, id: &str, tx_hash: &str, now: UnixMillis) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let res = sqlx::query(
+            "UPDATE oracle_requests SET state = 'fetched', claimed_by = NULL, claim_until = NULL, \
+             updated_at = $1 WHERE id = $2 AND state IN ('outbox', 'sent') \
+             AND response_tx_hash = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(tx_hash)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM oracle_outbox WHERE request = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = format!("tx {tx_hash} not included before its validUntilBlock; rebuilding");
+        history(&mut *tx, id, RequestState::Fetched, now, Some(&detail)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn release(&self, id: &str, owner: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE oracle_requests SET claimed_by = NULL, claim_until = NULL \
+             WHERE id = $1 AND claimed_by = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn in_flight(&self) -> StoreResult<Vec<(RequestRow, OutboxRow)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS}, o.request, o.tx_hash AS o_tx_hash, o.tx, \
+             o.valid_until_block, o.attempts FROM oracle_requests r \
+             JOIN oracle_outbox o ON o.request = r.id \
+             WHERE r.state IN ('outbox', 'sent') ORDER BY r.created_at"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((request_row(r)?, outbox_row(r)?)))
+            .collect()
+    }
+
+    async fn request(&self, id: &str) -> StoreResult<Option<RequestDetail>> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM oracle_requests r WHERE r.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let request = request_row(&row)?;
+        let history = sqlx::query(
+            "SELECT state, at, detail FROM oracle_request_history WHERE request = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                state: r.try_get("state")?,
+                at: r.try_get("at")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        let outbox = sqlx::query(
+            "SELECT request, tx_hash AS o_tx_hash, tx, valid_until_block, attempts \
+             FROM oracle_outbox WHERE request = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|r| outbox_row(&r))
+        .transpose()?;
+        Ok(Some(RequestDetail {
+            request,
+            history,
+            outbox,
+        }))
+    }
+
+    async fn list_requests(&self, filter: &RequestFilter) -> StoreResult<Vec<RequestRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM oracle_requests r \
+             WHERE ($1 IS NULL OR r.state = $1) AND ($2 IS NULL OR r.requester = $2) \
+             ORDER BY r.created_at DESC, r.id LIMIT $3 OFFSET $4"
+        ))
+        .bind(filter.state.map(|s| s.as_str().to_string()))
+        .bind(filter.requester.clone())
+        .bind(filter.limit.clamp(1, 500))
+        .bind(filter.offset.max(0))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(request_row).collect()
+    }
+
+    async fn count_by_state(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM oracle_requests GROUP BY state")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect()
+    }
+}
