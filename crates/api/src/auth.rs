@@ -379,6 +379,8 @@ impl KeyCache {
 pub(crate) struct AccountSnapshot {
     pub(crate) account: Account,
     pub(crate) wallets: Vec<String>,
+    /// `account.created_at` as RFC 3339, formatted once.
+    pub(crate) created_at: String,
 }
 
 /// Account snapshots by id, each fresh for `ttl` (serves `GET /v1/me` without the database).
@@ -411,7 +413,12 @@ impl AccountCache {
             return Ok(None);
         };
         let wallets = state.store().wallets_of(id).await?;
-        let snap = Arc::new(AccountSnapshot { account, wallets });
+        let created_at = crate::routes::rfc3339(account.created_at);
+        let snap = Arc::new(AccountSnapshot {
+            account,
+            wallets,
+            created_at,
+        });
         if !self.ttl.is_zero() {
             let mut map = self.map.write();
             if map.len() >= CACHE_MAX_ENTRIES {

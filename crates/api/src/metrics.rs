@@ -12,10 +12,13 @@
 //! - `nsl_http_requests_in_flight`: gauge;
 //! - `nsl_rate_limit_rejections_total{group,scope}`: 429s by route group and bucket scope (ip/key).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use parking_lot::RwLock;
 
 /// Request counter name.
 pub const HTTP_REQUESTS: &str = "nsl_http_requests_total";
@@ -93,6 +96,68 @@ impl Metrics {
     }
 }
 
+/// (method, route template, status) of one HTTP series.
+type SeriesKey = (&'static str, Arc<str>, u16);
+
+/// Handles of the HTTP series, cached so the hot path does not rebuild label sets. Label values are
+/// bounded: methods outside the standard set are `other`, routes are templates or `unmatched`,
+/// statuses are three-digit codes.
+pub(crate) struct HttpSeries {
+    by_key: RwLock<HashMap<SeriesKey, (Counter, Histogram)>>,
+    in_flight: Gauge,
+}
+
+impl HttpSeries {
+    /// The process-wide series (register after [`Metrics::install`]).
+    pub(crate) fn get() -> &'static HttpSeries {
+        static HTTP: OnceLock<HttpSeries> = OnceLock::new();
+        HTTP.get_or_init(|| HttpSeries {
+            by_key: RwLock::new(HashMap::new()),
+            in_flight: metrics::gauge!(HTTP_IN_FLIGHT),
+        })
+    }
+
+    /// The in-flight gauge.
+    pub(crate) fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    /// Count one finished request and its latency.
+    pub(crate) fn record(&self, method: &'static str, route: &Arc<str>, status: u16, seconds: f64) {
+        let key = (method, route.clone(), status);
+        if let Some((c, h)) = self.by_key.read().get(&key) {
+            c.increment(1);
+            h.record(seconds);
+            return;
+        }
+        let status_label = status.to_string();
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_string()),
+            ("status", status_label),
+        ];
+        let c = metrics::counter!(HTTP_REQUESTS, &labels);
+        let h = metrics::histogram!(HTTP_DURATION, &labels);
+        c.increment(1);
+        h.record(seconds);
+        self.by_key.write().insert(key, (c, h));
+    }
+}
+
+/// Metric label of an HTTP method (bounded set).
+pub(crate) fn method_label(m: &http::Method) -> &'static str {
+    match *m {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 fn describe() {
     metrics::describe_counter!(
         HTTP_REQUESTS,
@@ -108,4 +173,16 @@ fn describe() {
         RATE_LIMIT_REJECTIONS,
         "requests rejected with 429 by group and scope"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_are_bounded() {
+        assert_eq!(method_label(&http::Method::GET), "GET");
+        let odd = http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&odd), "other");
+    }
 }

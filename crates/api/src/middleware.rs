@@ -24,7 +24,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorPayload};
-use crate::metrics::{HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS};
+use crate::metrics::{HttpSeries, method_label};
 use crate::ratelimit::{RouteGroup, Subject, retry_after_secs};
 use crate::state::AppState;
 
@@ -54,21 +54,22 @@ fn request_id_from(headers: &HeaderMap) -> Arc<str> {
             return Arc::from(v);
         }
     }
-    Arc::from(uuid::Uuid::new_v4().simple().to_string())
+    // 128 random bits from the thread-local CSPRNG (no system call per request).
+    Arc::from(format!("{:032x}", rand::random::<u128>()))
 }
 
 struct InFlight;
 
 impl InFlight {
     fn enter() -> Self {
-        metrics::gauge!(HTTP_IN_FLIGHT).increment(1.0);
+        HttpSeries::get().in_flight().increment(1.0);
         Self
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!(HTTP_IN_FLIGHT).decrement(1.0);
+        HttpSeries::get().in_flight().decrement(1.0);
     }
 }
 
@@ -77,7 +78,7 @@ pub async fn finalize(mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request_id_from(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route: Arc<str> = req
         .extensions()
         .get::<MatchedPath>()
@@ -101,11 +102,7 @@ pub async fn finalize(mut req: Request, next: Next) -> Response {
     }
     let status = res.status();
     let elapsed = start.elapsed();
-    let status_label = status.as_u16().to_string();
-    metrics::counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.to_string(), "status" => status_label.clone())
-        .increment(1);
-    metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route.to_string(), "status" => status_label)
-        .record(elapsed.as_secs_f64());
+    HttpSeries::get().record(method, &route, status.as_u16(), elapsed.as_secs_f64());
     span.record("status", status.as_u16());
     span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     let _e = span.enter();

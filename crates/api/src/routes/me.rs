@@ -6,7 +6,6 @@ use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::rfc3339;
 use crate::auth::{AuthMethod, Principal, SCOPE_READ};
 use crate::error::{ApiError, ErrorBody, Json};
 use crate::state::AppState;
@@ -53,7 +52,7 @@ pub(crate) async fn me(
         account_id: snap.account.id,
         name: snap.account.name.clone(),
         role: snap.account.role,
-        created_at: rfc3339(snap.account.created_at),
+        created_at: snap.created_at.clone(),
         wallets: snap.wallets.clone(),
         auth: p.method,
     }))
