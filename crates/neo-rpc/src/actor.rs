@@ -146,6 +146,18 @@ impl Actor {
                 "an actor needs at least one account".into(),
             ));
         }
+        for (i, a) in accounts.iter().enumerate() {
+            if accounts
+                .iter()
+                .skip(i + 1)
+                .any(|b| b.signer.account == a.signer.account)
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "account {} is given twice; each signer may appear once",
+                    a.account.address()
+                )));
+            }
+        }
         let version = rpc.get_version().await?;
         let p = version.protocol;
         let poll = Duration::from_millis((p.msperblock / 4).clamp(20, 1000));
@@ -340,4 +352,25 @@ pub async fn wait_for(
 /// A random transaction nonce.
 fn rand_nonce() -> u32 {
     rand::random()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn duplicate_and_missing_accounts_are_refused_before_any_call() {
+        // Port 9 (discard) is never contacted: validation comes first.
+        let rpc = RpcClient::new("http://127.0.0.1:9").unwrap();
+        let key = neo::PrivateKey::generate();
+        let twice = vec![Account::single(key.clone()), Account::single(key)];
+        assert!(matches!(
+            Actor::new(rpc.clone(), twice).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Actor::new(rpc, Vec::new()).await,
+            Err(Error::InvalidArgument(_))
+        ));
+    }
 }
