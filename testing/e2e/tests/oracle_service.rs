@@ -1,0 +1,579 @@
+//! End to end: the oracle service runtime (`nsl_oracle::service`) on a real neo-go privnet with a
+//! fresh SQLite store.
+//!
+//! One key is designated for the Oracle role at genesis, funded, and registered with the
+//! gateway (`addNode`). The example consumers ask for a URL served by a local HTTP server; the
+//! service (follower, workers, sender, running in-process) records the requests, fetches through
+//! `nsl-egress` (development policy), signs, writes the outbox, broadcasts and confirms. The
+//! consumers' callbacks must hold the filtered value, and each request row must end `confirmed`
+//! with its whole history.
+//!
+//! The crash test stops the service right after the outbox row is committed and before the
+//! broadcast (a store wrapper that fails the worker at that point), starts a new service on the
+//! same database, and checks that the stored transaction (same hash) answers the request once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use neo::{Arg, PrivateKey, StackItem, UInt160};
+use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, RpcClient};
+use nsl_devchain::{ChainConfig, DevChain, ToolCache};
+use nsl_e2e::{compile_contract, start_chain_with, test_block_time};
+use nsl_egress::{Egress, EgressPolicy};
+use nsl_oracle::service::{
+    NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, RequestDetail, RequestFilter,
+    RequestKind, RequestRow, RequestState, ServiceConfig,
+};
+use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+const PRICE_BODY: &str = r#"{"pair":"NEO-USD","data":{"price":42.17,"sources":["a","b"]}}"#;
+
+/// `/price` answers [`PRICE_BODY`]; anything else 404. Aborted on drop.
+struct PriceServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PriceServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn price_server() -> PriceServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut n = 0;
+                while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let (status, body) = if path == "/price" {
+                    ("200 OK", PRICE_BODY)
+                } else {
+                    ("404 Not Found", "no such page")
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    PriceServer { addr, task }
+}
+
+async fn compile_repo(relative: &'static str) -> nsl_devchain::CompiledContract {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    tokio::task::spawn_blocking(move || compile_contract(&ToolCache::from_env()?, &source))
+        .await
+        .expect("compile task")
+        .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
+}
+
+/// A privnet where `node_key` is a designated oracle, a funded account and a gateway node, with
+/// the gateway, the gateway consumer (with a deposit) and the native-oracle consumer deployed.
+struct Env {
+    chain: DevChain,
+    node_key: PrivateKey,
+    user: Actor,
+    gateway: UInt160,
+    gateway_consumer: UInt160,
+    native_consumer: UInt160,
+    server: PriceServer,
+    _db_dir: tempfile::TempDir,
+    db_url: String,
+}
+
+async fn setup() -> Env {
+    let node_key = PrivateKey::generate();
+    let config = ChainConfig {
+        oracle_keys: vec![node_key.public_key()],
+        ..ChainConfig::with_block_time(test_block_time())
+    };
+    let (chain, gateway_c, gateway_consumer_c, native_consumer_c, server) = tokio::join!(
+        start_chain_with(config),
+        compile_repo("contracts/gateway/gateway.py"),
+        compile_repo("examples/contracts/gateway_consumer/gateway_consumer.py"),
+        compile_repo("examples/contracts/oracle_consumer/oracle_consumer.py"),
+        price_server()
+    );
+    let rpc = chain.rpc().clone();
+    let actor = |key: PrivateKey| Actor::new(rpc.clone(), vec![Account::single(key)]);
+    let owner = actor(chain.new_funded_account(200 * ONE_GAS).await.unwrap())
+        .await
+        .unwrap();
+    let user = actor(chain.new_funded_account(200 * ONE_GAS).await.unwrap())
+        .await
+        .unwrap();
+    chain
+        .fund(&node_key.script_hash(), 50 * ONE_GAS)
+        .await
+        .unwrap();
+    let cm = ContractManagement::new(rpc.clone());
+    let gateway = cm
+        .deploy(&owner, &gateway_c.nef, &gateway_c.manifest, Arg::Null)
+        .await
+        .unwrap()
+        .hash;
+    let gateway_consumer = cm
+        .deploy(
+            &user,
+            &gateway_consumer_c.nef,
+            &gateway_consumer_c.manifest,
+            Arg::Hash160(gateway),
+        )
+        .await
+        .unwrap()
+        .hash;
+    let native_consumer = cm
+        .deploy(
+            &user,
+            &native_consumer_c.nef,
+            &native_consumer_c.manifest,
+            Arg::Null,
+        )
+        .await
+        .unwrap()
+        .hash;
+    owner
+        .call(
+            &gateway,
+            "addNode",
+            &[Arg::PublicKey(node_key.public_key())],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    Nep17::gas(rpc.clone())
+        .transfer(
+            &user,
+            &gateway,
+            20 * ONE_GAS,
+            Arg::Hash160(gateway_consumer),
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let db_dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", db_dir.path().join("nsl.db").display());
+    Env {
+        chain,
+        node_key,
+        user,
+        gateway,
+        gateway_consumer,
+        native_consumer,
+        server,
+        _db_dir: db_dir,
+        db_url,
+    }
+}
+
+impl Env {
+    fn rpc(&self) -> RpcClient {
+        self.chain.rpc().clone()
+    }
+
+    async fn store(&self) -> Store {
+        let store = Store::connect_url(&self.db_url, 4, Duration::from_secs(10))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    /// Start the service on `store`; returns the shutdown switch and the task.
+    async fn start(
+        &self,
+        store: Arc<dyn OracleStore>,
+    ) -> (
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
+    ) {
+        let egress = Egress::new(EgressPolicy {
+            allow_http: true,
+            allow_private_hosts: true,
+            ..EgressPolicy::default()
+        })
+        .unwrap();
+        let service = OracleService::new(
+            store,
+            self.rpc(),
+            egress,
+            NodeKey(self.node_key.clone()),
+            ServiceConfig {
+                gateway: Some(self.gateway),
+                poll_interval: test_block_time() / 2,
+                claim_lease: Duration::from_secs(2),
+                ..ServiceConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let (tx, rx) = watch::channel(false);
+        (tx, tokio::spawn(service.run(rx)))
+    }
+
+    fn price_url(&self) -> String {
+        format!("http://{}/price", self.server.addr)
+    }
+
+    async fn gateway_request(&self, filter: &str) -> i64 {
+        let out = self
+            .user
+            .call(
+                &self.gateway_consumer,
+                "requestValue",
+                &[Arg::String(self.price_url()), Arg::String(filter.into())],
+            )
+            .await
+            .unwrap()
+            .into_halt()
+            .unwrap();
+        out.stack[0].as_i64().unwrap()
+    }
+
+    async fn native_request(&self, filter: &str) {
+        self.user
+            .call(
+                &self.native_consumer,
+                "requestData",
+                &[
+                    Arg::String(self.price_url()),
+                    Arg::String(filter.into()),
+                    Arg::Int((ONE_GAS / 5).into()),
+                ],
+            )
+            .await
+            .unwrap()
+            .into_halt()
+            .unwrap();
+    }
+
+    async fn read(&self, contract: &UInt160, method: &str, args: &[Arg]) -> StackItem {
+        Invoker::new(self.rpc())
+            .call_item(contract, method, args)
+            .await
+            .unwrap()
+    }
+
+    /// `[code, result]` stored by the gateway consumer for request `id`, once it arrives.
+    async fn gateway_result(&self, id: i64) -> (i64, Vec<u8>) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let item = self
+                .read(&self.gateway_consumer, "getResult", &[Arg::Int(id.into())])
+                .await;
+            let items = item.as_array().unwrap();
+            if let [code, result] = items {
+                return (code.as_i64().unwrap(), result.as_bytes().unwrap());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gateway request {id} not answered"
+            );
+            tokio::time::sleep(test_block_time()).await;
+        }
+    }
+
+    /// Number of native responses the consumer received, waiting until it reaches `n`.
+    async fn native_responses(&self, n: i64) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let count = self
+                .read(&self.native_consumer, "getResponseCount", &[])
+                .await
+                .as_i64()
+                .unwrap();
+            if count >= n || Instant::now() > deadline {
+                return count;
+            }
+            tokio::time::sleep(test_block_time()).await;
+        }
+    }
+}
+
+/// Wait until every row is `confirmed` (or time out), then return the rows with details.
+async fn confirmed_rows(store: &Store, n: usize) -> Vec<RequestDetail> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = store
+            .list_requests(&RequestFilter {
+                limit: 100,
+                ..RequestFilter::default()
+            })
+            .await
+            .unwrap();
+        if rows.len() >= n && rows.iter().all(|r| r.state == RequestState::Confirmed)
+            || Instant::now() > deadline
+        {
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(store.request(&r.id).await.unwrap().unwrap());
+            }
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn states(detail: &RequestDetail) -> Vec<&str> {
+    detail.history.iter().map(|h| h.state.as_str()).collect()
+}
+
+#[tokio::test]
+async fn service_answers_gateway_and_native_requests_and_records_their_history() {
+    let env = setup().await;
+    let store = env.store().await;
+    let (stop, task) = env.start(Arc::new(store.clone())).await;
+
+    // A batch: gateway requests (filtered, whole body) and native requests.
+    let mut gateway_ids = Vec::new();
+    for filter in ["$.data.price", "", "$.pair"] {
+        gateway_ids.push(env.gateway_request(filter).await);
+    }
+    env.native_request("$.data.price").await;
+    env.native_request("$.data.sources[1]").await;
+
+    assert_eq!(
+        env.gateway_result(gateway_ids[0]).await,
+        (0, b"[42.17]".to_vec())
+    );
+    assert_eq!(
+        env.gateway_result(gateway_ids[1]).await,
+        (0, PRICE_BODY.as_bytes().to_vec())
+    );
+    assert_eq!(
+        env.gateway_result(gateway_ids[2]).await,
+        (0, br#"["NEO-USD"]"#.to_vec())
+    );
+    assert_eq!(env.native_responses(2).await, 2);
+    let last = env.read(&env.native_consumer, "getLastResponse", &[]).await;
+    let last = last.as_array().unwrap();
+    assert_eq!(last[0].as_string().unwrap(), env.price_url());
+    assert_eq!(last[1].as_i64().unwrap(), 0);
+    assert_eq!(last[2].as_bytes().unwrap(), br#"["b"]"#.to_vec());
+
+    let rows = confirmed_rows(&store, 5).await;
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    let mut blocks_to_answer = Vec::new();
+    for d in &rows {
+        assert_eq!(d.request.state, RequestState::Confirmed, "{d:#?}");
+        assert_eq!(
+            states(d),
+            ["seen", "fetched", "outbox", "sent", "confirmed"],
+            "{d:#?}"
+        );
+        assert_eq!(d.request.code, Some(0));
+        let outbox = d.outbox.as_ref().expect("outbox row kept");
+        assert_eq!(d.request.response_tx_hash.as_ref(), Some(&outbox.tx_hash));
+        // The confirmed block is where the chain has the response transaction.
+        let hash = outbox.tx_hash.parse().unwrap();
+        let height = env.rpc().get_transaction_height(&hash).await.unwrap();
+        assert_eq!(d.request.confirmed_block, Some(i64::from(height)));
+        blocks_to_answer.push(i64::from(height) - d.request.block_index);
+    }
+    let kinds = |k| rows.iter().filter(|d| d.request.kind == k).count();
+    assert_eq!(
+        (kinds(RequestKind::Gateway), kinds(RequestKind::Native)),
+        (3, 2)
+    );
+    let mut request_ids: Vec<_> = rows
+        .iter()
+        .filter(|d| d.request.kind == RequestKind::Gateway)
+        .map(|d| d.request.request_id)
+        .collect();
+    request_ids.sort_unstable();
+    assert_eq!(request_ids, gateway_ids);
+    println!(
+        "blocks-to-answer (block time {:?}): {blocks_to_answer:?}",
+        test_block_time()
+    );
+
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// Delegates to the real store; `write_outbox` commits, then (once, while armed) reports a
+/// failure, so the worker stops before broadcasting: the state a crash at that point leaves.
+struct CrashAfterOutbox {
+    inner: Store,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl OracleStore for CrashAfterOutbox {
+    async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>> {
+        self.inner.cursor(chain, source).await
+    }
+    async fn record_block(
+        &self,
+        chain: &str,
+        source: &str,
+        next_block: i64,
+        requests: &[NewRequest],
+        now: UnixMillis,
+    ) -> StoreResult<usize> {
+        self.inner
+            .record_block(chain, source, next_block, requests, now)
+            .await
+    }
+    async fn claim(
+        &self,
+        owner: &str,
+        until: UnixMillis,
+        limit: i64,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>> {
+        self.inner.claim(owner, until, limit, now).await
+    }
+    async fn store_answer(
+        &self,
+        id: &str,
+        owner: &str,
+        code: i64,
+        result: &[u8],
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        self.inner.store_answer(id, owner, code, result, now).await
+    }
+    async fn write_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        outbox: &OutboxRow,
+        code: i64,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let written = self
+            .inner
+            .write_outbox(id, owner, outbox, code, now)
+            .await?;
+        if written && self.armed.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Corrupt("simulated crash after outbox".into()));
+        }
+        Ok(written)
+    }
+    async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()> {
+        self.inner.mark_sent(id, now).await
+    }
+    async fn mark_confirmed(&self, id: &str, block: i64, now: UnixMillis) -> StoreResult<bool> {
+        self.inner.mark_confirmed(id, block, now).await
+    }
+    async fn mark_final(
+        &self,
+        id: &str,
+        state: RequestState,
+        detail: &str,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        self.inner.mark_final(id, state, detail, now).await
+    }
+    async fn requeue(&self, id: &str, tx_hash: &str, now: UnixMillis) -> StoreResult<bool> {
+        self.inner.requeue(id, tx_hash, now).await
+    }
+    async fn release(&self, id: &str, owner: &str) -> StoreResult<()> {
+        self.inner.release(id, owner).await
+    }
+    async fn in_flight(&self) -> StoreResult<Vec<(RequestRow, OutboxRow)>> {
+        // The crashing process's sender never sees the row (it "died" first).
+        Ok(Vec::new())
+    }
+    async fn request(&self, id: &str) -> StoreResult<Option<RequestDetail>> {
+        self.inner.request(id).await
+    }
+    async fn list_requests(&self, filter: &RequestFilter) -> StoreResult<Vec<RequestRow>> {
+        self.inner.list_requests(filter).await
+    }
+    async fn count_by_state(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.inner.count_by_state().await
+    }
+}
+
+#[tokio::test]
+async fn outbox_written_before_a_crash_is_sent_after_restart_and_answers_once() {
+    let env = setup().await;
+    let store = env.store().await;
+    let crashing = Arc::new(CrashAfterOutbox {
+        inner: store.clone(),
+        armed: AtomicBool::new(true),
+    });
+    let (stop, task) = env.start(crashing.clone()).await;
+    let id = env.gateway_request("$.data.price").await;
+
+    // Wait for the outbox row; the first service never broadcasts it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let row = loop {
+        let rows = store
+            .list_requests(&RequestFilter {
+                limit: 10,
+                ..RequestFilter::default()
+            })
+            .await
+            .unwrap();
+        if let Some(r) = rows.into_iter().find(|r| r.state == RequestState::Outbox) {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no outbox row");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let before = store.request(&row.id).await.unwrap().unwrap();
+    let outbox = before.outbox.clone().expect("outbox row");
+    let hash = outbox.tx_hash.parse().unwrap();
+    assert!(
+        env.rpc().get_transaction_height(&hash).await.is_err(),
+        "not broadcast before the restart"
+    );
+    assert!(
+        env.read(&env.gateway_consumer, "isPending", &[Arg::Int(id.into())])
+            .await
+            .as_bool()
+            .unwrap()
+    );
+
+    // Restart on the same database: the stored bytes are sent, not rebuilt.
+    let (stop, task) = env.start(Arc::new(store.clone())).await;
+    assert_eq!(env.gateway_result(id).await, (0, b"[42.17]".to_vec()));
+    let rows = confirmed_rows(&store, 1).await;
+    assert_eq!(rows.len(), 1);
+    let after = &rows[0];
+    assert_eq!(after.request.state, RequestState::Confirmed);
+    assert_eq!(
+        states(after),
+        ["seen", "fetched", "outbox", "sent", "confirmed"]
+    );
+    assert_eq!(after.outbox.as_ref().unwrap().tx_hash, outbox.tx_hash);
+    assert_eq!(after.outbox.as_ref().unwrap().tx, outbox.tx);
+    assert_eq!(
+        after.request.confirmed_block,
+        Some(i64::from(
+            env.rpc().get_transaction_height(&hash).await.unwrap()
+        ))
+    );
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
