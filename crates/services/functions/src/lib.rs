@@ -1,1 +1,49 @@
-//! Functions service: users' JavaScript functions with versions, limits, granted secrets and executions.
+//! `nsl-functions`: users' JavaScript functions with versions, limits, granted secrets and
+//! executions, run in `nsl-sandbox`.
+//!
+//! # Flow
+//!
+//! ```text
+//! POST /v1/functions            --validate + clamp--> FunctionStore::create_function (version 1)
+//! PUT  /v1/functions/{id}       --validate + clamp--> FunctionStore::add_function_version (n+1)
+//! POST /v1/functions/{id}/execute {args, mode}
+//!   FunctionsService::execute
+//!     insert_execution (queued)   <- persisted BEFORE anything runs
+//!     [async: return the queued row now; the rest runs on a spawned task]
+//!     permit (bounded pool, FunctionsConfig::max_concurrent)
+//!     mark_execution_running
+//!     spawn_blocking: Sandbox::execute (own QuickJS runtime, limits of the version)
+//!        fetch   -> EgressFetch   -> nsl_egress::Egress::send (allowed_hosts of the version)
+//!        secrets -> GrantedSecrets -> FunctionSecrets (names granted to the version only)
+//!     finish_execution (succeeded | failed + error kind)
+//! ```
+//!
+//! # Invariants
+//!
+//! - Every read and write takes the caller's account: another account's functions and executions
+//!   are "not found", never "forbidden".
+//! - Limits stored with a version are already clamped to the operator maxima
+//!   ([`FunctionsConfig`]); the sandbox clamps again when it runs.
+//! - Outbound HTTP only through `nsl-egress`, with the version's host allowlist passed to the
+//!   egress client as well as checked by the sandbox (two independent checks).
+//! - A secret is only looked up for a name granted to the executing version (checked by the
+//!   sandbox and again by [`GrantedSecrets`]).
+//! - An execution row exists before the code runs; at startup [`FunctionsService::recover`]
+//!   marks rows left `queued`/`running` by a previous process `failed` with kind `interrupted`.
+//!
+//! See `docs/functions.md` for the JavaScript API, limits and HTTP API.
+
+mod config;
+mod error;
+mod hosts;
+mod http;
+mod service;
+
+pub use config::FunctionsConfig;
+pub use error::FunctionsError;
+pub use hosts::{EgressFetch, FunctionSecrets, GrantedSecrets, NoFunctionSecrets};
+pub use http::router;
+pub use nsl_store::{
+    ExecutionId, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord, FunctionStore,
+};
+pub use service::{ExecuteMode, FunctionInput, FunctionsService, LimitsInput};

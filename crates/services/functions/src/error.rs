@@ -1,0 +1,58 @@
+//! The crate's error type and its HTTP mapping.
+
+use nsl_api::ApiError;
+use nsl_store::StoreError;
+
+/// Errors of the functions service.
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionsError {
+    /// The input breaks a rule. `reason` is a stable snake_case code (`source_too_large`,
+    /// `invalid_limits`, `invalid_host`, ...), also the start of the HTTP error message.
+    #[error("{reason}: {message}")]
+    Invalid {
+        /// Stable code.
+        reason: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// No such function or execution for this account.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The account already has a function with this name.
+    #[error("a function with this name already exists")]
+    Conflict,
+    /// The service is shutting down.
+    #[error("the functions service is shutting down")]
+    ShuttingDown,
+    /// An execution worker failed unexpectedly (logged; not the caller's fault).
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FunctionsError {
+    pub(crate) fn invalid(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<FunctionsError> for ApiError {
+    fn from(e: FunctionsError) -> Self {
+        match e {
+            FunctionsError::Invalid { .. } => ApiError::Validation(e.to_string()),
+            FunctionsError::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
+            FunctionsError::Conflict => ApiError::Conflict(e.to_string()),
+            FunctionsError::ShuttingDown => ApiError::Unavailable(e.to_string()),
+            FunctionsError::Internal(m) => ApiError::internal(m),
+            FunctionsError::Store(StoreError::Conflict { .. }) => {
+                ApiError::Conflict("a function with this name already exists".into())
+            }
+            FunctionsError::Store(s) => ApiError::from(s),
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! [`FunctionsService`]: validation, versions and executions.
+
+use std::sync::Arc;
+
+use nsl_egress::Egress;
+use nsl_primitives::AccountId;
+use nsl_sandbox::{
+    ExecutionRequest, ExecutionScope, HostPattern, Limits, MIN_MEMORY_BYTES, Report, Sandbox,
+    SandboxConfig, Status,
+};
+use nsl_store::{
+    ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
+    FunctionStore, FunctionVersionSpec, NewExecution, StoreError, now_ms,
+};
+use serde::Deserialize;
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
+
+use crate::config::FunctionsConfig;
+use crate::error::FunctionsError;
+use crate::hosts::{EgressFetch, FunctionSecrets, GrantedSecrets};
+
+/// Longest function name, characters.
+const MAX_NAME_CHARS: usize = 100;
+/// Longest secret name, bytes.
+const MAX_SECRET_NAME: usize = 64;
+
+/// Limits asked for by a user; absent fields take the operator maxima.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsInput {
+    /// Wall-clock budget, milliseconds (1 ..; clamped to the maximum).
+    pub timeout_ms: Option<u64>,
+    /// Heap limit, bytes (at least 2 MiB; clamped to the maximum).
+    pub memory_bytes: Option<u64>,
+    /// Most `fetch` calls (clamped to the maximum).
+    pub max_fetches: Option<u32>,
+}
+
+/// A function as created or updated by a user.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionInput {
+    /// ES module exporting `default` a (usually async) function `main(args)`.
+    pub source: String,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: LimitsInput,
+    /// Hosts `fetch` may reach: `api.example.com` or `*.example.com`.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Names of the account's secrets `secrets.get` may read.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+/// Whether `execute` waits for the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecuteMode {
+    /// Run and return the finished execution.
+    #[default]
+    Sync,
+    /// Return the queued execution at once; poll it by id.
+    Async,
+}
+
+struct Inner {
+    store: Arc<dyn FunctionStore>,
+    egress: Arc<Egress>,
+    secrets: Arc<dyn FunctionSecrets>,
+    config: FunctionsConfig,
+    permits: Arc<Semaphore>,
+}
+
+/// The functions service. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct FunctionsService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FunctionsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionsService")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SECRET_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+impl FunctionsService {
+    /// A service over `store`, fetching through `egress` and reading secrets from `secrets`.
+    pub fn new(
+        store: Arc<dyn FunctionStore>,
+        egress: Arc<Egress>,
+        secrets: Arc<dyn FunctionSecrets>,
+        config: FunctionsConfig,
+    ) -> Self {
+        let permits = Arc::new(Semaphore::new(config.max_concurrent.max(1)));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                egress,
+                secrets,
+                config,
+                permits,
+            }),
+        }
+    }
+
+    /// The operator configuration.
+    pub fn config(&self) -> &FunctionsConfig {
+        &self.inner.config
+    }
+
+    /// Mark executions a previous process left `queued` or `running` as `failed` / `interrupted`.
+    /// Call once at startup, before serving. Returns how many were marked.
+    ///
+    /// One node per database: with several nodes on one PostgreSQL database this would also fail
+    /// executions another live node is running.
+    pub async fn recover(&self) -> Result<u64, FunctionsError> {
+        let n = self
+            .inner
+            .store
+            .fail_interrupted_executions(now_ms())
+            .await?;
+        if n > 0 {
+            tracing::warn!(
+                count = n,
+                "functions: executions interrupted by a restart marked failed"
+            );
+        }
+        Ok(n)
+    }
+
+    /// Validate `input` and clamp its limits to the operator maxima.
+    pub fn validate(&self, input: &FunctionInput) -> Result<FunctionVersionSpec, FunctionsError> {
+        let c = &self.inner.config;
+        if input.source.trim().is_empty() {
+            return Err(FunctionsError::invalid("empty_source", "source is empty"));
+        }
+        if input.source.len() > c.max_source_bytes {
+            return Err(FunctionsError::invalid(
+                "source_too_large",
+                format!(
+                    "source is {} bytes; at most {} are accepted",
+                    input.source.len(),
+                    c.max_source_bytes
+                ),
+            ));
+        }
+        let timeout_ms = match input.limits.timeout_ms {
+            Some(0) => {
+                return Err(FunctionsError::invalid(
+                    "invalid_limits",
+                    "limits.timeout_ms must be at least 1",
+                ));
+            }
+            Some(t) => t.min(c.max_timeout_ms),
+            None => c.max_timeout_ms,
+        };
+        let min_memory = u64::try_from(MIN_MEMORY_BYTES).unwrap_or(u64::MAX);
+        let memory_bytes = match input.limits.memory_bytes {
+            Some(m) if m < min_memory => {
+                return Err(FunctionsError::invalid(
+                    "invalid_limits",
+                    format!("limits.memory_bytes must be at least {min_memory}"),
+                ));
+            }
+            Some(m) => m.min(c.max_memory_bytes),
+            None => c.max_memory_bytes,
+        };
+        let max_fetches = input
+            .limits
+            .max_fetches
+            .map_or(c.max_fetches, |f| f.min(c.max_fetches));
+        if input.allowed_hosts.len() > c.max_allowed_hosts {
+            return Err(FunctionsError::invalid(
+                "too_many_hosts",
+                format!("at most {} allowed_hosts", c.max_allowed_hosts),
+            ));
+        }
+        let mut allowed_hosts = Vec::with_capacity(input.allowed_hosts.len());
+        for h in &input.allowed_hosts {
+            if HostPattern::parse(h).is_none() {
+                return Err(FunctionsError::invalid(
+                    "invalid_host",
+                    format!("allowed_hosts entry {h:?} is not a host name or *.domain pattern"),
+                ));
+            }
+            let h = h.trim().to_ascii_lowercase();
+            if !allowed_hosts.contains(&h) {
+                allowed_hosts.push(h);
+            }
+        }
+        if input.secrets.len() > c.max_secrets {
+            return Err(FunctionsError::invalid(
+                "too_many_secrets",
+                format!("at most {} secrets", c.max_secrets),
+            ));
+        }
+        let mut secrets = Vec::with_capacity(input.secrets.len());
+        for s in &input.secrets {
+            if !valid_secret_name(s) {
+                return Err(FunctionsError::invalid(
+                    "invalid_secret_name",
+                    format!("secret name {s:?}: 1 to {MAX_SECRET_NAME} of A-Z a-z 0-9 _ - ."),
+                ));
+            }
+            if !secrets.contains(s) {
+                secrets.push(s.clone());
+            }
+        }
+        Ok(FunctionVersionSpec {
+            source: input.source.clone(),
+            timeout_ms,
+            memory_bytes,
+            max_fetches,
+            allowed_hosts,
+            secrets,
+        })
+    }
+
+    /// Create a function (version 1).
+    pub async fn create(
+        &self,
+        account: AccountId,
+        name: &str,
+        input: &FunctionInput,
+    ) -> Result<FunctionRecord, FunctionsError> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err(FunctionsError::invalid(
+                "invalid_name",
+                format!("name must be 1 to {MAX_NAME_CHARS} printable characters"),
+            ));
+        }
+        let spec = self.validate(input)?;
+        match self.inner.store.create_function(account, name, &spec).await {
+            Ok(f) => Ok(f),
+            Err(StoreError::Conflict { .. }) => Err(FunctionsError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Store a new version of the account's function `id` and make it current.
+    pub async fn update(
+        &self,
+        account: AccountId,
+        id: FunctionId,
+        input: &FunctionInput,
+    ) -> Result<FunctionRecord, FunctionsError> {
+        let spec = self.validate(input)?;
+        match self
+            .inner
+            .store
+            .add_function_version(account, id, &spec)
+            .await
+        {
+            Ok(f) => Ok(f),
+            Err(StoreError::NotFound(_)) => Err(FunctionsError::NotFound("function")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The account's function `id`.
+    pub async fn get(
+        &self,
+        account: AccountId,
+        id: FunctionId,
+    ) -> Result<FunctionRecord, FunctionsError> {
+        self.inner
+            .store
+            .function(account, id)
+            .await?
+            .ok_or(FunctionsError::NotFound("function"))
+    }
+
+    /// The account's functions.
+    pub async fn list(&self, account: AccountId) -> Result<Vec<FunctionRecord>, FunctionsError> {
+        Ok(self.inner.store.list_functions(account).await?)
+    }
+
+    /// The account's execution `id`.
+    pub async fn execution(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+    ) -> Result<ExecutionRecord, FunctionsError> {
+        self.inner
+            .store
+            .execution(account, id)
+            .await?
+            .ok_or(FunctionsError::NotFound("execution"))
+    }
+
+    /// The latest executions of the account's function `id`, newest first.
+    pub async fn executions(
+        &self,
+        account: AccountId,
+        id: FunctionId,
+    ) -> Result<Vec<ExecutionRecord>, FunctionsError> {
+        self.get(account, id).await?;
+        Ok(self
+            .inner
+            .store
+            .list_executions(account, id, self.inner.config.list_limit)
+            .await?)
+    }
+
+    /// Execute the current version of the account's function `id` with `args`. The execution
+    /// row is persisted (`queued`) first. `Sync` waits and returns the finished execution;
+    /// `Async` returns the queued one at once and runs it on a spawned task.
+    pub async fn execute(
+        &self,
+        account: AccountId,
+        id: FunctionId,
+        args: serde_json::Value,
+        mode: ExecuteMode,
+    ) -> Result<ExecutionRecord, FunctionsError> {
+        let args_len = args.to_string().len();
+        if args_len > self.inner.config.max_args_bytes {
+            return Err(FunctionsError::invalid(
+                "args_too_large",
+                format!(
+                    "args are {args_len} bytes of JSON; at most {} are accepted",
+                    self.inner.config.max_args_bytes
+                ),
+            ));
+        }
+        let function = self.get(account, id).await?;
+        let record = self
+            .inner
+            .store
+            .insert_execution(
+                &NewExecution {
+                    function_id: id,
+                    account_id: account,
+                    version: function.current.version,
+                    args,
+                },
+                now_ms(),
+            )
+            .await?;
+        // Spawned in both modes: a caller that goes away (closed HTTP request) never leaves the
+        // execution half-recorded.
+        let this = self.clone();
+        let queued = record.clone();
+        let exec_id = record.id;
+        let task = tokio::spawn(async move {
+            let result = this.run(record, function).await;
+            if let Err(e) = &result {
+                tracing::error!(execution_id = %exec_id, error = %e, "functions: execution could not be recorded");
+            }
+            result
+        });
+        match mode {
+            ExecuteMode::Async => Ok(queued),
+            ExecuteMode::Sync => {
+                task.await.map_err(|e| {
+                    FunctionsError::Internal(format!("execution task failed: {e}"))
+                })??;
+                self.execution(account, exec_id).await
+            }
+        }
+    }
+
+    /// Run a queued execution to its end and record the outcome.
+    async fn run(
+        self,
+        record: ExecutionRecord,
+        function: FunctionRecord,
+    ) -> Result<(), FunctionsError> {
+        let inner = &self.inner;
+        let permit = inner
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| FunctionsError::ShuttingDown)?;
+        if !inner
+            .store
+            .mark_execution_running(record.id, now_ms())
+            .await?
+        {
+            return Ok(());
+        }
+        let spec = &function.current.spec;
+        let handle = Handle::current();
+        let max_limits = Limits {
+            timeout_ms: inner.config.max_timeout_ms,
+            memory_bytes: usize::try_from(inner.config.max_memory_bytes).unwrap_or(usize::MAX),
+            max_fetches: inner.config.max_fetches,
+            ..Limits::default()
+        };
+        let limits = Limits {
+            timeout_ms: spec.timeout_ms,
+            memory_bytes: usize::try_from(spec.memory_bytes).unwrap_or(usize::MAX),
+            max_fetches: spec.max_fetches,
+            ..Limits::default()
+        };
+        let sandbox = Sandbox::new(
+            SandboxConfig {
+                max_limits,
+                max_concurrent: 1,
+            },
+            Arc::new(EgressFetch::new(
+                inner.egress.clone(),
+                spec.allowed_hosts.clone(),
+                handle.clone(),
+            )),
+            Arc::new(GrantedSecrets::new(
+                inner.secrets.clone(),
+                record.account_id,
+                function.id,
+                spec.secrets.clone(),
+                handle,
+            )),
+        );
+        let request = ExecutionRequest {
+            source: spec.source.clone(),
+            args: record.args.clone(),
+            limits,
+            scope: ExecutionScope {
+                owner: record.account_id.to_string(),
+                function_id: function.id.to_string(),
+            },
+            allowed_hosts: spec.allowed_hosts.clone(),
+            granted_secrets: spec.secrets.clone(),
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            sandbox.execute(&request)
+        })
+        .await;
+        let outcome = match joined {
+            Ok(report) => outcome_of(&report),
+            Err(e) => ExecutionOutcome {
+                status: ExecutionStatus::Failed,
+                error_kind: Some("internal".into()),
+                error_message: Some(format!("sandbox worker failed: {e}")),
+                result: None,
+                logs: serde_json::Value::Array(Vec::new()),
+                duration_ms: 0,
+                memory_bytes: 0,
+                fetch_count: 0,
+                finished_at: now_ms(),
+            },
+        };
+        inner.store.finish_execution(record.id, &outcome).await?;
+        Ok(())
+    }
+}
+
+/// The stored outcome of a sandbox report.
+fn outcome_of(report: &Report) -> ExecutionOutcome {
+    let message = match &report.status {
+        Status::Ok => None,
+        Status::Timeout => Some("the execution exceeded its timeout".to_string()),
+        Status::MemoryLimit => Some("the execution exceeded its memory limit".to_string()),
+        Status::StackOverflow => Some("the execution exceeded its stack limit".to_string()),
+        Status::ScriptError { message, .. } => Some(message.clone()),
+        Status::ResultTooLarge { size, limit } => Some(format!(
+            "the result is {size} bytes; at most {limit} are kept"
+        )),
+        Status::HostError { message } => Some(message.clone()),
+        Status::Internal { message } => Some(message.clone()),
+    };
+    let ok = report.status.is_ok();
+    ExecutionOutcome {
+        status: if ok {
+            ExecutionStatus::Succeeded
+        } else {
+            ExecutionStatus::Failed
+        },
+        error_kind: (!ok).then(|| report.status.kind().to_string()),
+        error_message: message,
+        result: if ok {
+            Some(report.result.clone().unwrap_or(serde_json::Value::Null))
+        } else {
+            None
+        },
+        logs: serde_json::to_value(&report.logs)
+            .unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
+        duration_ms: i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX),
+        memory_bytes: i64::try_from(report.peak_memory_bytes).unwrap_or(i64::MAX),
+        fetch_count: i64::from(report.fetch_count),
+        finished_at: now_ms(),
+    }
+}

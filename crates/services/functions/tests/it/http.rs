@@ -1,0 +1,237 @@
+//! The HTTP API through `nsl_api::router_with`, authenticated with real API keys.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use nsl_api::AppState;
+use nsl_api::apikeys::{Actor, create_key};
+use nsl_functions::NoFunctionSecrets;
+use nsl_store::{AccountStore, Role};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::cases::service;
+use crate::harness::TestDb;
+
+async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-api-key", key);
+    let body = match body {
+        Some(v) => {
+            b = b.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut req = b.body(body).expect("request");
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 10], 40000))));
+    let res = app.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn key_for(db: &TestDb, name: &str) -> String {
+    let account = db
+        .store
+        .create_account(name, Role::User)
+        .await
+        .expect("account");
+    let actor = Actor {
+        name: account.id.to_string(),
+        ip: None,
+    };
+    create_key(
+        &db.store,
+        &account,
+        "test",
+        vec!["read".into(), "write".into()],
+        None,
+        &actor,
+    )
+    .await
+    .expect("key")
+    .secret
+}
+
+pub(crate) async fn http_api_end_to_end_with_two_accounts(db: &TestDb) {
+    let mut cfg = db.cfg.clone();
+    cfg.auth.jwt_secret = Some(nsl_config::Secret::new(
+        "functions-test-jwt-secret-0123456789abcdef".to_string(),
+    ));
+    let state = AppState::from_config(db.store.clone(), &cfg).expect("state");
+    let svc = service(db, Arc::new(NoFunctionSecrets));
+    let app = nsl_api::router_with(state, nsl_functions::router(svc));
+    let alice = key_for(db, "alice").await;
+    let bob = key_for(db, "bob").await;
+
+    let (s, f) = call(&app, Method::POST, "/v1/functions", &alice, Some(json!({
+        "name": "hello",
+        "source": "export default async (args) => { console.info('hi', args.who); return 'hello ' + args.who; }",
+        "limits": {"timeout_ms": 2000},
+    }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!(f["version"], 1);
+    assert_eq!(f["limits"]["timeout_ms"], 2000);
+    let id = f["id"].as_str().expect("id").to_string();
+
+    let (s, e) = call(
+        &app,
+        Method::POST,
+        &format!("/v1/functions/{id}/execute"),
+        &alice,
+        Some(json!({"args": {"who": "neo"}, "mode": "sync"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(e["status"], "succeeded");
+    assert_eq!(e["result"], "hello neo");
+    assert_eq!(e["logs"][0]["message"], "hi neo");
+    let exec_id = e["id"].as_str().expect("id").to_string();
+
+    let (s, q) = call(
+        &app,
+        Method::POST,
+        &format!("/v1/functions/{id}/execute"),
+        &alice,
+        Some(json!({"args": {"who": "async"}, "mode": "async"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{q}");
+    assert_eq!(q["status"], "queued");
+    let async_id = q["id"].as_str().expect("id").to_string();
+    let mut status = Value::Null;
+    for _ in 0..300 {
+        let (s, e) = call(
+            &app,
+            Method::GET,
+            &format!("/v1/executions/{async_id}"),
+            &alice,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        status = e["status"].clone();
+        if status == "succeeded" || status == "failed" {
+            assert_eq!(e["result"], "hello async");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "succeeded");
+
+    let (s, u) = call(
+        &app,
+        Method::PUT,
+        &format!("/v1/functions/{id}"),
+        &alice,
+        Some(json!({"source": "export default () => 2;"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert_eq!(u["version"], 2);
+
+    let (s, l) = call(
+        &app,
+        Method::GET,
+        &format!("/v1/functions/{id}/executions"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(l["items"].as_array().map(Vec::len), Some(2));
+    let (s, l) = call(&app, Method::GET, "/v1/functions", &alice, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(l["items"][0]["id"], id.as_str());
+
+    // Bob sees none of it: 404 everywhere, an empty list.
+    for (method, path, body) in [
+        (Method::GET, format!("/v1/functions/{id}"), None),
+        (
+            Method::PUT,
+            format!("/v1/functions/{id}"),
+            Some(json!({"source": "export default () => 0;"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/functions/{id}/execute"),
+            Some(json!({"args": {}})),
+        ),
+        (Method::GET, format!("/v1/functions/{id}/executions"), None),
+        (Method::GET, format!("/v1/executions/{exec_id}"), None),
+        (Method::GET, "/v1/executions/not-a-uuid".to_string(), None),
+    ] {
+        let (s, b) = call(&app, method.clone(), &path, &bob, body).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {b}");
+        assert_eq!(b["code"], "not_found");
+    }
+    let (s, l) = call(&app, Method::GET, "/v1/functions", &bob, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(l["items"], json!([]));
+
+    // Bad source or limits: 422 validation_failed, the reason first in the message.
+    let (s, b) = call(
+        &app,
+        Method::POST,
+        "/v1/functions",
+        &alice,
+        Some(json!({"name": "x", "source": ""})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["code"], "validation_failed");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("empty_source"),
+        "{b}"
+    );
+    let (s, b) = call(
+        &app,
+        Method::PUT,
+        &format!("/v1/functions/{id}"),
+        &alice,
+        Some(json!({"source": "export default () => 1;", "limits": {"timeout_ms": 0}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("invalid_limits"),
+        "{b}"
+    );
+    let (s, b) = call(
+        &app,
+        Method::POST,
+        "/v1/functions",
+        &alice,
+        Some(json!({"name": "x", "source": "export default () => 1;", "limits": {"cpu": 1}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    // Without credentials: 401.
+    let (s, _) = call(&app, Method::GET, "/v1/functions", "nsl_bogus_key", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,44 @@
+//! Functions service tests: every case runs against SQLite (temp dir) and a fresh PostgreSQL
+//! database, through the real store, sandbox and egress client.
+
+mod cases;
+mod harness;
+mod http;
+
+/// Instantiate each case once per backend.
+macro_rules! both_backends {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = crate::harness::TestDb::sqlite().await;
+                    crate::$module::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = crate::harness::TestDb::postgres().await;
+                    crate::$module::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    cases::create_and_sync_execute_returns_result_and_logs,
+    cases::update_creates_a_new_version_used_by_later_executions,
+    cases::async_execute_then_poll_to_succeeded,
+    cases::timeout_is_recorded_as_failed_and_service_keeps_working,
+    cases::accounts_cannot_see_each_others_functions_or_executions,
+    cases::secrets_are_limited_to_granted_names,
+    cases::fetch_outside_the_allowlist_is_refused,
+    cases::fetch_goes_through_egress_which_refuses_loopback,
+    cases::invalid_source_and_limits_are_rejected_and_limits_clamped,
+    cases::recover_marks_unfinished_executions_interrupted,
+    http::http_api_end_to_end_with_two_accounts,
+);
