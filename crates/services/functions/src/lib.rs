@@ -14,7 +14,8 @@
 //!     mark_execution_running
 //!     spawn_blocking: Sandbox::execute (own QuickJS runtime, limits of the version)
 //!        fetch   -> EgressFetch   -> nsl_egress::Egress::send (allowed_hosts of the version)
-//!        secrets -> GrantedSecrets -> FunctionSecrets (names granted to the version only)
+//!        secrets -> GrantedSecrets -> FunctionSecrets (names granted to the version only;
+//!                   implemented for nsl_secrets::SecretsService: decrypt + audit)
 //!     finish_execution (succeeded | failed + error kind)
 //! ```
 //!
@@ -37,6 +38,7 @@ mod config;
 mod error;
 mod hosts;
 mod http;
+mod secrets_adapter;
 mod service;
 
 pub use config::FunctionsConfig;

@@ -22,8 +22,6 @@ use crate::hosts::{EgressFetch, FunctionSecrets, GrantedSecrets};
 
 /// Longest function name, characters.
 const MAX_NAME_CHARS: usize = 100;
-/// Longest secret name, bytes.
-const MAX_SECRET_NAME: usize = 64;
 
 /// Limits asked for by a user; absent fields take the operator maxima.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -87,12 +85,9 @@ impl std::fmt::Debug for FunctionsService {
     }
 }
 
+/// The naming rule of `nsl-secrets`: a name it could never store is refused up front.
 fn valid_secret_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_SECRET_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    nsl_secrets::validate_name(name).is_ok()
 }
 
 impl FunctionsService {
@@ -211,7 +206,10 @@ impl FunctionsService {
             if !valid_secret_name(s) {
                 return Err(FunctionsError::invalid(
                     "invalid_secret_name",
-                    format!("secret name {s:?}: 1 to {MAX_SECRET_NAME} of A-Z a-z 0-9 _ - ."),
+                    format!(
+                        "secret name {s:?}: 1 to {} of A-Z a-z 0-9 _ - . starting with a letter or _",
+                        nsl_secrets::MAX_NAME_LEN
+                    ),
                 ));
             }
             if !secrets.contains(s) {

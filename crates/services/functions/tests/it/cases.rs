@@ -494,3 +494,93 @@ pub(crate) async fn recover_marks_unfinished_executions_interrupted(db: &TestDb)
     );
     assert_eq!(svc.recover().await.expect("recover again"), 0);
 }
+
+pub(crate) async fn nsl_secrets_service_serves_granted_secrets_and_audits_reads(db: &TestDb) {
+    use nsl_store::{AuditFilter, AuditStore};
+    let data_dir = db.cfg.node.data_dir.clone();
+    let vault = tokio::task::spawn_blocking(move || nsl_secrets::open_node_vault(&data_dir))
+        .await
+        .expect("join")
+        .expect("vault");
+    let secrets = Arc::new(nsl_secrets::SecretsService::new(
+        db.store.clone(),
+        Arc::new(vault),
+    ));
+    let alice = account(db, "alice").await;
+    let bob = account(db, "bob").await;
+    let actor = |a: AccountId| nsl_secrets::Actor {
+        name: a.to_string(),
+        ip: None,
+    };
+    secrets
+        .put(alice, "API_KEY", b"alice-key", &actor(alice))
+        .await
+        .expect("put");
+    secrets
+        .put(alice, "OTHER", b"alice-other", &actor(alice))
+        .await
+        .expect("put");
+    secrets
+        .put(bob, "API_KEY", b"bob-key", &actor(bob))
+        .await
+        .expect("put");
+    let svc = service(db, secrets);
+    let source = r#"
+export default function main() {
+  const key = secrets.get("API_KEY");
+  console.log("key is", key);
+  let other;
+  try { secrets.get("OTHER"); other = "read"; } catch (e) { other = String(e); }
+  return { alice: key === "alice-key", bob: key === "bob-key", other };
+}
+"#;
+    let grant = FunctionInput {
+        source: source.into(),
+        secrets: vec!["API_KEY".into()],
+        ..FunctionInput::default()
+    };
+    let fa = svc.create(alice, "s", &grant).await.expect("create");
+    let e = svc
+        .execute(alice, fa.id, Value::Null, ExecuteMode::Sync)
+        .await
+        .expect("execute");
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{e:?}");
+    let r = e.result.clone().expect("result");
+    assert_eq!(
+        (r["alice"].clone(), r["bob"].clone()),
+        (json!(true), json!(false))
+    );
+    assert!(
+        r["other"].as_str().unwrap_or("").contains("not available"),
+        "{r}"
+    );
+    // The value read is redacted from the stored logs.
+    let logs = e.logs.to_string();
+    assert!(
+        !logs.contains("alice-key") && logs.contains("key is"),
+        "{logs}"
+    );
+    // Exactly one audited read, naming the function; none for the ungranted name.
+    let page = db
+        .store
+        .list_audit(&AuditFilter {
+            action: Some("secret.read".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(page.entries.len(), 1, "{:?}", page.entries);
+    assert_eq!(page.entries[0].detail["function_id"], fa.id.to_string());
+    assert_eq!(page.entries[0].detail["name"], "API_KEY");
+    // Bob's function with the same grant gets Bob's value.
+    let fb = svc.create(bob, "s", &grant).await.expect("create");
+    let e = svc
+        .execute(bob, fb.id, Value::Null, ExecuteMode::Sync)
+        .await
+        .expect("execute");
+    let r = e.result.expect("result");
+    assert_eq!(
+        (r["alice"].clone(), r["bob"].clone()),
+        (json!(false), json!(true))
+    );
+}
