@@ -26,9 +26,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod oracle;
 mod secret;
 mod types;
 
+pub use oracle::OracleConfig;
 pub use secret::{REDACTED, Secret};
 pub use types::{
     ApiConfig, AuthConfig, Bucket, Config, DatabaseConfig, GroupLimits, LogConfig, LogFormat,
@@ -45,10 +47,16 @@ pub const JWT_SECRET_FILE_NAME: &str = "jwt_secret";
 pub const SQLITE_FILE_NAME: &str = "nsl.db";
 
 /// Keys that must never be written in the TOML file, with where to put them instead.
-const SECRET_KEYS: &[(&str, &str)] = &[(
-    "auth.jwt_secret",
-    "set NSL_AUTH__JWT_SECRET or point auth.jwt_secret_file at a file",
-)];
+const SECRET_KEYS: &[(&str, &str)] = &[
+    (
+        "auth.jwt_secret",
+        "set NSL_AUTH__JWT_SECRET or point auth.jwt_secret_file at a file",
+    ),
+    (
+        "oracle.node_key",
+        "set NSL_ORACLE__NODE_KEY or point oracle.node_key_file at a file",
+    ),
+];
 
 /// Minimum length of the JWT key.
 const MIN_JWT_SECRET_LEN: usize = 32;

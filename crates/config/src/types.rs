@@ -24,6 +24,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[rate_limit]`: token buckets per client IP and per API key.
     pub rate_limit: RateLimitConfig,
+    /// `[oracle]`: the oracle service (disabled by default).
+    pub oracle: crate::OracleConfig,
 }
 
 /// `[node]` section.

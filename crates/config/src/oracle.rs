@@ -1,0 +1,78 @@
+//! `[oracle]` section: the oracle service (`nsl_oracle::service`) run by `nsl serve`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Secret;
+
+/// `[oracle]` section. Disabled by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OracleConfig {
+    /// Run the oracle service in `nsl serve`. Default `false`.
+    pub enabled: bool,
+    /// JSON-RPC URL of the Neo node the service follows and sends to. Default
+    /// `http://127.0.0.1:20332`.
+    pub rpc_url: String,
+    /// Script hash (`0x...`) of the NSL gateway contract; empty answers native OracleContract
+    /// requests only.
+    pub gateway_hash: String,
+    /// WIF of the node key. Only from `NSL_ORACLE__NODE_KEY` (never from the TOML file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_key: Option<Secret>,
+    /// File holding the WIF of the node key (surrounding whitespace is trimmed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_key_file: Option<PathBuf>,
+    /// Concurrent fetch/sign workers. Default 4.
+    pub workers: u32,
+    /// Pause between follower/sender rounds in milliseconds. Default 500.
+    pub poll_interval_ms: u64,
+    /// First block to scan when the database has no cursor yet. Default 0.
+    pub start_block: u32,
+    /// Egress: allow `http://` URLs (development only). Default `false`.
+    pub allow_http: bool,
+    /// Egress: allow private, loopback and link-local addresses (development only). Default
+    /// `false`.
+    pub allow_private_hosts: bool,
+}
+
+impl Default for OracleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            rpc_url: "http://127.0.0.1:20332".into(),
+            gateway_hash: String::new(),
+            node_key: None,
+            node_key_file: None,
+            workers: 4,
+            poll_interval_ms: 500,
+            start_block: 0,
+            allow_http: false,
+            allow_private_hosts: false,
+        }
+    }
+}
+
+impl OracleConfig {
+    /// The node key: `NSL_ORACLE__NODE_KEY`, else the content of `node_key_file`. `Err` with a
+    /// message (never the key) when neither is usable.
+    pub fn node_key(&self) -> Result<Secret, String> {
+        match (&self.node_key, &self.node_key_file) {
+            (Some(_), Some(_)) => {
+                Err("both NSL_ORACLE__NODE_KEY and oracle.node_key_file are set; keep one".into())
+            }
+            (Some(k), None) if !k.is_empty() => Ok(k.clone()),
+            (_, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let key = Secret::new(text.trim());
+                if key.is_empty() {
+                    return Err(format!("{} is empty", path.display()));
+                }
+                Ok(key)
+            }
+            _ => Err("set NSL_ORACLE__NODE_KEY or oracle.node_key_file".into()),
+        }
+    }
+}
