@@ -12,6 +12,7 @@ mod dev;
 mod neo;
 mod output;
 mod platform;
+mod secrets;
 mod serve;
 
 pub use output::Output;
@@ -41,6 +42,9 @@ pub enum Command {
     /// API keys: create, list, revoke.
     #[command(subcommand)]
     Apikey(apikey::ApikeyCmd),
+    /// Secrets: master key rotation.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCmd),
     #[command(flatten)]
     Platform(platform::PlatformCmd),
 }
@@ -89,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Dev(args) => dev::run(args, &out),
         Command::Serve(args) => serve::run(args, &out),
         Command::Apikey(cmd) => apikey::run(cmd, &out),
+        Command::Secrets(cmd) => secrets::run(cmd, &out),
         Command::Platform(cmd) => platform::run(cmd, &out),
     };
     match result {

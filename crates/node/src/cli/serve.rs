@@ -37,6 +37,7 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
     }
     let addr = cfg.api.listen_addr().map_err(CliError::bad_input)?;
     nsl_api::telemetry::init_logging(&cfg.log).map_err(CliError::bad_input)?;
+    let vault = nsl_secrets::open_node_vault(&cfg.node.data_dir).context("opening the vault")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("nsl-worker")
@@ -48,7 +49,11 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
             .context("opening the database")?;
         let state =
             nsl_api::AppState::from_config(store.clone(), &cfg).map_err(CliError::bad_input)?;
-        let app = nsl_api::router(state.clone());
+        let secrets = nsl_secrets::SecretsService::new(store.clone(), std::sync::Arc::new(vault));
+        let app = nsl_api::router_with(
+            state.clone(),
+            nsl_secrets::router(std::sync::Arc::new(secrets)),
+        );
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;

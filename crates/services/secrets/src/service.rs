@@ -337,6 +337,7 @@ impl SecretsService {
     /// writes sealed under the old one to land, re-wrap every data key still under an older
     /// version in batches of [`REWRAP_BATCH`] (ciphertexts untouched), then retire every older
     /// version. Reads and writes keep working throughout. One rotation at a time per service.
+    /// Audited as `secret.rotate_master` (actor `system`, target `secret:*`).
     pub async fn rotate_master(&self) -> SecretsResult<RotationReport> {
         let _one = self.rotation.lock().await;
         let vault = Arc::clone(&self.vault);
@@ -410,6 +411,21 @@ impl SecretsService {
             }
             Ok(retired)
         })
+        .await?;
+        self.audit(
+            &Actor {
+                name: "system".to_owned(),
+                ip: None,
+            },
+            "secret.rotate_master",
+            "*",
+            json!({
+                "previous_version": previous_version,
+                "new_version": new_version,
+                "rewrapped": rewrapped,
+                "retired": retired,
+            }),
+        )
         .await?;
         tracing::info!(
             previous_version,
