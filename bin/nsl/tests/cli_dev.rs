@@ -1,0 +1,140 @@
+//! End-to-end test of the README's run command, `nsl dev`: the real binary starts a privnet, funds a
+//! user account, writes dev.json, answers RPC, and stops everything cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A temp directory removed on drop (also when the test fails).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The `nsl dev` process, killed on drop if the test did not stop it.
+struct Dev(Option<Child>);
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
+    let tmp = TempDir(std::env::temp_dir().join(format!("nsl-cli-dev-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&tmp.0);
+    let dir = tmp.0.join("dev");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nsl"))
+        .args(["dev", "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nsl dev");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut dev = Dev(Some(child));
+
+    // Progress goes to stderr, the summary to stdout; collect both, wake up when the summary ends.
+    let (tx, rx) = mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx2.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut seen = Vec::new();
+    let state_file = dir.join("dev.json");
+    while !state_file.exists() || !seen.iter().any(|l: &String| l.contains("ready")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "nsl dev not ready in time; output so far:\n{}",
+            seen.join("\n")
+        );
+        if let Ok(line) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
+            seen.push(line);
+        }
+        if let Some(c) = dev.0.as_mut() {
+            if let Ok(Some(status)) = c.try_wait() {
+                panic!("nsl dev exited early with {status}:\n{}", seen.join("\n"));
+            }
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("privnet up")),
+        "progress lines are shown while it works: {seen:?}"
+    );
+
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).expect("read dev.json")).expect("json");
+    let rpc_url = state["rpc_url"].as_str().expect("rpc_url").to_owned();
+    assert_eq!(state["network_magic"], 56753);
+    let user = &state["accounts"][0];
+    let wif = user["wif"].as_str().expect("user wif");
+    let address = user["address"].as_str().expect("user address");
+    let key = neo::PrivateKey::from_wif(wif).expect("dev.json WIF is valid");
+    let hash = neo::address_to_script_hash(address).expect("dev.json address is valid");
+    assert_eq!(
+        key.public_key().script_hash(),
+        hash,
+        "the WIF belongs to the address"
+    );
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let rpc = neo_rpc::RpcClient::new(rpc_url.clone()).expect("rpc client");
+        let version = rpc.get_version().await.expect("getversion");
+        assert_eq!(version.protocol.network, 56753);
+        let balance = neo_rpc::Nep17::gas(rpc.clone())
+            .balance_of(&hash)
+            .await
+            .expect("GAS balance");
+        assert_eq!(
+            balance,
+            neo::BigInt::from(1000_0000_0000i64),
+            "user funded with 1000 GAS"
+        );
+    });
+
+    // SIGTERM: exit 0, chain gone, state file removed.
+    let mut child = dev.0.take().expect("child");
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: plain kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nsl dev did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "nsl dev exits 0 on SIGTERM, got {status}");
+    rt.block_on(async {
+        let rpc = neo_rpc::RpcClient::with_timeout(rpc_url, Duration::from_secs(2)).expect("rpc");
+        assert!(
+            rpc.get_block_count().await.is_err(),
+            "the privnet stopped with nsl dev"
+        );
+    });
+}
