@@ -71,10 +71,10 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
         if let Ok(line) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
             seen.push(line);
         }
-        if let Some(c) = dev.0.as_mut() {
-            if let Ok(Some(status)) = c.try_wait() {
-                panic!("nsl dev exited early with {status}:\n{}", seen.join("\n"));
-            }
+        if let Some(c) = dev.0.as_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            panic!("nsl dev exited early with {status}:\n{}", seen.join("\n"));
         }
     }
     assert!(
