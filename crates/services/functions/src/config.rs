@@ -19,6 +19,9 @@ pub struct FunctionsConfig {
     pub max_secrets: usize,
     /// Executions running at once; further ones wait queued (default: CPU count).
     pub max_concurrent: usize,
+    /// Executions accepted but not finished (queued + running) at most; beyond it `execute` is
+    /// refused with [`crate::FunctionsError::Busy`] (HTTP 503) (default 1000).
+    pub max_pending: usize,
     /// Executions returned by a list call at most (default 100).
     pub list_limit: u32,
 }
@@ -36,6 +39,7 @@ impl Default for FunctionsConfig {
             max_concurrent: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            max_pending: 1000,
             list_limit: 100,
         }
     }

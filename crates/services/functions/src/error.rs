@@ -21,6 +21,9 @@ pub enum FunctionsError {
     /// The account already has a function with this name.
     #[error("a function with this name already exists")]
     Conflict,
+    /// Too many executions are pending on this node; retry later.
+    #[error("too many executions pending on this node; retry later")]
+    Busy,
     /// The service is shutting down.
     #[error("the functions service is shutting down")]
     ShuttingDown,
@@ -47,7 +50,9 @@ impl From<FunctionsError> for ApiError {
             FunctionsError::Invalid { .. } => ApiError::Validation(e.to_string()),
             FunctionsError::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
             FunctionsError::Conflict => ApiError::Conflict(e.to_string()),
-            FunctionsError::ShuttingDown => ApiError::Unavailable(e.to_string()),
+            FunctionsError::Busy | FunctionsError::ShuttingDown => {
+                ApiError::Unavailable(e.to_string())
+            }
             FunctionsError::Internal(m) => ApiError::internal(m),
             FunctionsError::Store(StoreError::Conflict { .. }) => {
                 ApiError::Conflict("a function with this name already exists".into())

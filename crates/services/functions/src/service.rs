@@ -1,6 +1,7 @@
 //! [`FunctionsService`]: validation, versions and executions.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nsl_egress::Egress;
 use nsl_primitives::AccountId;
@@ -69,6 +70,16 @@ struct Inner {
     secrets: Arc<dyn FunctionSecrets>,
     config: FunctionsConfig,
     permits: Arc<Semaphore>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// Counts an execution as pending until dropped.
+struct PendingGuard(Arc<AtomicUsize>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The functions service. Cheap to clone; share one per process.
@@ -106,6 +117,7 @@ impl FunctionsService {
                 secrets,
                 config,
                 permits,
+                pending: Arc::new(AtomicUsize::new(0)),
             }),
         }
     }
@@ -337,6 +349,18 @@ impl FunctionsService {
             ));
         }
         let function = self.get(account, id).await?;
+        let max_pending = self.inner.config.max_pending.max(1);
+        if self
+            .inner
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max_pending).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return Err(FunctionsError::Busy);
+        }
+        let pending = PendingGuard(self.inner.pending.clone());
         let record = self
             .inner
             .store
@@ -356,6 +380,7 @@ impl FunctionsService {
         let queued = record.clone();
         let exec_id = record.id;
         let task = tokio::spawn(async move {
+            let _pending = pending;
             let result = this.run(record, function).await;
             if let Err(e) = &result {
                 tracing::error!(execution_id = %exec_id, error = %e, "functions: execution could not be recorded");

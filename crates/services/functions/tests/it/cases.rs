@@ -18,12 +18,20 @@ use serde_json::{Value, json};
 use crate::harness::TestDb;
 
 pub(crate) fn service(db: &TestDb, secrets: Arc<dyn FunctionSecrets>) -> FunctionsService {
+    service_with(db, secrets, FunctionsConfig::default())
+}
+
+fn service_with(
+    db: &TestDb,
+    secrets: Arc<dyn FunctionSecrets>,
+    config: FunctionsConfig,
+) -> FunctionsService {
     let egress = Egress::new(EgressPolicy::default()).expect("egress");
     FunctionsService::new(
         Arc::new(db.store.clone()),
         Arc::new(egress),
         secrets,
-        FunctionsConfig::default(),
+        config,
     )
 }
 
@@ -582,5 +590,65 @@ export default function main() {
     assert_eq!(
         (r["alice"].clone(), r["bob"].clone()),
         (json!(false), json!(true))
+    );
+}
+
+pub(crate) async fn pending_executions_are_bounded(db: &TestDb) {
+    let svc = service_with(
+        db,
+        Arc::new(NoFunctionSecrets),
+        FunctionsConfig {
+            max_pending: 1,
+            ..FunctionsConfig::default()
+        },
+    );
+    let alice = account(db, "alice").await;
+    let spin = FunctionInput {
+        source: "export default function main() { for (;;) {} }".into(),
+        limits: LimitsInput {
+            timeout_ms: Some(1_000),
+            ..LimitsInput::default()
+        },
+        ..FunctionInput::default()
+    };
+    let f = svc.create(alice, "spin", &spin).await.expect("create");
+    let first = svc
+        .execute(alice, f.id, Value::Null, ExecuteMode::Async)
+        .await
+        .expect("first is accepted");
+    let second = svc
+        .execute(alice, f.id, Value::Null, ExecuteMode::Async)
+        .await;
+    assert!(matches!(second, Err(FunctionsError::Busy)), "{second:?}");
+    for _ in 0..300 {
+        if svc
+            .execution(alice, first.id)
+            .await
+            .expect("poll")
+            .status
+            .is_final()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give the finished task a moment to release its slot.
+    let mut accepted = None;
+    for _ in 0..100 {
+        match svc
+            .execute(alice, f.id, Value::Null, ExecuteMode::Async)
+            .await
+        {
+            Ok(e) => {
+                accepted = Some(e);
+                break;
+            }
+            Err(FunctionsError::Busy) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        accepted.is_some(),
+        "a slot is free again once the first finished"
     );
 }

@@ -40,6 +40,7 @@ both_backends!(
     cases::fetch_goes_through_egress_which_refuses_loopback,
     cases::invalid_source_and_limits_are_rejected_and_limits_clamped,
     cases::recover_marks_unfinished_executions_interrupted,
+    cases::pending_executions_are_bounded,
     cases::nsl_secrets_service_serves_granted_secrets_and_audits_reads,
     http::http_api_end_to_end_with_two_accounts,
 );
