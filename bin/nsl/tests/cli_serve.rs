@@ -204,4 +204,14 @@ fn serve_answers_on_a_socket_and_stops_on_sigterm() {
     assert!(status.success(), "exit status {status:?}; log: {log}");
     assert!(log.contains("SIGTERM received"), "{log}");
     assert!(!log.contains(&api_key[17..]), "the API key was logged");
+
+    // Revoke with the CLI: listed as revoked, audited with actor `cli`.
+    let key_id = field(&key, "id");
+    nsl(d, &["apikey", "revoke", &key_id]);
+    let listed = nsl(d, &["apikey", "list", "--account", &account_id]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("revoked"), "{listed}");
+    let audit = nsl(d, &["audit", "list", "--action", "apikey.revoke"]);
+    let audit = String::from_utf8_lossy(&audit.stdout).into_owned();
+    assert!(audit.contains(&key_id) && audit.contains("cli"), "{audit}");
 }
