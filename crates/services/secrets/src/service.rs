@@ -456,3 +456,36 @@ pub fn open_node_vault(data_dir: &Path) -> SecretsResult<SoftwareVault> {
     let config = SoftwareVaultConfig::from_env(data_dir.join(VAULT_DIR), true)?;
     Ok(SoftwareVault::open(config)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rule() {
+        for ok in [
+            "A",
+            "_x",
+            "DB_PASSWORD",
+            "api.key-2",
+            &"a".repeat(MAX_NAME_LEN),
+        ] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "-x",
+            ".x",
+            "has space",
+            "slash/y",
+            "ümlaut",
+            &"a".repeat(MAX_NAME_LEN + 1),
+        ] {
+            assert!(
+                matches!(validate_name(bad), Err(SecretsError::InvalidName)),
+                "{bad}"
+            );
+        }
+    }
+}
