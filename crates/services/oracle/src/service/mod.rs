@@ -25,6 +25,7 @@
 //!   claim is released, or the outbox entry is re-sent on the next sender round).
 //! - The node key is used only to sign; it never appears in logs or errors.
 
+pub mod api;
 mod follower;
 mod store;
 mod worker;
@@ -53,6 +54,9 @@ pub enum ServiceError {
     /// The store failed.
     #[error("oracle store: {0}")]
     Store(#[from] nsl_store::StoreError),
+    /// The `[oracle]` configuration is unusable (the message never contains the key).
+    #[error("oracle config: {0}")]
+    Config(String),
     /// The chain could not be reached or refused a call.
     #[error(transparent)]
     Oracle(#[from] crate::OracleError),
@@ -165,6 +169,41 @@ impl OracleService {
         })
     }
 
+    /// Build the service from the `[oracle]` section: RPC client, egress policy (HTTPS and public
+    /// addresses unless `allow_http` / `allow_private_hosts`), node key (env or file), gateway.
+    pub async fn from_config(
+        cfg: &nsl_config::OracleConfig,
+        store: Arc<dyn OracleStore>,
+    ) -> Result<Self, ServiceError> {
+        let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
+        let wif = cfg.node_key().map_err(|e| bad("oracle.node_key", e))?;
+        let key = PrivateKey::from_wif(wif.expose())
+            .map_err(|_| bad("oracle.node_key", "not a valid WIF".into()))?;
+        let gateway = match cfg.gateway_hash.trim() {
+            "" => None,
+            h => Some(
+                h.parse::<UInt160>()
+                    .map_err(|e| bad("oracle.gateway_hash", e.to_string()))?,
+            ),
+        };
+        let rpc = RpcClient::new(cfg.rpc_url.clone())
+            .map_err(|e| bad("oracle.rpc_url", e.to_string()))?;
+        let egress = Egress::new(nsl_egress::EgressPolicy {
+            allow_http: cfg.allow_http,
+            allow_private_hosts: cfg.allow_private_hosts,
+            ..nsl_egress::EgressPolicy::default()
+        })
+        .map_err(|e| bad("oracle egress policy", e.to_string()))?;
+        let config = ServiceConfig {
+            gateway,
+            workers: usize::try_from(cfg.workers.max(1)).unwrap_or(1),
+            poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(10)),
+            start_block: cfg.start_block,
+            ..ServiceConfig::default()
+        };
+        Self::new(store, rpc, egress, NodeKey(key), config).await
+    }
+
     /// `neo:<network magic>`: the chain column of this service's rows.
     pub fn chain(&self) -> &str {
         &self.shared.chain
@@ -200,5 +239,42 @@ pub(crate) async fn pause(shutdown: &mut watch::Receiver<bool>, interval: Durati
     tokio::select! {
         _ = tokio::time::sleep(interval) => *shutdown.borrow(),
         r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
+    }
+}
+
+/// A service running in a spawned task (what `nsl serve` holds).
+#[derive(Debug)]
+pub struct OracleHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), ServiceError>>,
+}
+
+impl OracleHandle {
+    /// Start the service of the `[oracle]` section in a task; `Ok(None)` when it is disabled.
+    pub async fn spawn_from_config(
+        cfg: &nsl_config::OracleConfig,
+        store: Arc<dyn OracleStore>,
+    ) -> Result<Option<Self>, ServiceError> {
+        if !cfg.enabled {
+            return Ok(None);
+        }
+        let service = OracleService::from_config(cfg, store).await?;
+        let (stop, rx) = watch::channel(false);
+        Ok(Some(Self {
+            stop,
+            task: tokio::spawn(service.run(rx)),
+        }))
+    }
+
+    /// Ask the service to stop and wait for it (work in progress finishes its current step).
+    pub async fn shutdown(self) -> Result<(), ServiceError> {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "oracle service task failed");
+                Ok(())
+            }
+        }
     }
 }
