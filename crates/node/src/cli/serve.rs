@@ -49,10 +49,26 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
             .context("opening the database")?;
         let state =
             nsl_api::AppState::from_config(store.clone(), &cfg).map_err(CliError::bad_input)?;
-        let secrets = nsl_secrets::SecretsService::new(store.clone(), std::sync::Arc::new(vault));
+        let secrets = std::sync::Arc::new(nsl_secrets::SecretsService::new(
+            store.clone(),
+            std::sync::Arc::new(vault),
+        ));
+        let egress = nsl_egress::Egress::new(nsl_egress::EgressPolicy::default())
+            .context("building the egress client")?;
+        let functions = nsl_functions::FunctionsService::new(
+            std::sync::Arc::new(store.clone()),
+            std::sync::Arc::new(egress),
+            secrets.clone(),
+            nsl_functions::FunctionsConfig::default(),
+        );
+        // Executions a previous process left queued/running are failed as `interrupted`.
+        functions
+            .recover()
+            .await
+            .context("recovering interrupted function executions")?;
         let app = nsl_api::router_with(
             state.clone(),
-            nsl_secrets::router(std::sync::Arc::new(secrets)),
+            nsl_secrets::router(secrets).merge(nsl_functions::router(functions)),
         );
         let listener = tokio::net::TcpListener::bind(addr)
             .await
