@@ -54,7 +54,33 @@ pub fn router(state: AppState) -> Router {
 /// The API router with extra routes (e.g. a service's own `/v1/...` endpoints) merged in; they get
 /// the same middleware, error format, rate limits and metrics.
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
+    build(state, extra, None)
+}
+
+/// As [`router_with`], and `extra_doc` (the extra routes' OpenAPI paths and schemas, e.g. from a
+/// `#[derive(utoipa::OpenApi)]` of the service) is merged into `/openapi.json`.
+pub fn router_with_openapi(
+    state: AppState,
+    extra: Router<AppState>,
+    extra_doc: utoipa::openapi::OpenApi,
+) -> Router {
+    build(state, extra, Some(extra_doc))
+}
+
+fn build(
+    state: AppState,
+    extra: Router<AppState>,
+    extra_doc: Option<utoipa::openapi::OpenApi>,
+) -> Router {
     let settings = state.settings().clone();
+    let doc: std::sync::Arc<str> = match extra_doc {
+        Some(d) => std::sync::Arc::from(
+            openapi::document(Some(d))
+                .to_json()
+                .unwrap_or_else(|_| "{}".to_owned()),
+        ),
+        None => std::sync::Arc::from(openapi::json()),
+    };
     let v1 = Router::new()
         .merge(routes::session::router())
         .merge(routes::me::router())
@@ -79,6 +105,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             middleware::timeout,
         ))
         .layer(axum::middleware::from_fn(middleware::finalize))
+        .layer(axum::Extension(openapi::ServedDoc(doc)))
         .with_state(state)
 }
 

@@ -61,12 +61,22 @@ impl Modify for Security {
     }
 }
 
+/// The document of this crate, with `extra` (another component's paths and schemas) merged in.
+pub fn document(extra: Option<utoipa::openapi::OpenApi>) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    if let Some(extra) = extra {
+        doc.merge(extra);
+    }
+    doc
+}
+
 /// The document as JSON text (built once).
 pub fn json() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
-        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-        doc.to_json().unwrap_or_else(|_| "{}".to_owned())
-    })
+    DOC.get_or_init(|| document(None).to_json().unwrap_or_else(|_| "{}".to_owned()))
 }
+
+/// The served document (a request extension set by [`crate::router_with_openapi`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ServedDoc(pub(crate) std::sync::Arc<str>);

@@ -81,13 +81,17 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
 
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, content_type = "application/json", body = Object)))]
-pub(crate) async fn openapi() -> Response {
+pub(crate) async fn openapi(doc: Option<axum::Extension<crate::openapi::ServedDoc>>) -> Response {
+    let json: std::sync::Arc<str> = match doc {
+        Some(axum::Extension(d)) => d.0,
+        None => std::sync::Arc::from(crate::openapi::json()),
+    };
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        crate::openapi::json(),
+        json.to_string(),
     )
         .into_response()
 }

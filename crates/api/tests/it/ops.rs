@@ -65,3 +65,33 @@ async fn ready_fails_when_the_database_is_gone(b: Backend) {
     assert_eq!(r.status, StatusCode::OK, "alive even without the database");
 }
 both_backends!(ready_fails_when_the_database_is_gone);
+
+/// A route of another component, documented with utoipa.
+#[utoipa::path(get, path = "/v1/extra/ping", tag = "extra", responses((status = 200, body = String)))]
+async fn extra_ping() -> &'static str {
+    "pong"
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(extra_ping))]
+struct ExtraDoc;
+
+#[tokio::test]
+async fn extra_routes_and_their_docs_are_merged() {
+    use utoipa::OpenApi as _;
+    let (cfg, _guard) = crate::common::config(Backend::Sqlite, |_| {}).await;
+    let store = nsl_store::Store::open(&cfg).await.expect("store");
+    let state = nsl_api::AppState::from_config(store, &cfg).expect("state");
+    let extra = axum::Router::new().route("/v1/extra/ping", axum::routing::get(extra_ping));
+    let app = nsl_api::router_with_openapi(state, extra, ExtraDoc::openapi());
+    let r = call(&app, Method::GET, "/v1/extra/ping", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers.contains_key("x-request-id"));
+    let doc = call(&app, Method::GET, "/openapi.json", None, None).await;
+    let paths = doc.body["paths"].as_object().expect("paths");
+    assert!(
+        paths.contains_key("/v1/extra/ping") && paths.contains_key("/v1/apikeys"),
+        "{}",
+        doc.text
+    );
+}
