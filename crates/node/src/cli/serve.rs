@@ -68,8 +68,17 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
             .context("recovering interrupted function executions")?;
         let app = nsl_api::router_with(
             state.clone(),
-            nsl_secrets::router(secrets).merge(nsl_functions::router(functions)),
+            nsl_secrets::router(secrets)
+                .merge(nsl_functions::router(functions))
+                .merge(nsl_oracle::service::api::router()),
         );
+        // `[oracle] enabled`: follower, workers and sender in a task until shutdown.
+        let oracle = nsl_oracle::service::OracleHandle::spawn_from_config(
+            &cfg.oracle,
+            std::sync::Arc::new(store.clone()),
+        )
+        .await
+        .map_err(CliError::bad_input)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
@@ -82,6 +91,11 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         nsl_api::serve(listener, app, &state, shutdown_signal())
             .await
             .context("serving the API")?;
+        if let Some(oracle) = oracle
+            && let Err(e) = oracle.shutdown().await
+        {
+            tracing::error!(error = %e, "oracle service failed");
+        }
         tracing::info!("shut down");
         store.close().await;
         Ok(())
