@@ -24,13 +24,14 @@ pub fn router(service: FunctionsService) -> Router<AppState> {
         .layer(Extension(service))
 }
 
+/// Unix milliseconds as RFC 3339 UTC with millisecond precision, as the rest of the API.
 fn rfc3339(ms: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&fmt).ok())
         .unwrap_or_else(|| ms.to_string())
 }
 
