@@ -19,7 +19,12 @@ pub use output::Output;
 
 /// Neo Service Layer node and toolbox.
 #[derive(Debug, Parser)]
-#[command(name = "nsl", version, about = "Neo Service Layer node and toolbox", propagate_version = true)]
+#[command(
+    name = "nsl",
+    version,
+    about = "Neo Service Layer node and toolbox",
+    propagate_version = true
+)]
 pub struct Cli {
     /// Print machine-readable JSON instead of human-readable text.
     #[arg(long, global = true)]
