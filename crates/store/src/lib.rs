@@ -11,6 +11,8 @@
 //!   [`AuthStore`] (single-use login challenges; refresh tokens with families, atomic rotation with
 //!   reuse detection), [`AuditStore`] (hash-chained append-only log, list, verify),
 //!   [`SecretStore`] (envelope-encrypted secret versions for `nsl-secrets`; not in [`PlatformStore`]).
+//!   [`FunctionStore`] (functions, immutable versions, executions for `nsl-functions`; not in
+//!   [`PlatformStore`]).
 //!   [`PlatformStore`] bundles them for `Arc<dyn PlatformStore>`.
 //! - Errors: [`StoreError`]; [`StoreError::Conflict`] is a unique-constraint violation (HTTP 409),
 //!   [`StoreError::NotFound`] a missing row a write needed (HTTP 404).
