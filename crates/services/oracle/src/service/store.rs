@@ -727,3 +727,225 @@ impl OracleStore for Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every case runs on a SQLite file and on a fresh PostgreSQL database
+    //! (`NSL_TEST_PG_URL`, default `postgres://root@127.0.0.1:5432/postgres`), dropped afterwards.
+
+    use std::time::Duration;
+
+    use sqlx::{Connection, Executor, PgConnection};
+
+    use super::*;
+
+    const DEFAULT_PG_URL: &str = "postgres://root@127.0.0.1:5432/postgres";
+
+    struct Db {
+        url: String,
+        store: Store,
+        _dir: Option<tempfile::TempDir>,
+        pg: Option<(String, String)>,
+    }
+
+    impl Drop for Db {
+        fn drop(&mut self) {
+            if let Some((admin, name)) = self.pg.take() {
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async move {
+                        let mut c = PgConnection::connect(&admin).await?;
+                        c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                            .await?;
+                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                    })
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+                })
+                .join();
+            }
+        }
+    }
+
+    async fn open(url: &str) -> Store {
+        let store = Store::connect_url(url, 8, Duration::from_secs(30))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    async fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        Db {
+            store: open(&url).await,
+            url,
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    async fn postgres() -> Db {
+        let admin = std::env::var("NSL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
+        let mut c = PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL unreachable at {admin}: {e}"));
+        let name = format!("nsl_oracle_t_{}", uuid::Uuid::new_v4().simple());
+        c.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let url = format!("{base}/{name}");
+        let db = Db {
+            store: Store::connect_url(&url, 8, Duration::from_secs(30))
+                .await
+                .unwrap(),
+            url,
+            _dir: None,
+            pg: Some((admin.clone(), name)),
+        };
+        db.store.migrate().await.unwrap();
+        db
+    }
+
+    fn req(tx: &str, index: i64, kind: RequestKind) -> NewRequest {
+        NewRequest {
+            kind,
+            tx_hash: tx.into(),
+            notification_index: index,
+            block_index: 7,
+            request_id: 3,
+            requester: "0x01".into(),
+            url: "https://example.com".into(),
+            filter: Some("$.x".into()),
+            invalid: None,
+        }
+    }
+
+    async fn life_cycle(db: Db) {
+        let s = &db.store;
+        assert_eq!(s.cursor("neo:1", "oracle").await.unwrap(), None);
+        let reqs = [
+            req("0xaa", 0, RequestKind::Gateway),
+            req("0xaa", 1, RequestKind::Native),
+        ];
+        assert_eq!(
+            s.record_block("neo:1", "oracle", 8, &reqs, 100)
+                .await
+                .unwrap(),
+            2
+        );
+        // Replaying the block inserts nothing and keeps the cursor consistent.
+        assert_eq!(
+            s.record_block("neo:1", "oracle", 8, &reqs, 101)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(s.cursor("neo:1", "oracle").await.unwrap(), Some(8));
+
+        // Two processes claim at once: every row goes to exactly one of them.
+        let other = open(&db.url).await;
+        let (a, b) = tokio::join!(
+            s.claim("a", 10_000, 10, 200),
+            other.claim("b", 10_000, 10, 200)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.len() + b.len(), 2, "{a:?} {b:?}");
+        // A held claim is not taken again before its lease ends, but is after.
+        assert!(s.claim("c", 20_000, 10, 300).await.unwrap().is_empty());
+        let retaken = s.claim("c", 20_000, 10, 10_001).await.unwrap();
+        assert_eq!(retaken.len(), 2);
+        let row = &retaken[0];
+
+        // A stale owner cannot write; the current one can.
+        assert!(!s.store_answer(&row.id, "a", 0, b"[1]", 400).await.unwrap());
+        assert!(s.store_answer(&row.id, "c", 0, b"[1]", 400).await.unwrap());
+        let outbox = OutboxRow {
+            request: row.id.clone(),
+            tx_hash: "0xbb".into(),
+            tx: vec![1, 2, 3],
+            valid_until_block: 50,
+            attempts: 0,
+        };
+        assert!(s.write_outbox(&row.id, "c", &outbox, 0, 500).await.unwrap());
+        let flight = s.in_flight().await.unwrap();
+        assert_eq!(flight.len(), 1);
+        assert_eq!(flight[0].1.tx, vec![1, 2, 3]);
+        s.mark_sent(&row.id, 600).await.unwrap();
+        // Expired unconfirmed: back to fetched, outbox dropped, then rebuilt and confirmed.
+        assert!(!s.requeue(&row.id, "0xother", 700).await.unwrap());
+        assert!(s.requeue(&row.id, "0xbb", 700).await.unwrap());
+        assert!(s.in_flight().await.unwrap().is_empty());
+        let again = s.claim("d", 50_000, 10, 30_000).await.unwrap();
+        let again = again.iter().find(|r| r.id == row.id).unwrap();
+        assert_eq!(again.state, RequestState::Fetched);
+        assert_eq!(again.result.as_deref(), Some(&b"[1]"[..]));
+        let outbox2 = OutboxRow {
+            tx_hash: "0xcc".into(),
+            ..outbox
+        };
+        assert!(
+            s.write_outbox(&row.id, "d", &outbox2, 0, 800)
+                .await
+                .unwrap()
+        );
+        s.mark_sent(&row.id, 900).await.unwrap();
+        assert!(s.mark_confirmed(&row.id, 12, 1000).await.unwrap());
+        assert!(!s.mark_confirmed(&row.id, 13, 1001).await.unwrap());
+
+        let d = s.request(&row.id).await.unwrap().unwrap();
+        assert_eq!(d.request.state, RequestState::Confirmed);
+        assert_eq!(d.request.confirmed_block, Some(12));
+        assert_eq!(d.request.response_tx_hash.as_deref(), Some("0xcc"));
+        let states: Vec<_> = d.history.iter().map(|h| h.state.as_str()).collect();
+        assert_eq!(
+            states,
+            [
+                "seen",
+                "fetched",
+                "outbox",
+                "sent",
+                "fetched",
+                "outbox",
+                "sent",
+                "confirmed"
+            ]
+        );
+        assert_eq!(d.outbox.unwrap().tx_hash, "0xcc");
+
+        let other_id = retaken.iter().find(|r| r.id != row.id).unwrap().id.clone();
+        s.mark_final(&other_id, RequestState::Expired, "gone", 1100)
+            .await
+            .unwrap();
+        let confirmed = s
+            .list_requests(&RequestFilter {
+                state: Some(RequestState::Confirmed),
+                limit: 10,
+                ..RequestFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(confirmed.len(), 1);
+        let mut counts = s.count_by_state().await.unwrap();
+        counts.sort();
+        assert_eq!(
+            counts,
+            [("confirmed".to_string(), 1), ("expired".to_string(), 1)]
+        );
+        other.close().await;
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn life_cycle_sqlite() {
+        life_cycle(sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn life_cycle_postgres() {
+        life_cycle(postgres().await).await;
+    }
+}
