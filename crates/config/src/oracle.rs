@@ -28,8 +28,10 @@ pub struct OracleConfig {
     pub workers: u32,
     /// Pause between follower/sender rounds in milliseconds. Default 500.
     pub poll_interval_ms: u64,
-    /// First block to scan when the database has no cursor yet. Default 0.
-    pub start_block: u32,
+    /// First block to scan when the database has no cursor yet. Unset: the chain's height at the
+    /// first start (requests made before it are not answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_block: Option<u32>,
     /// Egress: allow `http://` URLs (development only). Default `false`.
     pub allow_http: bool,
     /// Egress: allow private, loopback and link-local addresses (development only). Default
@@ -47,7 +49,7 @@ impl Default for OracleConfig {
             node_key_file: None,
             workers: 4,
             poll_interval_ms: 500,
-            start_block: 0,
+            start_block: None,
             allow_http: false,
             allow_private_hosts: false,
         }

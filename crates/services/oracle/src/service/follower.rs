@@ -32,11 +32,13 @@ pub(crate) async fn run(
 /// Record every block between the cursor and the chain's height.
 async fn step(shared: &Shared, shutdown: &watch::Receiver<bool>) -> Result<(), ServiceError> {
     let count = i64::from(shared.rpc.get_block_count().await?);
-    let mut next = shared
-        .store
-        .cursor(&shared.chain, FOLLOWER_SOURCE)
-        .await?
-        .unwrap_or(i64::from(shared.config.start_block));
+    let mut next = match shared.store.cursor(&shared.chain, FOLLOWER_SOURCE).await? {
+        Some(next) => next,
+        None => shared
+            .config
+            .start_block
+            .map_or(count.saturating_sub(1).max(0), i64::from),
+    };
     while next < count && !*shutdown.borrow() {
         let index = u32::try_from(next).unwrap_or(u32::MAX);
         let block = shared.rpc.get_block(index).await?;

@@ -74,8 +74,8 @@ pub struct ServiceConfig {
     pub workers: usize,
     /// Pause between follower / sender rounds when there is nothing new.
     pub poll_interval: Duration,
-    /// First block to scan when the store has no cursor yet.
-    pub start_block: u32,
+    /// First block to scan when the store has no cursor yet; `None`: the chain's height then.
+    pub start_block: Option<u32>,
     /// How long a worker's claim on a row lasts before another worker may take it over.
     pub claim_lease: Duration,
     /// Name of this instance in claims (unique per process).
@@ -88,7 +88,7 @@ impl Default for ServiceConfig {
             gateway: None,
             workers: 4,
             poll_interval: Duration::from_millis(500),
-            start_block: 0,
+            start_block: None,
             claim_lease: Duration::from_secs(30),
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
         }
