@@ -47,6 +47,8 @@ mod functions;
 mod secret;
 mod sql;
 mod store;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
 mod types;
 
 pub use account::{Account, AccountStore, Role};

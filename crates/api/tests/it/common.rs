@@ -1,5 +1,6 @@
 //! Test harness: the API over a real store on SQLite (temp dir) or PostgreSQL (a fresh database per
-//! test on `NSL_TEST_PG_URL`, default `postgres://root@127.0.0.1:5432/postgres`; unreachable = fail).
+//! test on `NSL_TEST_PG_URL`, default `postgres://root@127.0.0.1:5432/postgres`; unreachable = fail),
+//! both from the shared `nsl_store::test_utils::TestDb`.
 
 use std::net::SocketAddr;
 
@@ -10,17 +11,14 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use nsl_api::AppState;
 use nsl_config::{Config, Secret};
+use nsl_store::test_utils::TestDb;
 use nsl_store::{Account, AccountStore as _, Role, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-pub(crate) const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub(crate) use nsl_store::Backend;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub(crate) const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 /// Generates `sqlite` and `postgres` tests running `$body(backend)`.
 #[macro_export]
@@ -39,50 +37,17 @@ macro_rules! both_backends {
     };
 }
 
-/// Drops the per-test PostgreSQL database (or the temp dir) even when the test fails.
-pub(crate) enum DbGuard {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, db: String },
-}
-
-impl Drop for DbGuard {
-    fn drop(&mut self) {
-        if let DbGuard::Postgres { admin_url, db } = self {
-            let (admin_url, db) = (admin_url.clone(), db.clone());
-            // A fresh thread and runtime: Drop may run inside (or after) the test's runtime.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async move {
-                    use sqlx::Connection as _;
-                    let mut c = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-                        .execute(&mut c)
-                        .await
-                        .ok()
-                })
-            })
-            .join();
-        }
-    }
-}
-
 pub(crate) struct TestApp {
     pub(crate) app: Router,
     pub(crate) store: Store,
-    _guard: DbGuard,
-}
-
-pub(crate) fn pg_admin_url() -> String {
-    std::env::var("NSL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into())
+    _db: TestDb,
 }
 
 /// A config for tests: given backend, known JWT secret, generous rate limits unless `tune` changes them.
-pub(crate) async fn config(backend: Backend, tune: impl FnOnce(&mut Config)) -> (Config, DbGuard) {
-    let mut cfg = Config::default();
+/// The returned `TestDb` owns the database (and the data dir): keep it alive for the test.
+pub(crate) async fn config(backend: Backend, tune: impl FnOnce(&mut Config)) -> (Config, TestDb) {
+    let db = TestDb::new(backend).await;
+    let mut cfg = db.config();
     cfg.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
     cfg.rate_limit.per_ip = nsl_config::Bucket {
         rate_per_sec: 10_000.0,
@@ -97,36 +62,8 @@ pub(crate) async fn config(backend: Backend, tune: impl FnOnce(&mut Config)) -> 
         read: Default::default(),
         write: Default::default(),
     };
-    let guard = match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            cfg.node.data_dir = dir.path().to_path_buf();
-            DbGuard::Sqlite(dir)
-        }
-        Backend::Postgres => {
-            use sqlx::Connection as _;
-            let admin_url = pg_admin_url();
-            let db = format!("nsl_api_test_{}", uuid::Uuid::new_v4().simple());
-            let mut c = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("PostgreSQL at NSL_TEST_PG_URL ({admin_url}) unreachable: {e}")
-                });
-            sqlx::query(&format!("CREATE DATABASE \"{db}\""))
-                .execute(&mut c)
-                .await
-                .expect("create test database");
-            let _ = c.close().await;
-            let base = admin_url
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_owned())
-                .unwrap_or(admin_url.clone());
-            cfg.database.url = format!("{base}/{db}");
-            DbGuard::Postgres { admin_url, db }
-        }
-    };
     tune(&mut cfg);
-    (cfg, guard)
+    (cfg, db)
 }
 
 pub(crate) async fn app_with(
@@ -134,14 +71,14 @@ pub(crate) async fn app_with(
     tune: impl FnOnce(&mut Config),
     extra: Router<AppState>,
 ) -> TestApp {
-    let (cfg, guard) = config(backend, tune).await;
-    let store = Store::open(&cfg).await.expect("open store");
+    let (cfg, db) = config(backend, tune).await;
+    let store = db.store.clone();
     let state = AppState::from_config(store.clone(), &cfg).expect("state");
     let app = nsl_api::router_with(state.clone(), extra);
     TestApp {
         app,
         store,
-        _guard: guard,
+        _db: db,
     }
 }
 

@@ -505,7 +505,7 @@ pub(crate) async fn recover_marks_unfinished_executions_interrupted(db: &TestDb)
 
 pub(crate) async fn nsl_secrets_service_serves_granted_secrets_and_audits_reads(db: &TestDb) {
     use nsl_store::{AuditFilter, AuditStore};
-    let data_dir = db.cfg.node.data_dir.clone();
+    let data_dir = db.data_dir().to_path_buf();
     let vault = tokio::task::spawn_blocking(move || nsl_secrets::open_node_vault(&data_dir))
         .await
         .expect("join")

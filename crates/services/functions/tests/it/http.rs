@@ -73,7 +73,7 @@ async fn key_for(db: &TestDb, name: &str) -> String {
 }
 
 pub(crate) async fn http_api_end_to_end_with_two_accounts(db: &TestDb) {
-    let mut cfg = db.cfg.clone();
+    let mut cfg = db.config();
     cfg.auth.jwt_secret = Some(nsl_config::Secret::new(
         "functions-test-jwt-secret-0123456789abcdef".to_string(),
     ));
