@@ -1,5 +1,6 @@
 //! End-to-end test of the README's run command, `nsl dev`: the real binary starts a privnet, funds a
-//! user account, writes dev.json, answers RPC, and stops everything cleanly on SIGTERM.
+//! user account, deploys the gateway with the node key registered, starts the node's API, writes
+//! dev.json, and stops everything cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -85,6 +86,7 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state_file).expect("read dev.json")).expect("json");
     let rpc_url = state["rpc_url"].as_str().expect("rpc_url").to_owned();
+    let api_url = state["api_url"].as_str().expect("api_url").to_owned();
     assert_eq!(state["network_magic"], 56753);
     let user = &state["accounts"][0];
     let wif = user["wif"].as_str().expect("user wif");
@@ -106,12 +108,44 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
             .balance_of(&hash)
             .await
             .expect("GAS balance");
-        assert_eq!(
-            balance,
-            neo::BigInt::from(1000_0000_0000i64),
-            "user funded with 1000 GAS"
+        // Funded with 1000 GAS; as the gateway's owner the user paid its deployment and addNode.
+        assert!(
+            balance < neo::BigInt::from(1000_0000_0000i64)
+                && balance > neo::BigInt::from(950_0000_0000i64),
+            "user funded with 1000 GAS less the gateway fees, got {balance}"
+        );
+
+        // The gateway contract is deployed and the node's key is registered with it.
+        let gateway: neo::UInt160 = state["contracts"]["gateway"]
+            .as_str()
+            .expect("contracts.gateway")
+            .parse()
+            .expect("gateway hash");
+        let node_key = state["node_public_key"].as_str().expect("node_public_key");
+        let contract = rpc
+            .get_contract_state(&gateway)
+            .await
+            .expect("gateway deployed");
+        assert_eq!(contract.manifest["name"], "NslGateway");
+        let is_node = rpc
+            .invoke_function(
+                &gateway,
+                "isNode",
+                &[serde_json::json!({"type": "PublicKey", "value": node_key})],
+                &[],
+            )
+            .await
+            .expect("isNode");
+        assert!(
+            is_node.stack[0].as_bool().expect("bool"),
+            "node key registered with the gateway"
         );
     });
+    assert_eq!(
+        http_status(&api_url, "/ready"),
+        Some(200),
+        "node API is ready"
+    );
 
     // SIGTERM: exit 0, chain gone, state file removed.
     let mut child = dev.0.take().expect("child");
@@ -137,4 +171,29 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
             "the privnet stopped with nsl dev"
         );
     });
+    assert_eq!(
+        http_status(&api_url, "/health"),
+        None,
+        "the node stopped with nsl dev"
+    );
+    assert!(
+        !state_file.exists(),
+        "dev.json removed when the environment stops"
+    );
+}
+
+/// Status code of `GET path` on `base` (`http://127.0.0.1:PORT`), or None if nothing answers.
+fn http_status(base: &str, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://")?;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.split_whitespace().nth(1)?.parse().ok()
 }

@@ -1,13 +1,15 @@
 //! `nsl dev`: the local development environment.
 //!
 //! ```text
-//! prepare tools (neo-go, neo3-boa; cached) ─▶ privnet in <dir>/chain (1 s blocks)
-//!   ─▶ user account funded from the committee ─▶ <dir>/dev.json ─▶ wait for Ctrl-C / SIGTERM
-//!   ─▶ stop neo-go, remove dev.json
+//! prepare tools (neo-go, neo3-boa; cached) ─▶ privnet in <dir>/chain (1 s blocks; the node key
+//!   designated as Oracle at genesis) ─▶ user and node accounts funded from the committee
+//!   ─▶ gateway contract compiled and deployed (owner: the user), node key registered (addNode)
+//!   ─▶ `nsl serve` started as a child on SQLite in <dir>/node with the oracle service enabled
+//!      (dev egress policy: http and private hosts allowed, so local test servers work)
+//!   ─▶ <dir>/dev.json ─▶ wait for Ctrl-C / SIGTERM ─▶ stop the node and neo-go, remove dev.json
 //! ```
 //!
-//! `--prepare-only` stops after the first step (used by `scripts/prepare`). Later steps (the
-//! gateway contracts and the node itself) are added to [`DevEnvironment::start`].
+//! `--prepare-only` stops after the first step (used by `scripts/prepare`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
+use neo::{Arg, UInt160};
 use nsl_devchain::neo::PrivateKey;
-use nsl_devchain::neo_rpc::ONE_GAS;
-use nsl_devchain::{ChainConfig, DevChain, ToolCache};
+use nsl_devchain::neo_rpc::{Account, Actor, ContractManagement, ONE_GAS};
+use nsl_devchain::{ChainConfig, DevChain, ToolCache, compile_contract_cached};
 use serde::Serialize;
 
 use super::{CliError, CliResult, Output};
@@ -55,12 +58,21 @@ struct Prepared {
 #[derive(Debug, Serialize)]
 struct DevState {
     rpc_url: String,
+    api_url: String,
+    contracts: DevContracts,
+    node_public_key: String,
     network_magic: u32,
     block_time_ms: u64,
     accounts: Vec<DevAccount>,
     committee_address: String,
     chain_dir: String,
     neogo_log: String,
+}
+
+/// Contracts deployed by `nsl dev` (0x-prefixed script hashes).
+#[derive(Debug, Serialize)]
+struct DevContracts {
+    gateway: String,
 }
 
 /// An account of the environment. The WIF is a throwaway dev key; dev.json is mode 0600.
@@ -85,10 +97,14 @@ impl std::fmt::Debug for DevAccount {
 #[derive(Debug, Serialize)]
 struct Summary {
     rpc_url: String,
+    api_url: String,
+    gateway: String,
+    node_public_key: String,
+    egress: &'static str,
     network_magic: u32,
     block_time_ms: u64,
     user_address: String,
-    user_gas: u64,
+    user_gas_funded: u64,
     committee_address: String,
     state_file: String,
     neogo_log: String,
@@ -144,6 +160,9 @@ fn progress(msg: &str) {
 struct DevEnvironment {
     chain: DevChain,
     user: PrivateKey,
+    node_key: PrivateKey,
+    gateway: UInt160,
+    node: NodeProcess,
     fund_gas: u64,
     dir: PathBuf,
     /// Held while the environment runs (`<dir>/dev.lock`).
@@ -182,15 +201,28 @@ impl DevEnvironment {
             args.block_ms,
             dir.join("chain").display()
         ));
+        let node_key = PrivateKey::generate();
+        let gateway_source =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/gateway/gateway.py");
+        progress("compiling the gateway contract (neo3-boa; cached after the first time)");
+        let compile_tools = tools.clone();
+        let compile = tokio::task::spawn_blocking(move || {
+            compile_contract_cached(&compile_tools, &gateway_source)
+        });
         let chain = DevChain::start(ChainConfig {
             block_time: Duration::from_millis(args.block_ms),
             work_dir: Some(dir.join("chain")),
             tools: Some(tools),
+            oracle_keys: vec![node_key.public_key()],
             ..ChainConfig::default()
         })
         .await
         .context("starting the privnet")?;
         progress(&format!("privnet up at {}", chain.rpc_url()));
+        let gateway_contract = compile
+            .await
+            .context("compiling the gateway contract")?
+            .context("compiling the gateway contract")?;
 
         let user = PrivateKey::generate();
         progress(&format!(
@@ -206,10 +238,53 @@ impl DevEnvironment {
             .fund(&user.script_hash(), amount)
             .await
             .context("funding the user account")?;
+        progress("funding the node account with 100 GAS (it pays for fulfilment transactions)");
+        chain
+            .fund(&node_key.script_hash(), 100 * ONE_GAS)
+            .await
+            .context("funding the node account")?;
+
+        let owner = Actor::new(chain.rpc().clone(), vec![Account::single(user.clone())])
+            .await
+            .context("building the user's actor")?;
+        progress("deploying the gateway contract (owner: the user account)");
+        let gateway = ContractManagement::new(chain.rpc().clone())
+            .deploy(
+                &owner,
+                &gateway_contract.nef,
+                &gateway_contract.manifest,
+                Arg::Null,
+            )
+            .await
+            .context("deploying the gateway contract")?
+            .hash;
+        progress(&format!(
+            "registering the node key with the gateway {gateway}"
+        ));
+        owner
+            .call(
+                &gateway,
+                "addNode",
+                &[Arg::PublicKey(node_key.public_key())],
+            )
+            .await
+            .context("registering the node key (addNode)")?
+            .into_halt()
+            .context("registering the node key (addNode)")?;
+
+        progress(
+            "starting the node (nsl serve, SQLite, oracle service on; dev egress policy allows http and private hosts)",
+        );
+        let node =
+            NodeProcess::start(&dir.join("node"), chain.rpc_url(), &gateway, &node_key).await?;
+        progress(&format!("node API at {}", node.api_url));
         progress(&format!("ready in {:.1?}", t.elapsed()));
         Ok(Self {
             chain,
             user,
+            node_key,
+            gateway,
+            node,
             fund_gas: args.fund_gas,
             dir,
             _lock: lock,
@@ -220,6 +295,12 @@ impl DevEnvironment {
     async fn watch(&mut self) -> CliError {
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Some(status) = self.node.exit_status() {
+                return CliError::Runtime(anyhow::anyhow!(
+                    "the node (nsl serve) exited unexpectedly ({status}); its log: {}",
+                    self.node.log.display()
+                ));
+            }
             if let Some(status) = self.chain.exit_status() {
                 return CliError::Runtime(anyhow::anyhow!(
                     "neo-go exited unexpectedly ({status}); last log lines:\n{}",
@@ -237,6 +318,11 @@ impl DevEnvironment {
     fn write_state(&self) -> CliResult<PathBuf> {
         let state = DevState {
             rpc_url: self.chain.rpc_url().to_owned(),
+            api_url: self.node.api_url.clone(),
+            contracts: DevContracts {
+                gateway: self.gateway.to_string(),
+            },
+            node_public_key: self.node_key.public_key().to_string(),
             network_magic: self.chain.network_magic(),
             block_time_ms: self.chain.block_time().as_millis() as u64,
             accounts: vec![DevAccount {
@@ -259,10 +345,14 @@ impl DevEnvironment {
     fn summary(&self, state_file: &Path) -> Summary {
         Summary {
             rpc_url: self.chain.rpc_url().to_owned(),
+            api_url: self.node.api_url.clone(),
+            gateway: self.gateway.to_string(),
+            node_public_key: self.node_key.public_key().to_string(),
+            egress: "development policy: http and private hosts allowed",
             network_magic: self.chain.network_magic(),
             block_time_ms: self.chain.block_time().as_millis() as u64,
             user_address: self.user.address(),
-            user_gas: self.fund_gas,
+            user_gas_funded: self.fund_gas,
             committee_address: self.committee_address(),
             state_file: state_file.display().to_string(),
             neogo_log: self.chain.log_path().display().to_string(),
@@ -271,10 +361,148 @@ impl DevEnvironment {
     }
 
     fn stop(mut self, state_file: &Path) {
+        self.node.stop();
         self.chain.stop();
         // The state describes a chain that no longer exists.
         let _ = std::fs::remove_file(state_file);
     }
+}
+
+/// `nsl serve` run as a child process for the dev environment.
+struct NodeProcess {
+    child: std::process::Child,
+    api_url: String,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    async fn start(
+        dir: &Path,
+        rpc_url: &str,
+        gateway: &UInt160,
+        node_key: &PrivateKey,
+    ) -> CliResult<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("finding a free port for the node API")?
+            .port();
+        let log = dir.join("node.log");
+        let log_file =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let exe = std::env::current_exe().context("locating the nsl binary")?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("serve")
+            .env("NSL_NODE__DATA_DIR", dir.join("data"))
+            .env("NSL_API__LISTEN", format!("127.0.0.1:{port}"))
+            .env("NSL_ORACLE__ENABLED", "true")
+            .env("NSL_ORACLE__RPC_URL", rpc_url)
+            .env("NSL_ORACLE__GATEWAY_HASH", gateway.to_string())
+            .env("NSL_ORACLE__NODE_KEY", &*node_key.to_wif())
+            .env("NSL_ORACLE__ALLOW_HTTP", "true")
+            .env("NSL_ORACLE__ALLOW_PRIVATE_HOSTS", "true")
+            .stdin(std::process::Stdio::null())
+            .stdout(log_file.try_clone().context("opening the node log")?)
+            .stderr(log_file);
+        // The node must not outlive `nsl dev`, even when `nsl dev` is killed with SIGKILL.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt as _;
+            // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    if libc::getppid() == 1 {
+                        return Err(std::io::Error::other("nsl dev exited during start"));
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().context("starting nsl serve")?;
+        let mut node = Self {
+            child,
+            api_url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = node.exit_status() {
+                return Err(CliError::Runtime(anyhow::anyhow!(
+                    "the node (nsl serve) exited during start ({status}); its log: {}",
+                    node.log.display()
+                )));
+            }
+            if ready(port).await {
+                return Ok(node);
+            }
+            if Instant::now() > deadline {
+                node.stop();
+                return Err(CliError::Runtime(anyhow::anyhow!(
+                    "the node did not become ready within 60 s; its log: {}",
+                    node.log.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM (graceful shutdown), then SIGKILL after 15 s.
+    fn stop(&mut self) {
+        if self.exit_status().is_some() {
+            return;
+        }
+        #[cfg(unix)]
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if self.exit_status().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether `GET /ready` on the node answers 200.
+async fn ready(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(Ok(mut stream)) = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    else {
+        return false;
+    };
+    let req = format!("GET /ready HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(req.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await,
+        Ok(Ok(n)) if buf[..n].starts_with(b"HTTP/1.1 200")
+    )
 }
 
 #[cfg(unix)]
