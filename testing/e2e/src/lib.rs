@@ -53,3 +53,58 @@ fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// JSON document served at `/price` by [`price_server`].
+pub const PRICE_BODY: &str = r#"{"pair":"NEO-USD","data":{"price":42.17,"sources":["a","b"]}}"#;
+
+/// A tiny HTTP/1.1 server on loopback for oracle tests: `/price` answers [`PRICE_BODY`] as
+/// `application/json`, anything else `404` as `text/plain`. Aborted when dropped (also when the
+/// test fails).
+pub struct PriceServer {
+    /// Where it listens (`127.0.0.1:<free port>`).
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PriceServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Start a [`PriceServer`] on a free loopback port.
+pub async fn price_server() -> PriceServer {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the price server");
+    let addr = listener.local_addr().expect("price server address");
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut n = 0;
+                while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let (status, ctype, body) = if path == "/price" {
+                    ("200 OK", "application/json", PRICE_BODY)
+                } else {
+                    ("404 Not Found", "text/plain", "no such page")
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    PriceServer { addr, task }
+}

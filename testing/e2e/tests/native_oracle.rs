@@ -9,7 +9,6 @@
 //! The last test runs the same answer pipeline on the NSL gateway path: the gateway's
 //! `ServiceRequest` event is decoded by `nsl_oracle::gateway` and answered with `fulfill`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,60 +19,12 @@ use neo_rpc::{
     wait_for,
 };
 use nsl_devchain::{ChainConfig, DevChain, ToolCache};
-use nsl_e2e::{compile_contract, start_chain, start_chain_with, test_block_time};
+use nsl_e2e::{
+    PRICE_BODY, compile_contract, price_server, start_chain, start_chain_with, test_block_time,
+};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::native::{NativeOracle, request_key};
 use nsl_oracle::{ResponseCode, ResponseTx};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-const PRICE_BODY: &str = r#"{"pair":"NEO-USD","data":{"price":42.17,"sources":["a","b"]}}"#;
-
-/// A tiny HTTP/1.1 server: `/price` answers [`PRICE_BODY`] as JSON, anything else 404.
-/// The accept loop is aborted when the value is dropped (also when the test fails).
-struct PriceServer {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for PriceServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn price_server() -> PriceServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut n = 0;
-                while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf[n..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => n += k,
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let (status, ctype, body) = if path == "/price" {
-                    ("200 OK", "application/json", PRICE_BODY)
-                } else {
-                    ("404 Not Found", "text/plain", "no such page")
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(response.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    PriceServer { addr, task }
-}
 
 /// Ask the consumer for `url` with `filter`; returns the request id found in the transaction.
 async fn request(

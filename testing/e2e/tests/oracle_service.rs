@@ -12,7 +12,6 @@
 //! broadcast (a store wrapper that fails the worker at that point), starts a new service on the
 //! same database, and checks that the stored transaction (same hash) answers the request once.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,63 +21,16 @@ use async_trait::async_trait;
 use neo::{Arg, PrivateKey, StackItem, UInt160};
 use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, RpcClient};
 use nsl_devchain::{ChainConfig, DevChain, ToolCache};
-use nsl_e2e::{compile_contract, start_chain_with, test_block_time};
+use nsl_e2e::{
+    PRICE_BODY, PriceServer, compile_contract, price_server, start_chain_with, test_block_time,
+};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
     NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, RequestDetail, RequestFilter,
     RequestKind, RequestRow, RequestState, ServiceConfig,
 };
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-
-const PRICE_BODY: &str = r#"{"pair":"NEO-USD","data":{"price":42.17,"sources":["a","b"]}}"#;
-
-/// `/price` answers [`PRICE_BODY`]; anything else 404. Aborted on drop.
-struct PriceServer {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for PriceServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn price_server() -> PriceServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut n = 0;
-                while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf[n..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => n += k,
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let (status, body) = if path == "/price" {
-                    ("200 OK", PRICE_BODY)
-                } else {
-                    ("404 Not Found", "no such page")
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(response.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    PriceServer { addr, task }
-}
 
 async fn compile_repo(relative: &'static str) -> nsl_devchain::CompiledContract {
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
