@@ -381,11 +381,19 @@ pub(crate) async fn rotation_under_concurrent_reads_and_writes(env: &TestEnv) {
     let third = svc.rotate_master().await.unwrap();
     assert_eq!(third.rewrapped, stored);
     assert_eq!(third.retired, vec![before + 2]);
-    let (entries, _) = audit_text(env).await;
-    let rotations: Vec<_> = entries
-        .iter()
-        .filter(|e| e.action == "secret.rotate_master")
-        .collect();
+    // Ask for the rotation entries by action: the concurrent traffic above writes more than one
+    // page (1000) of read/write entries, so an unfiltered newest-first page may miss the first one.
+    let rotations = env
+        .store
+        .list_audit(&AuditFilter {
+            action: Some("secret.rotate_master".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .entries;
+    assert!(rotations.iter().all(|e| e.action == "secret.rotate_master"));
     assert_eq!(rotations.len(), 3);
     assert_eq!(rotations[0].detail["new_version"], before + 3);
     let _ = env.backend();
