@@ -13,6 +13,8 @@
 //!   [`SecretStore`] (envelope-encrypted secret versions for `nsl-secrets`; not in [`PlatformStore`]).
 //!   [`FunctionStore`] (functions, immutable versions, executions for `nsl-functions`; not in
 //!   [`PlatformStore`]).
+//!   [`ContractStore`] (contracts an account registers as its own: with its wallets' script
+//!   hashes, the requesters whose on-chain requests the account may see).
 //!   [`PlatformStore`] bundles them for `Arc<dyn PlatformStore>`.
 //! - Errors: [`StoreError`]; [`StoreError::Conflict`] is a unique-constraint violation (HTTP 409),
 //!   [`StoreError::NotFound`] a missing row a write needed (HTTP 404).
@@ -42,6 +44,7 @@ mod account;
 mod api_key;
 mod audit;
 mod auth;
+mod contract;
 mod error;
 mod functions;
 mod secret;
@@ -58,6 +61,7 @@ pub use audit::{
     CanonicalFields, GENESIS_HASH, NewAuditEntry, entry_hash,
 };
 pub use auth::{AuthStore, Challenge, NewChallenge, NewRefreshToken, RefreshToken, RotateOutcome};
+pub use contract::{AccountContract, ContractStore, is_canonical_script_hash};
 pub use error::{StoreError, StoreResult};
 pub use functions::{
     ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
@@ -69,6 +73,9 @@ pub use store::{Backend, MigrationReport, Store};
 pub use types::{ApiKeyId, RefreshTokenId, TokenFamilyId, UnixMillis, now_ms};
 
 /// Every platform capability in one trait, for `Arc<dyn PlatformStore>`.
-pub trait PlatformStore: AccountStore + ApiKeyStore + AuthStore + AuditStore {}
+pub trait PlatformStore:
+    AccountStore + ApiKeyStore + AuthStore + AuditStore + ContractStore
+{
+}
 
-impl<T: AccountStore + ApiKeyStore + AuthStore + AuditStore> PlatformStore for T {}
+impl<T: AccountStore + ApiKeyStore + AuthStore + AuditStore + ContractStore> PlatformStore for T {}

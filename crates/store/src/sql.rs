@@ -18,7 +18,7 @@ use crate::{
 const VERIFY_BATCH: i64 = 1000;
 
 /// Map a foreign-key violation to `NotFound(what)`, anything else as usual.
-fn fk_not_found(e: sqlx::Error, what: &str) -> StoreError {
+pub(crate) fn fk_not_found(e: sqlx::Error, what: &str) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_foreign_key_violation()
     {

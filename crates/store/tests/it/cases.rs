@@ -672,3 +672,77 @@ pub(crate) async fn audit_concurrent_appends_from_two_pools_keep_one_chain(db: &
         }
     );
 }
+
+const HASH_A: &str = "0x1111111111111111111111111111111111111111";
+const HASH_B: &str = "0xabcdefabcdefabcdefabcdefabcdefabcdefabcd";
+
+pub(crate) async fn contracts_register_list_and_remove(db: &TestDb) {
+    let s = &db.store;
+    let a = s.create_account("a", Role::User).await.unwrap();
+    let b = s.create_account("b", Role::User).await.unwrap();
+    assert!(s.contracts_of(a.id).await.unwrap().is_empty());
+
+    let first = s.add_contract(a.id, HASH_B, "feed", 10).await.unwrap();
+    assert_eq!(
+        first,
+        AccountContract {
+            account_id: a.id,
+            script_hash: HASH_B.into(),
+            label: "feed".into(),
+            created_at: 10,
+        }
+    );
+    s.add_contract(a.id, HASH_A, "", 20).await.unwrap();
+    // Oldest first, whatever the hash order.
+    let mine = s.contracts_of(a.id).await.unwrap();
+    let hashes: Vec<&str> = mine.iter().map(|c| c.script_hash.as_str()).collect();
+    assert_eq!(hashes, [HASH_B, HASH_A]);
+    assert_eq!(
+        s.contract_of(a.id, HASH_A).await.unwrap().unwrap().label,
+        ""
+    );
+
+    // Twice by one account: conflict; by another account: fine, and separate.
+    let dup = s.add_contract(a.id, HASH_A, "again", 30).await.unwrap_err();
+    assert!(dup.is_conflict(), "{dup:?}");
+    s.add_contract(b.id, HASH_A, "mine too", 40).await.unwrap();
+    assert_eq!(s.contracts_of(b.id).await.unwrap().len(), 1);
+    assert_eq!(s.contract_of(b.id, HASH_B).await.unwrap(), None);
+
+    // Only the canonical form is stored, so it always matches the services' requester text.
+    for bad in [
+        "0xABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCD",
+        "abcdefabcdefabcdefabcdefabcdefabcdefabcd",
+        "0x1234",
+    ] {
+        let e = s.add_contract(a.id, bad, "", 50).await.unwrap_err();
+        assert!(matches!(e, StoreError::InvalidArgument(_)), "{bad}: {e:?}");
+    }
+    let orphan = s
+        .add_contract(AccountId::new_random(), HASH_A, "", 50)
+        .await
+        .unwrap_err();
+    assert!(matches!(orphan, StoreError::NotFound(_)), "{orphan:?}");
+
+    // Removing is per account.
+    assert!(s.remove_contract(a.id, HASH_A).await.unwrap());
+    assert!(!s.remove_contract(a.id, HASH_A).await.unwrap());
+    assert_eq!(s.contracts_of(a.id).await.unwrap().len(), 1);
+    assert_eq!(
+        s.contract_of(b.id, HASH_A).await.unwrap().unwrap().label,
+        "mine too"
+    );
+}
+
+pub(crate) async fn contracts_go_with_their_account(db: &TestDb) {
+    let s = &db.store;
+    let a = s.create_account("a", Role::User).await.unwrap();
+    s.add_contract(a.id, HASH_A, "x", 1).await.unwrap();
+    // Accounts are not deleted through the API; the foreign key still cascades.
+    sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(a.id.to_string())
+        .execute(s.pool())
+        .await
+        .unwrap();
+    assert!(s.contracts_of(a.id).await.unwrap().is_empty());
+}

@@ -43,4 +43,6 @@ both_backends!(
     audit_detects_deleted_rows,
     audit_detects_rewritten_hash,
     audit_concurrent_appends_from_two_pools_keep_one_chain,
+    contracts_register_list_and_remove,
+    contracts_go_with_their_account,
 );
