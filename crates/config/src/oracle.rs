@@ -24,9 +24,11 @@ pub struct OracleConfig {
     /// File holding the WIF of the node key (surrounding whitespace is trimmed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_key_file: Option<PathBuf>,
-    /// Concurrent fetch/sign workers. Default 4.
+    /// Requests worked on at once (async tasks: fetch or handler, build, sign, broadcast).
+    /// Default 128, so that a block full of requests is answered in the next block.
     pub workers: u32,
-    /// Pause between follower/sender rounds in milliseconds. Default 500.
+    /// Pause between follower/sender rounds in milliseconds (how late a new block is seen).
+    /// Default 100.
     pub poll_interval_ms: u64,
     /// First block to scan when the database has no cursor yet. Unset: the chain's height at the
     /// first start (requests made before it are not answered).
@@ -47,8 +49,8 @@ impl Default for OracleConfig {
             gateway_hash: String::new(),
             node_key: None,
             node_key_file: None,
-            workers: 4,
-            poll_interval_ms: 500,
+            workers: 128,
+            poll_interval_ms: 100,
             start_block: None,
             allow_http: false,
             allow_private_hosts: false,

@@ -113,6 +113,26 @@ impl Account {
         self.script_hash().to_address()
     }
 
+    /// GAS (fractions) the chain charges for checking this account's witness, without the size
+    /// fee: the opcode and `CheckSig`/`CheckMultisig` prices of the standard invocation and
+    /// verification scripts times `exec_fee_factor` (Policy `getExecFeeFactor`). Together with
+    /// `size * feePerByte` this is what `calculatenetworkfee` returns for a standard account.
+    pub fn verification_gas(&self, exec_fee_factor: i64) -> i64 {
+        const PUSHDATA1: i64 = 1 << 3;
+        const PUSHINT: i64 = 1;
+        const CHECK_SIG: i64 = 1 << 15;
+        let units = match &self.kind {
+            // PUSHDATA1 sig; PUSHDATA1 key, SYSCALL CheckSig (the opcode itself is free).
+            Kind::Single(_) => 2 * PUSHDATA1 + CHECK_SIG,
+            // m x PUSHDATA1 sig; PUSH m, n x PUSHDATA1 key, PUSH n, SYSCALL CheckMultisig (n checks).
+            Kind::Multisig { m, public_keys, .. } => {
+                let (m, n) = (*m as i64, public_keys.len() as i64);
+                m * PUSHDATA1 + 2 * PUSHINT + n * PUSHDATA1 + n * CHECK_SIG
+            }
+        };
+        units * exec_fee_factor
+    }
+
     /// A witness with placeholder signatures of the right size, for fee calculation.
     pub(crate) fn placeholder_witness(&self) -> Witness {
         let sigs = match &self.kind {

@@ -117,6 +117,17 @@ impl TxOutcome {
     }
 }
 
+/// Chain values for [`Actor::make_tx_local`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalFees {
+    /// Current block index (transactions are valid until `height + MaxValidUntilBlockIncrement`).
+    pub height: u32,
+    /// Policy `getFeePerByte`.
+    pub fee_per_byte: i64,
+    /// Policy `getExecFeeFactor`.
+    pub exec_fee_factor: i64,
+}
+
 /// Sends transactions signed by one or more accounts; the first pays the fees.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -229,6 +240,59 @@ impl Actor {
         tx.network_fee = self.rpc().calculate_network_fee(&tx.to_bytes()).await?;
         self.sign(&mut tx)?;
         Ok(tx)
+    }
+
+    /// Build and sign a transaction without any RPC call: `valid_until_block` from `fees.height`
+    /// and the network fee computed locally ([`Account::verification_gas`] plus the size fee).
+    /// For services that build many transactions per block and track the chain's height and
+    /// fee policy themselves; check the result against [`Actor::make_tx_unchecked`] once
+    /// (`calculatenetworkfee`) before relying on it.
+    pub fn make_tx_local(
+        &self,
+        script: &[u8],
+        system_fee: i64,
+        fees: &LocalFees,
+    ) -> Result<Transaction> {
+        let mut tx = Transaction {
+            version: 0,
+            nonce: rand_nonce(),
+            system_fee,
+            network_fee: 0,
+            valid_until_block: fees.height.saturating_add(self.max_increment),
+            signers: self.accounts.iter().map(|a| a.signer.clone()).collect(),
+            attributes: Vec::new(),
+            script: script.to_vec(),
+            witnesses: self
+                .accounts
+                .iter()
+                .map(|a| a.account.placeholder_witness())
+                .collect(),
+        };
+        let size = i64::try_from(tx.to_bytes().len()).unwrap_or(i64::MAX);
+        tx.network_fee = self
+            .accounts
+            .iter()
+            .map(|a| a.account.verification_gas(fees.exec_fee_factor))
+            .sum::<i64>()
+            .saturating_add(size.saturating_mul(fees.fee_per_byte));
+        self.sign(&mut tx)?;
+        Ok(tx)
+    }
+
+    /// The Policy values [`Actor::make_tx_local`] needs, read now (`height` is the current
+    /// block index).
+    pub async fn local_fees(&self) -> Result<LocalFees> {
+        let policy = crate::native::Policy::new(self.rpc().clone());
+        let (count, fee_per_byte, exec_fee_factor) = tokio::try_join!(
+            self.rpc().get_block_count(),
+            policy.fee_per_byte(),
+            policy.exec_fee_factor()
+        )?;
+        Ok(LocalFees {
+            height: count.saturating_sub(1),
+            fee_per_byte,
+            exec_fee_factor,
+        })
     }
 
     /// Replace the witnesses of `tx` with this actor's signatures (in signer order).

@@ -12,7 +12,7 @@ mod nep17;
 pub mod types;
 
 pub use account::Account;
-pub use actor::{Actor, DEFAULT_WAIT, SentTx, SignerAccount, TxOutcome, wait_for};
+pub use actor::{Actor, DEFAULT_WAIT, LocalFees, SentTx, SignerAccount, TxOutcome, wait_for};
 pub use client::{DEFAULT_TIMEOUT, RpcClient};
 pub use error::{Error, Result, codes};
 pub use invoker::{Invoker, call_script};

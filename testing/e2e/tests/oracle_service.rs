@@ -182,6 +182,7 @@ impl Env {
                 start_block: Some(0),
                 ..ServiceConfig::default()
             },
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -408,10 +409,11 @@ impl OracleStore for CrashAfterOutbox {
         source: &str,
         next_block: i64,
         requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
         now: UnixMillis,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<Vec<RequestRow>> {
         self.inner
-            .record_block(chain, source, next_block, requests, now)
+            .record_block(chain, source, next_block, requests, claim, now)
             .await
     }
     async fn claim(
@@ -439,11 +441,12 @@ impl OracleStore for CrashAfterOutbox {
         owner: &str,
         outbox: &OutboxRow,
         code: i64,
+        answer: Option<&[u8]>,
         now: UnixMillis,
     ) -> StoreResult<bool> {
         let written = self
             .inner
-            .write_outbox(id, owner, outbox, code, now)
+            .write_outbox(id, owner, outbox, code, answer, now)
             .await?;
         if written && self.armed.swap(false, Ordering::SeqCst) {
             return Err(StoreError::Corrupt("simulated crash after outbox".into()));
@@ -452,6 +455,9 @@ impl OracleStore for CrashAfterOutbox {
     }
     async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()> {
         self.inner.mark_sent(id, now).await
+    }
+    async fn mark_sent_many(&self, ids: &[String], now: UnixMillis) -> StoreResult<()> {
+        self.inner.mark_sent_many(ids, now).await
     }
     async fn mark_confirmed(&self, id: &str, block: i64, now: UnixMillis) -> StoreResult<bool> {
         self.inner.mark_confirmed(id, block, now).await

@@ -79,6 +79,7 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         let oracle = nsl_oracle::service::OracleHandle::spawn_from_config(
             &cfg.oracle,
             std::sync::Arc::new(store.clone()),
+            Vec::new(),
         )
         .await
         .map_err(CliError::bad_input)?;

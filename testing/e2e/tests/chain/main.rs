@@ -3,6 +3,7 @@
 
 mod contract;
 mod harness;
+mod local_fees;
 mod multisig;
 mod natives;
 mod transfer;

@@ -1,12 +1,16 @@
 //! The follower: scans blocks from the stored cursor and records oracle requests.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use neo_rpc::types::Notification;
 use nsl_store::now_ms;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::store::{NewRequest, RequestKind};
+use super::worker::Work;
 use super::{FOLLOWER_SOURCE, ServiceError, Shared, pause};
 use crate::gateway::{ORACLE_SERVICE_TYPE, parse_oracle_payload, parse_service_request};
 use crate::native::parse_oracle_request;
@@ -29,9 +33,17 @@ pub(crate) async fn run(
     }
 }
 
-/// Record every block between the cursor and the chain's height.
-async fn step(shared: &Shared, shutdown: &watch::Receiver<bool>) -> Result<(), ServiceError> {
-    let count = i64::from(shared.rpc.get_block_count().await?);
+/// Application logs fetched at once while reading a block.
+const LOG_FETCHES: usize = 16;
+
+/// Record every block between the cursor and the chain's height; hand new rows (claimed for
+/// this instance) straight to the workers.
+async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<(), ServiceError> {
+    let count = shared.rpc.get_block_count().await?;
+    shared
+        .height
+        .fetch_max(count.saturating_sub(1), Ordering::Relaxed);
+    let count = i64::from(count);
     let mut next = match shared.store.cursor(&shared.chain, FOLLOWER_SOURCE).await? {
         Some(next) => next,
         None => shared
@@ -42,29 +54,43 @@ async fn step(shared: &Shared, shutdown: &watch::Receiver<bool>) -> Result<(), S
     while next < count && !*shutdown.borrow() {
         let index = u32::try_from(next).unwrap_or(u32::MAX);
         let block = shared.rpc.get_block(index).await?;
+        let hashes: Vec<_> = block.tx.iter().map(|tx| tx.hash).collect();
+        let logs = application_logs(shared, &hashes).await?;
+        // The block's events are known from here: the start of the node's overhead.
+        let seen = Instant::now();
         let mut requests = Vec::new();
-        for tx in &block.tx {
-            let log = shared.rpc.get_application_log(&tx.hash).await?;
+        for (hash, log) in hashes.iter().zip(&logs) {
             let notifications = log.executions.iter().flat_map(|e| e.notifications.iter());
             for (i, n) in notifications.enumerate() {
-                if let Some(r) = request_of(shared, n, &tx.hash.to_string(), i, next) {
+                if let Some(r) = request_of(shared, n, &hash.to_string(), i, next) {
                     requests.push(r);
                 }
             }
         }
-        let new = shared
+        let now = now_ms();
+        let lease = i64::try_from(shared.config.claim_lease.as_millis()).unwrap_or(i64::MAX);
+        let rows = shared
             .store
             .record_block(
                 &shared.chain,
                 FOLLOWER_SOURCE,
                 next + 1,
                 &requests,
-                now_ms(),
+                Some((&shared.config.instance, now.saturating_add(lease))),
+                now,
             )
             .await?;
-        for r in requests.iter().take(new) {
-            metrics::counter!("nsl_oracle_requests_seen_total", "kind" => r.kind.as_str())
-                .increment(1);
+        let new = rows.len();
+        for row in rows {
+            metrics::counter!("nsl_oracle_requests_seen_total", "kind" => row.kind.as_str(),
+                "service" => row.service.clone())
+            .increment(1);
+            // The workers hold the receiver until shutdown; a closed channel means they are
+            // stopping, and the claimed row is picked up again after its lease.
+            let _ = shared.work.send(Work {
+                row,
+                seen: Some(seen),
+            });
         }
         if new > 0 {
             tracing::info!(block = next, new, "oracle requests recorded");
@@ -73,6 +99,28 @@ async fn step(shared: &Shared, shutdown: &watch::Receiver<bool>) -> Result<(), S
         next += 1;
     }
     Ok(())
+}
+
+/// The application logs of `hashes`, in order, at most [`LOG_FETCHES`] at a time.
+async fn application_logs(
+    shared: &Arc<Shared>,
+    hashes: &[neo::UInt256],
+) -> Result<Vec<neo_rpc::types::ApplicationLog>, ServiceError> {
+    let mut logs: Vec<Option<neo_rpc::types::ApplicationLog>> = vec![None; hashes.len()];
+    let mut tasks = JoinSet::new();
+    let mut next = 0;
+    while next < hashes.len() || !tasks.is_empty() {
+        while next < hashes.len() && tasks.len() < LOG_FETCHES {
+            let (rpc, hash, i) = (shared.rpc.clone(), hashes[next], next);
+            tasks.spawn(async move { (i, rpc.get_application_log(&hash).await) });
+            next += 1;
+        }
+        if let Some(done) = tasks.join_next().await {
+            let (i, log) = done.map_err(|e| ServiceError::Config(format!("log task: {e}")))?;
+            logs[i] = Some(log?);
+        }
+    }
+    Ok(logs.into_iter().flatten().collect())
 }
 
 /// The request a notification makes, if it is one this node answers. Malformed events are
@@ -94,6 +142,8 @@ fn request_of(
         url: String::new(),
         filter: None,
         invalid: None,
+        service: ORACLE_SERVICE_TYPE.to_string(),
+        payload: None,
     };
     match parse_oracle_request(n) {
         Ok(Some(ev)) => {
@@ -126,7 +176,20 @@ fn request_of(
             }
             Some(row)
         }
-        Ok(_) => None,
+        Ok(Some(req)) => {
+            // Another service type: ours if a handler answers it (else another node's).
+            let (ty, _) = shared.handlers.get_key_value(req.service_type.as_str())?;
+            Some(NewRequest {
+                service: (*ty).to_string(),
+                payload: Some(req.payload),
+                ..base(
+                    RequestKind::Gateway,
+                    req.request_id,
+                    req.requester.to_string(),
+                )
+            })
+        }
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, tx = tx_hash, "skipping malformed ServiceRequest");
             None

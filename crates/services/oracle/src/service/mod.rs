@@ -27,16 +27,20 @@
 
 pub mod api;
 mod follower;
+mod handler;
 mod store;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use neo::{PrivateKey, UInt160};
-use neo_rpc::RpcClient;
+use neo_rpc::{LocalFees, RpcClient};
 use nsl_egress::Egress;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+
+pub use handler::{GatewayCall, GatewayHandler};
 
 pub use store::{
     HistoryEntry, NewRequest, OracleStore, OutboxRow, RequestDetail, RequestFilter, RequestKind,
@@ -70,9 +74,12 @@ pub enum ServiceError {
 pub struct ServiceConfig {
     /// Script hash of the NSL gateway contract; `None` answers native requests only.
     pub gateway: Option<UInt160>,
-    /// Concurrent fetch/sign workers.
+    /// Requests worked on at once (fetch, handler, build, sign, broadcast). Each is an async
+    /// task waiting on I/O most of the time, so this can be large: a block's requests should all
+    /// be in flight at once for them to be answered in the next block.
     pub workers: usize,
-    /// Pause between follower / sender rounds when there is nothing new.
+    /// Pause between follower / sender rounds when there is nothing new (the follower sees a new
+    /// block at most this late).
     pub poll_interval: Duration,
     /// First block to scan when the store has no cursor yet; `None`: the chain's height then.
     pub start_block: Option<u32>,
@@ -86,8 +93,8 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             gateway: None,
-            workers: 4,
-            poll_interval: Duration::from_millis(500),
+            workers: 128,
+            poll_interval: Duration::from_millis(100),
             start_block: None,
             claim_lease: Duration::from_secs(30),
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
@@ -114,11 +121,25 @@ pub(crate) struct Shared {
     pub(crate) gateway_actor: Option<neo_rpc::Actor>,
     pub(crate) config: ServiceConfig,
     pub(crate) chain: String,
+    /// Answerers of service types other than `oracle`.
+    pub(crate) handlers: handler::Handlers,
+    /// Rows the follower recorded (claimed for this instance), for the workers.
+    pub(crate) work: mpsc::UnboundedSender<worker::Work>,
+    /// Broadcast responses whose rows are to be marked `sent` (batched).
+    pub(crate) sent: mpsc::UnboundedSender<String>,
+    /// Latest block index the follower saw.
+    pub(crate) height: AtomicU32,
+    /// Fee policy for building gateway responses without RPC round trips; `None` when the
+    /// local network-fee calculation disagreed with the node's at start (then every response
+    /// asks `calculatenetworkfee`).
+    pub(crate) local_fees: Mutex<Option<LocalFees>>,
 }
 
 /// The running oracle service: [`OracleService::run`] until the shutdown signal.
 pub struct OracleService {
     shared: Arc<Shared>,
+    work: mpsc::UnboundedReceiver<worker::Work>,
+    sent: mpsc::UnboundedReceiver<String>,
 }
 
 impl std::fmt::Debug for OracleService {
@@ -134,13 +155,16 @@ impl OracleService {
     /// Connect to the chain (`getversion`) and prepare the signers: the native oracle signs with
     /// `key` (which must be designated for the Oracle role), gateway `fulfill` transactions are
     /// sent from `key`'s account (registered with the gateway's `addNode`, holding GAS for fees).
+    /// `handlers` answer gateway service types other than `oracle` (at most one per type).
     pub async fn new(
         store: Arc<dyn OracleStore>,
         rpc: RpcClient,
         egress: Egress,
         key: NodeKey,
         config: ServiceConfig,
+        handlers: Vec<Arc<dyn GatewayHandler>>,
     ) -> Result<Self, ServiceError> {
+        let handlers = handler::index(handlers)?;
         let native = NativeOracle::connect(rpc.clone(), egress.clone(), key.0.clone()).await?;
         let chain = format!("neo:{}", rpc.get_version().await?.protocol.network);
         let gateway_actor = match config.gateway {
@@ -156,6 +180,13 @@ impl OracleService {
             ),
             None => None,
         };
+        let local_fees = match &gateway_actor {
+            Some(actor) => worker::check_local_fees(actor).await?,
+            None => None,
+        };
+        let height = local_fees.map_or(0, |f| f.height);
+        let (work_tx, work) = mpsc::unbounded_channel();
+        let (sent_tx, sent) = mpsc::unbounded_channel();
         Ok(Self {
             shared: Arc::new(Shared {
                 store,
@@ -165,7 +196,14 @@ impl OracleService {
                 gateway_actor,
                 config,
                 chain,
+                handlers,
+                work: work_tx,
+                sent: sent_tx,
+                height: AtomicU32::new(height),
+                local_fees: Mutex::new(local_fees),
             }),
+            work,
+            sent,
         })
     }
 
@@ -174,6 +212,7 @@ impl OracleService {
     pub async fn from_config(
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
+        handlers: Vec<Arc<dyn GatewayHandler>>,
     ) -> Result<Self, ServiceError> {
         let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
         let wif = cfg.node_key().map_err(|e| bad("oracle.node_key", e))?;
@@ -201,7 +240,7 @@ impl OracleService {
             start_block: cfg.start_block,
             ..ServiceConfig::default()
         };
-        Self::new(store, rpc, egress, NodeKey(key), config).await
+        Self::new(store, rpc, egress, NodeKey(key), config, handlers).await
     }
 
     /// `neo:<network magic>`: the chain column of this service's rows.
@@ -213,14 +252,23 @@ impl OracleService {
     /// dropped). Work in progress finishes its current step; everything else resumes from the
     /// store on the next start.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ServiceError> {
+        let services: Vec<&str> = self.shared.handlers.keys().copied().collect();
         tracing::info!(chain = %self.shared.chain, gateway = ?self.shared.config.gateway,
-            workers = self.shared.config.workers, "oracle service started");
-        let follower = tokio::spawn(follower::run(self.shared.clone(), shutdown.clone()));
-        let workers = tokio::spawn(worker::run_workers(self.shared.clone(), shutdown.clone()));
-        let sender = tokio::spawn(worker::run_sender(self.shared.clone(), shutdown));
+            workers = self.shared.config.workers, ?services,
+            local_fees = self.shared.local_fees.lock().map(|f| f.is_some()).unwrap_or(false),
+            "oracle service started");
+        let Self { shared, work, sent } = self;
+        let follower = tokio::spawn(follower::run(shared.clone(), shutdown.clone()));
+        let workers = tokio::spawn(worker::run_workers(shared.clone(), work, shutdown.clone()));
+        let sender = tokio::spawn(worker::run_sender(shared.clone(), shutdown));
+        let marker = tokio::spawn(worker::run_sent_marker(shared.store.clone(), sent));
         let (f, w, s) = tokio::join!(follower, workers, sender);
+        // Every worker has finished: closing our handle of the `sent` channel lets the marker
+        // write what is left and stop.
+        drop(shared);
+        let m = marker.await;
         tracing::info!("oracle service stopped");
-        for r in [f, w, s] {
+        for r in [f, w, s, m] {
             match r {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
@@ -254,11 +302,12 @@ impl OracleHandle {
     pub async fn spawn_from_config(
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
+        handlers: Vec<Arc<dyn GatewayHandler>>,
     ) -> Result<Option<Self>, ServiceError> {
         if !cfg.enabled {
             return Ok(None);
         }
-        let service = OracleService::from_config(cfg, store).await?;
+        let service = OracleService::from_config(cfg, store, handlers).await?;
         let (stop, rx) = watch::channel(false);
         Ok(Some(Self {
             stop,

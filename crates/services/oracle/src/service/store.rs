@@ -119,6 +119,10 @@ pub struct NewRequest {
     pub filter: Option<String>,
     /// Why the request is invalid (answered with code `Error` without fetching).
     pub invalid: Option<String>,
+    /// The gateway service type (`oracle` for native requests too).
+    pub service: String,
+    /// Raw payload for service types other than `oracle` (their handler reads it).
+    pub payload: Option<Vec<u8>>,
 }
 
 /// A stored request row.
@@ -146,6 +150,11 @@ pub struct RequestRow {
     pub filter: Option<String>,
     /// Why the request is invalid, if it is.
     pub invalid: Option<String>,
+    /// The gateway service type (`oracle`, `function`, ...; `oracle` for native requests).
+    pub service: String,
+    /// Raw payload for service types other than `oracle`.
+    #[serde(skip)]
+    pub payload: Option<Vec<u8>>,
     /// Current state.
     pub state: RequestState,
     /// Response code once fetched.
@@ -207,8 +216,9 @@ pub struct RequestDetail {
 pub struct RequestFilter {
     /// Only this state.
     pub state: Option<RequestState>,
-    /// Only this requester (`0x` hex script hash).
-    pub requester: Option<String>,
+    /// Only these requesters (`0x` hex script hashes); `None`: every requester, an empty list:
+    /// no rows.
+    pub requesters: Option<Vec<String>>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
@@ -222,15 +232,17 @@ pub trait OracleStore: Send + Sync {
     async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>>;
 
     /// Insert the requests of one block (idempotently) and set the cursor to `next_block`, in
-    /// one transaction. Returns how many rows were new.
+    /// one transaction. New rows are claimed for `claim = (owner, until)` when given, so the
+    /// caller can work on them at once. Returns the rows that were new.
     async fn record_block(
         &self,
         chain: &str,
         source: &str,
         next_block: i64,
         requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
         now: UnixMillis,
-    ) -> StoreResult<usize>;
+    ) -> StoreResult<Vec<RequestRow>>;
 
     /// Claim up to `limit` rows in `seen` or `fetched` whose claim is free or expired, for
     /// `owner` until `until`.
@@ -252,20 +264,26 @@ pub trait OracleStore: Send + Sync {
         now: UnixMillis,
     ) -> StoreResult<bool>;
 
-    /// Record the signed response of a claimed `fetched` row: outbox row + state `outbox`, in
-    /// one transaction; releases the claim.
+    /// Record the signed response of a claimed row: outbox row + state `outbox`, in one
+    /// transaction; releases the claim. With `answer = Some(result)` the row may still be `seen`
+    /// (its answer is stored in the same transaction, with a `fetched` history entry); with
+    /// `None` it must be `fetched`.
     async fn write_outbox(
         &self,
         id: &str,
         owner: &str,
         outbox: &OutboxRow,
         code: i64,
+        answer: Option<&[u8]>,
         now: UnixMillis,
     ) -> StoreResult<bool>;
 
     /// A broadcast of the outbox transaction succeeded: state `sent` (from `outbox`), attempt
     /// counted.
     async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()>;
+
+    /// [`OracleStore::mark_sent`] for several rows in one transaction.
+    async fn mark_sent_many(&self, ids: &[String], now: UnixMillis) -> StoreResult<()>;
 
     /// The response is in block `block`: state `confirmed`.
     async fn mark_confirmed(&self, id: &str, block: i64, now: UnixMillis) -> StoreResult<bool>;
@@ -299,8 +317,8 @@ pub trait OracleStore: Send + Sync {
 }
 
 const REQUEST_COLUMNS: &str = "r.id, r.chain, r.kind, r.tx_hash, r.notification_index, \
-     r.block_index, r.request_id, r.requester, r.url, r.filter, r.invalid, r.state, r.code, \
-     r.result, r.response_tx_hash, r.confirmed_block, r.created_at, r.updated_at";
+     r.block_index, r.request_id, r.requester, r.url, r.filter, r.invalid, r.service, r.payload, \
+     r.state, r.code, r.result, r.response_tx_hash, r.confirmed_block, r.created_at, r.updated_at";
 
 fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
     let state: String = row.try_get("state")?;
@@ -316,6 +334,8 @@ fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
         url: row.try_get("url")?,
         filter: row.try_get("filter")?,
         invalid: row.try_get("invalid")?,
+        service: row.try_get("service")?,
+        payload: row.try_get("payload")?,
         state: RequestState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("oracle request state {state:?}")))?,
         code: row.try_get("code")?,
@@ -378,8 +398,9 @@ impl OracleStore for Store {
         source: &str,
         next_block: i64,
         requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
         now: UnixMillis,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<Vec<RequestRow>> {
         let mut tx = self.pool().begin().await?;
         // First statement is a write: takes SQLite's write lock up front.
         sqlx::query(
@@ -394,13 +415,18 @@ impl OracleStore for Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let mut inserted = 0;
+        let (claimed_by, claim_until) = match claim {
+            Some((owner, until)) => (Some(owner.to_string()), Some(until)),
+            None => (None, None),
+        };
+        let mut inserted = Vec::new();
         for r in requests {
             let id = uuid::Uuid::new_v4().hyphenated().to_string();
             let res = sqlx::query(
                 "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
-                 block_index, request_id, requester, url, filter, invalid, state, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'seen', $12, $12) \
+                 block_index, request_id, requester, url, filter, invalid, service, payload, \
+                 state, claimed_by, claim_until, created_at, updated_at) VALUES ($1, $2, $3, $4, \
+                 $5, $6, $7, $8, $9, $10, $11, $12, $13, 'seen', $14, $15, $16, $16) \
                  ON CONFLICT (chain, tx_hash, notification_index) DO NOTHING",
             )
             .bind(id.clone())
@@ -414,13 +440,38 @@ impl OracleStore for Store {
             .bind(r.url.clone())
             .bind(r.filter.clone())
             .bind(r.invalid.clone())
+            .bind(r.service.clone())
+            .bind(r.payload.clone())
+            .bind(claimed_by.clone())
+            .bind(claim_until)
             .bind(now)
             .execute(&mut *tx)
             .await?;
             if res.rows_affected() == 1 {
-                inserted += 1;
                 let detail = format!("block {} tx {}", r.block_index, r.tx_hash);
                 history(&mut *tx, &id, RequestState::Seen, now, Some(&detail)).await?;
+                inserted.push(RequestRow {
+                    id,
+                    chain: chain.to_string(),
+                    kind: r.kind,
+                    tx_hash: r.tx_hash.clone(),
+                    notification_index: r.notification_index,
+                    block_index: r.block_index,
+                    request_id: r.request_id,
+                    requester: r.requester.clone(),
+                    url: r.url.clone(),
+                    filter: r.filter.clone(),
+                    invalid: r.invalid.clone(),
+                    service: r.service.clone(),
+                    payload: r.payload.clone(),
+                    state: RequestState::Seen,
+                    code: None,
+                    result: None,
+                    response_tx_hash: None,
+                    confirmed_block: None,
+                    created_at: now,
+                    updated_at: now,
+                });
             }
         }
         tx.commit().await?;
@@ -500,23 +551,45 @@ impl OracleStore for Store {
         owner: &str,
         outbox: &OutboxRow,
         code: i64,
+        answer: Option<&[u8]>,
         now: UnixMillis,
     ) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await?;
-        let res = sqlx::query(
-            "UPDATE oracle_requests SET state = 'outbox', code = $1, response_tx_hash = $2, \
-             claimed_by = NULL, claim_until = NULL, updated_at = $3 \
-             WHERE id = $4 AND state = 'fetched' AND claimed_by = $5",
-        )
-        .bind(code)
-        .bind(outbox.tx_hash.clone())
-        .bind(now)
-        .bind(id)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await?;
+        let res = match answer {
+            Some(result) => {
+                sqlx::query(
+                    "UPDATE oracle_requests SET state = 'outbox', code = $1, result = $2, \
+                     response_tx_hash = $3, claimed_by = NULL, claim_until = NULL, updated_at = $4 \
+                     WHERE id = $5 AND state IN ('seen', 'fetched') AND claimed_by = $6",
+                )
+                .bind(code)
+                .bind(result.to_vec())
+                .bind(outbox.tx_hash.clone())
+                .bind(now)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+            }
+            None => sqlx::query(
+                "UPDATE oracle_requests SET state = 'outbox', code = $1, response_tx_hash = $2, \
+                     claimed_by = NULL, claim_until = NULL, updated_at = $3 \
+                     WHERE id = $4 AND state = 'fetched' AND claimed_by = $5",
+            )
+            .bind(code)
+            .bind(outbox.tx_hash.clone())
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?,
+        };
         if res.rows_affected() != 1 {
             return Ok(false);
+        }
+        if let Some(result) = answer {
+            let detail = format!("code {code}, {} bytes", result.len());
+            history(&mut *tx, id, RequestState::Fetched, now, Some(&detail)).await?;
         }
         sqlx::query("DELETE FROM oracle_outbox WHERE request = $1")
             .bind(id)
@@ -561,6 +634,36 @@ impl OracleStore for Store {
         .await?;
         if res.rows_affected() == 1 {
             history(&mut *tx, id, RequestState::Sent, now, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_sent_many(&self, ids: &[String], now: UnixMillis) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE oracle_outbox SET attempts = attempts + 1, last_sent_at = $1 \
+                 WHERE request = $2",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let res = sqlx::query(
+                "UPDATE oracle_requests SET state = 'sent', updated_at = $1 \
+                 WHERE id = $2 AND state = 'outbox'",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if res.rows_affected() == 1 {
+                history(&mut *tx, id, RequestState::Sent, now, None).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -704,17 +807,33 @@ impl OracleStore for Store {
     }
 
     async fn list_requests(&self, filter: &RequestFilter) -> StoreResult<Vec<RequestRow>> {
-        let rows = sqlx::query(&format!(
+        let requesters = match &filter.requesters {
+            Some(list) if list.is_empty() => return Ok(Vec::new()),
+            Some(list) => list.as_slice(),
+            None => &[],
+        };
+        // $1 state, $2 limit, $3 offset, then one placeholder per requester.
+        let requester_clause = if requesters.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..requesters.len())
+                .map(|i| format!("${}", i + 4))
+                .collect();
+            format!(" AND r.requester IN ({})", marks.join(", "))
+        };
+        let sql = format!(
             "SELECT {REQUEST_COLUMNS} FROM oracle_requests r \
-             WHERE ($1 IS NULL OR r.state = $1) AND ($2 IS NULL OR r.requester = $2) \
-             ORDER BY r.created_at DESC, r.id LIMIT $3 OFFSET $4"
-        ))
-        .bind(filter.state.map(|s| s.as_str().to_string()))
-        .bind(filter.requester.clone())
-        .bind(filter.limit.clamp(1, 500))
-        .bind(filter.offset.max(0))
-        .fetch_all(self.pool())
-        .await?;
+             WHERE ($1 IS NULL OR r.state = $1){requester_clause} \
+             ORDER BY r.created_at DESC, r.id LIMIT $2 OFFSET $3"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(filter.state.map(|s| s.as_str().to_string()))
+            .bind(filter.limit.clamp(1, 500))
+            .bind(filter.offset.max(0));
+        for r in requesters {
+            query = query.bind(r.clone());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter().map(request_row).collect()
     }
 
@@ -821,6 +940,8 @@ mod tests {
             url: "https://example.com".into(),
             filter: Some("$.x".into()),
             invalid: None,
+            service: "oracle".into(),
+            payload: None,
         }
     }
 
@@ -832,16 +953,18 @@ mod tests {
             req("0xaa", 1, RequestKind::Native),
         ];
         assert_eq!(
-            s.record_block("neo:1", "oracle", 8, &reqs, 100)
+            s.record_block("neo:1", "oracle", 8, &reqs, None, 100)
                 .await
-                .unwrap(),
+                .unwrap()
+                .len(),
             2
         );
         // Replaying the block inserts nothing and keeps the cursor consistent.
         assert_eq!(
-            s.record_block("neo:1", "oracle", 8, &reqs, 101)
+            s.record_block("neo:1", "oracle", 8, &reqs, None, 101)
                 .await
-                .unwrap(),
+                .unwrap()
+                .len(),
             0
         );
         assert_eq!(s.cursor("neo:1", "oracle").await.unwrap(), Some(8));
@@ -870,7 +993,11 @@ mod tests {
             valid_until_block: 50,
             attempts: 0,
         };
-        assert!(s.write_outbox(&row.id, "c", &outbox, 0, 500).await.unwrap());
+        assert!(
+            s.write_outbox(&row.id, "c", &outbox, 0, None, 500)
+                .await
+                .unwrap()
+        );
         let flight = s.in_flight().await.unwrap();
         assert_eq!(flight.len(), 1);
         assert_eq!(flight[0].1.tx, vec![1, 2, 3]);
@@ -888,7 +1015,7 @@ mod tests {
             ..outbox
         };
         assert!(
-            s.write_outbox(&row.id, "d", &outbox2, 0, 800)
+            s.write_outbox(&row.id, "d", &outbox2, 0, None, 800)
                 .await
                 .unwrap()
         );
@@ -937,6 +1064,89 @@ mod tests {
         );
         other.close().await;
         s.close().await;
+    }
+
+    /// The follower's fast path: rows recorded already claimed by it, answered and written to the
+    /// outbox in one step, marked sent in a batch; other service types keep their payload; the
+    /// requester filter of the listing.
+    async fn fast_path_and_services(db: Db) {
+        let s = &db.store;
+        let mut function = req("0xf1", 0, RequestKind::Gateway);
+        function.service = "function".into();
+        function.payload = Some(br#"{"function":"f"}"#.to_vec());
+        function.url = String::new();
+        function.requester = "0x02".into();
+        let reqs = [req("0xf0", 0, RequestKind::Gateway), function];
+        let rows = s
+            .record_block("neo:1", "oracle", 9, &reqs, Some(("me", 5_000)), 100)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        // Claimed by the recorder: nobody else takes them before the lease ends.
+        assert!(s.claim("other", 9_000, 10, 200).await.unwrap().is_empty());
+        let stored = s.request(&rows[1].id).await.unwrap().unwrap().request;
+        assert_eq!(stored, rows[1]);
+        assert_eq!(stored.service, "function");
+        assert_eq!(stored.payload.as_deref(), Some(&br#"{"function":"f"}"#[..]));
+
+        for (i, row) in rows.iter().enumerate() {
+            let outbox = OutboxRow {
+                request: row.id.clone(),
+                tx_hash: format!("0xd{i}"),
+                tx: vec![9],
+                valid_until_block: 60,
+                attempts: 0,
+            };
+            // Only the claim owner may write, straight from `seen`.
+            assert!(
+                !s.write_outbox(&row.id, "other", &outbox, 0, Some(b"[7]"), 300)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                s.write_outbox(&row.id, "me", &outbox, 0, Some(b"[7]"), 300)
+                    .await
+                    .unwrap()
+            );
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        s.mark_sent_many(&ids, 400).await.unwrap();
+        let d = s.request(&rows[0].id).await.unwrap().unwrap();
+        assert_eq!(d.request.state, RequestState::Sent);
+        assert_eq!(d.request.result.as_deref(), Some(&b"[7]"[..]));
+        assert_eq!(d.outbox.as_ref().unwrap().attempts, 1);
+        let states: Vec<_> = d.history.iter().map(|h| h.state.as_str()).collect();
+        assert_eq!(states, ["seen", "fetched", "outbox", "sent"]);
+
+        let by = |requesters: Option<Vec<String>>| RequestFilter {
+            requesters,
+            limit: 10,
+            ..RequestFilter::default()
+        };
+        let mine = s
+            .list_requests(&by(Some(vec!["0x02".into()])))
+            .await
+            .unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].id, rows[1].id);
+        let both = s
+            .list_requests(&by(Some(vec!["0x01".into(), "0x02".into()])))
+            .await
+            .unwrap();
+        assert_eq!(both.len(), 2);
+        assert!(s.list_requests(&by(Some(vec![]))).await.unwrap().is_empty());
+        assert_eq!(s.list_requests(&by(None)).await.unwrap().len(), 2);
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn fast_path_and_services_sqlite() {
+        fast_path_and_services(sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn fast_path_and_services_postgres() {
+        fast_path_and_services(postgres().await).await;
     }
 
     #[tokio::test]

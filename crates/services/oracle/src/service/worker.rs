@@ -3,69 +3,105 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use neo::UInt256;
-use neo_rpc::codes;
+use neo::{UInt160, UInt256};
+use neo_rpc::{LocalFees, codes};
 use nsl_store::now_ms;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::handler::GatewayCall;
 use super::store::{OutboxRow, RequestKind, RequestRow, RequestState};
 use super::{ServiceError, Shared, pause};
 use crate::code::{ResponseCode, code_name};
 use crate::error::OracleError;
 use crate::fetch::{Answer, answer};
-use crate::gateway::fulfill_script_for;
+use crate::gateway::{ORACLE_SERVICE_TYPE, fulfill_script_for};
 
 /// Sender rounds between re-broadcasts of a `sent` transaction that is not in a block yet.
 const REBROADCAST_EVERY: u64 = 10;
 
-/// Claim and process rows with at most `config.workers` at a time, until shutdown; then wait
-/// for the rows in progress.
+/// A row to work on: handed over by the follower (`seen` = when its block's events were read)
+/// or claimed back from the store after a lease ran out or a restart (`seen` = `None`).
+pub(crate) struct Work {
+    pub(crate) row: RequestRow,
+    pub(crate) seen: Option<Instant>,
+}
+
+/// Work on the follower's rows as they arrive and, every poll interval, on rows claimed from
+/// the store (left by a crash, a released claim or another instance), with at most
+/// `config.workers` at a time, until shutdown; then wait for the rows in progress.
 pub(crate) async fn run_workers(
     shared: Arc<Shared>,
+    mut work: mpsc::UnboundedReceiver<Work>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
     let permits = Arc::new(Semaphore::new(shared.config.workers.max(1)));
     let mut tasks = JoinSet::new();
+    let mut next_claim = tokio::time::Instant::now();
     let result = loop {
         while tasks.try_join_next().is_some() {}
-        let free = permits.available_permits();
-        if free > 0 {
-            let now = now_ms();
-            let lease = i64::try_from(shared.config.claim_lease.as_millis()).unwrap_or(i64::MAX);
-            let claimed = shared
-                .store
-                .claim(
-                    &shared.config.instance,
-                    now.saturating_add(lease),
-                    i64::try_from(free).unwrap_or(1),
-                    now,
-                )
-                .await;
-            match claimed {
-                Ok(rows) => {
-                    for row in rows {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let shared = shared.clone();
-                        tasks.spawn(async move {
-                            process(&shared, row).await;
-                            drop(permit);
-                        });
-                    }
-                }
-                Err(e) => break Err(ServiceError::Store(e)),
-            }
-        }
-        if pause(&mut shutdown, shared.config.poll_interval).await {
+        if *shutdown.borrow() {
             break Ok(());
+        }
+        if tokio::time::Instant::now() >= next_claim {
+            if let Err(e) = claim_stored(&shared, &permits, &mut tasks).await {
+                break Err(e);
+            }
+            next_claim = tokio::time::Instant::now() + shared.config.poll_interval;
+        }
+        tokio::select! {
+            item = work.recv() => {
+                let Some(item) = item else { break Ok(()) };
+                let Ok(permit) = permits.clone().acquire_owned().await else { break Ok(()) };
+                let shared = shared.clone();
+                tasks.spawn(async move {
+                    process(&shared, item).await;
+                    drop(permit);
+                });
+            }
+            () = tokio::time::sleep_until(next_claim) => {}
+            r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { break Ok(()) },
         }
     };
     while tasks.join_next().await.is_some() {}
     result
+}
+
+/// Claim stored rows that nobody works on, up to the free permits, and start them.
+async fn claim_stored(
+    shared: &Arc<Shared>,
+    permits: &Arc<Semaphore>,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), ServiceError> {
+    let free = permits.available_permits();
+    if free == 0 {
+        return Ok(());
+    }
+    let now = now_ms();
+    let lease = i64::try_from(shared.config.claim_lease.as_millis()).unwrap_or(i64::MAX);
+    let rows = shared
+        .store
+        .claim(
+            &shared.config.instance,
+            now.saturating_add(lease),
+            i64::try_from(free).unwrap_or(1),
+            now,
+        )
+        .await?;
+    for row in rows {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            process(&shared, Work { row, seen: None }).await;
+            drop(permit);
+        });
+    }
+    Ok(())
 }
 
 /// What stopped a row.
@@ -76,9 +112,9 @@ enum Outcome {
     Retry(String),
 }
 
-async fn process(shared: &Shared, row: RequestRow) {
-    let id = row.id.clone();
-    match process_row(shared, row).await {
+async fn process(shared: &Shared, work: Work) {
+    let id = work.row.id.clone();
+    match process_row(shared, work).await {
         Ok(Outcome::Done) => {}
         Ok(Outcome::Retry(why)) => {
             tracing::warn!(request = %id, why, "oracle request will be retried");
@@ -92,35 +128,57 @@ async fn process(shared: &Shared, row: RequestRow) {
     }
 }
 
-async fn process_row(shared: &Shared, row: RequestRow) -> Result<Outcome, ServiceError> {
+/// The answer to a `seen` row: fetch and filter for `oracle`, the service type's handler
+/// otherwise.
+async fn compute_answer(shared: &Shared, row: &RequestRow) -> Answer {
+    if let Some(why) = &row.invalid {
+        return Answer::failure(ResponseCode::Error, why.clone());
+    }
+    if row.service == ORACLE_SERVICE_TYPE {
+        return answer(&shared.egress, &row.url, row.filter.as_deref()).await;
+    }
+    let Some(handler) = shared.handlers.get(row.service.as_str()) else {
+        return Answer::failure(
+            ResponseCode::Error,
+            format!("no handler for service type {:?}", row.service),
+        );
+    };
+    let call = GatewayCall {
+        request_id: u64::try_from(row.request_id).unwrap_or_default(),
+        requester: match UInt160::from_str(&row.requester) {
+            Ok(h) => h,
+            Err(e) => {
+                return Answer::failure(ResponseCode::Error, format!("requester: {e}"));
+            }
+        },
+        payload: row.payload.clone().unwrap_or_default(),
+        tx_hash: row.tx_hash.clone(),
+        block_index: u32::try_from(row.block_index).unwrap_or_default(),
+    };
+    handler.answer(&call).await
+}
+
+async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceError> {
+    let Work { row, seen } = work;
     let owner = shared.config.instance.as_str();
-    let answer = match row.state {
+    let mut handler_time = Duration::ZERO;
+    let (answer, fresh) = match row.state {
         RequestState::Seen => {
             let started = Instant::now();
-            let answer = match &row.invalid {
-                Some(why) => Answer::failure(ResponseCode::Error, why.clone()),
-                None => answer(&shared.egress, &row.url, row.filter.as_deref()).await,
-            };
-            metrics::histogram!("nsl_oracle_fetch_seconds").record(started.elapsed().as_secs_f64());
-            tracing::info!(request = %row.id, kind = row.kind.as_str(), id = row.request_id,
-                code = code_name(answer.code), detail = answer.detail.as_deref().unwrap_or(""),
-                "oracle request fetched");
-            let stored = shared
-                .store
-                .store_answer(
-                    &row.id,
-                    owner,
-                    i64::from(answer.code as u8),
-                    &answer.result,
-                    now_ms(),
-                )
-                .await?;
-            if !stored {
-                return Ok(Outcome::Done);
+            let answer = compute_answer(shared, &row).await;
+            handler_time = started.elapsed();
+            if row.service == ORACLE_SERVICE_TYPE {
+                metrics::histogram!("nsl_oracle_fetch_seconds").record(handler_time.as_secs_f64());
+            } else {
+                metrics::histogram!("nsl_gateway_handler_seconds", "service" => row.service.clone())
+                    .record(handler_time.as_secs_f64());
             }
-            answer
+            tracing::info!(request = %row.id, kind = row.kind.as_str(), service = row.service,
+                id = row.request_id, code = code_name(answer.code),
+                detail = answer.detail.as_deref().unwrap_or(""), "oracle request answered");
+            (answer, true)
         }
-        RequestState::Fetched => stored_answer(&row)?,
+        RequestState::Fetched => (stored_answer(&row)?, false),
         _ => return Ok(Outcome::Done),
     };
     let request_id = u64::try_from(row.request_id).unwrap_or_default();
@@ -141,7 +199,22 @@ async fn process_row(shared: &Shared, row: RequestRow) -> Result<Outcome, Servic
                 .await?;
             return Ok(Outcome::Done);
         }
-        Build::Retry(why) => return Ok(Outcome::Retry(why)),
+        Build::Retry(why) => {
+            // Keep a fresh answer so the retry does not fetch (or run the handler) again.
+            if fresh {
+                shared
+                    .store
+                    .store_answer(
+                        &row.id,
+                        owner,
+                        i64::from(answer.code as u8),
+                        &answer.result,
+                        now_ms(),
+                    )
+                    .await?;
+            }
+            return Ok(Outcome::Retry(why));
+        }
     };
     let outbox = OutboxRow {
         request: row.id.clone(),
@@ -150,12 +223,25 @@ async fn process_row(shared: &Shared, row: RequestRow) -> Result<Outcome, Servic
         valid_until_block: i64::from(tx.valid_until_block),
         attempts: 0,
     };
+    // The answer (when fresh) and the signed response are stored in one transaction, before
+    // the broadcast.
     let written = shared
         .store
-        .write_outbox(&row.id, owner, &outbox, i64::from(code as u8), now_ms())
+        .write_outbox(
+            &row.id,
+            owner,
+            &outbox,
+            i64::from(code as u8),
+            fresh.then_some(answer.result.as_slice()),
+            now_ms(),
+        )
         .await?;
-    if written {
-        broadcast(shared, &outbox).await?;
+    if written && broadcast(shared, &outbox).await {
+        if let Some(seen) = seen {
+            let overhead = seen.elapsed().saturating_sub(handler_time);
+            metrics::histogram!("nsl_oracle_overhead_seconds").record(overhead.as_secs_f64());
+        }
+        let _ = shared.sent.send(outbox.request.clone());
     }
     Ok(Outcome::Done)
 }
@@ -211,8 +297,12 @@ async fn build_gateway(shared: &Shared, id: u64, answer: &Answer) -> Build {
         Ok(s) => s,
         Err(e) => return Build::Final(RequestState::Failed, e.to_string()),
     };
-    match actor.make_tx(&script).await {
-        Ok(tx) => Build::Tx(code, tx),
+    let test = match actor.invoker().invoke_script(&script).await {
+        Ok(outcome) => outcome.into_halt(),
+        Err(e) => Err(e),
+    };
+    let system_fee = match test {
+        Ok(outcome) => outcome.gasconsumed,
         // The test run FAULTs: fulfilled by another node, expired, or refused.
         Err(neo_rpc::Error::Fault { exception }) => {
             let state = if exception.contains("already") || exception.contains("expired") {
@@ -220,15 +310,80 @@ async fn build_gateway(shared: &Shared, id: u64, answer: &Answer) -> Build {
             } else {
                 RequestState::Failed
             };
-            Build::Final(state, format!("fulfill refused: {exception}"))
+            return Build::Final(state, format!("fulfill refused: {exception}"));
         }
+        Err(e) => return Build::Retry(e.to_string()),
+    };
+    let local = shared.local_fees.lock().ok().and_then(|f| *f);
+    let tx = match local {
+        Some(fees) => {
+            let fees = LocalFees {
+                height: fees.height.max(shared.height.load(Ordering::Relaxed)),
+                ..fees
+            };
+            actor.make_tx_local(&script, system_fee, &fees)
+        }
+        None => actor.make_tx_unchecked(&script, system_fee).await,
+    };
+    match tx {
+        Ok(tx) => Build::Tx(code, tx),
         Err(e) => Build::Retry(e.to_string()),
     }
 }
 
-/// Send the outbox transaction; `sent` on success (also when the node already has it).
-/// A refusal leaves the row in `outbox`/`sent` for the sender to retry or rebuild.
-async fn broadcast(shared: &Shared, outbox: &OutboxRow) -> Result<(), ServiceError> {
+/// Read the fee policy and check [`neo_rpc::Actor::make_tx_local`]'s network fee against the
+/// node's `calculatenetworkfee` for a sample response; `None` (every response then asks the
+/// node) if they differ.
+pub(crate) async fn check_local_fees(
+    actor: &neo_rpc::Actor,
+) -> Result<Option<LocalFees>, ServiceError> {
+    let fees = actor.local_fees().await?;
+    // Any script will do: the fee depends on the size and the signers only.
+    let sample = actor.make_tx_local(&[0x40; 200], 0, &fees)?;
+    let expected = actor
+        .rpc()
+        .calculate_network_fee(&sample.to_bytes())
+        .await?;
+    if expected == sample.network_fee {
+        Ok(Some(fees))
+    } else {
+        tracing::warn!(
+            local = sample.network_fee,
+            node = expected,
+            "local network fee differs from the node's; asking the node for every response"
+        );
+        Ok(None)
+    }
+}
+
+/// Re-read the fee policy (it can change by a committee vote); keeps the last good values when
+/// the node cannot be reached.
+async fn refresh_local_fees(shared: &Shared) {
+    let Some(actor) = &shared.gateway_actor else {
+        return;
+    };
+    if shared
+        .local_fees
+        .lock()
+        .map(|f| f.is_none())
+        .unwrap_or(true)
+    {
+        return;
+    }
+    match actor.local_fees().await {
+        Ok(fees) => {
+            shared.height.fetch_max(fees.height, Ordering::Relaxed);
+            if let Ok(mut slot) = shared.local_fees.lock() {
+                *slot = Some(fees);
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "fee policy refresh failed"),
+    }
+}
+
+/// Send the outbox transaction; `true` when the node has it (sent now or before). A refusal
+/// leaves the row in `outbox`/`sent` for the sender to retry or rebuild.
+async fn broadcast(shared: &Shared, outbox: &OutboxRow) -> bool {
     match shared.rpc.send_raw_transaction(&outbox.tx).await {
         Ok(_) => {}
         Err(e)
@@ -239,10 +394,24 @@ async fn broadcast(shared: &Shared, outbox: &OutboxRow) -> Result<(), ServiceErr
         Err(e) => {
             tracing::warn!(request = %outbox.request, tx = %outbox.tx_hash, error = %e,
                 "broadcast refused; will retry");
-            return Ok(());
+            return false;
         }
     }
-    shared.store.mark_sent(&outbox.request, now_ms()).await?;
+    true
+}
+
+/// Mark broadcast rows `sent`, batching what arrives together, until every sender is gone.
+pub(crate) async fn run_sent_marker(
+    store: Arc<dyn super::OracleStore>,
+    mut sent: mpsc::UnboundedReceiver<String>,
+) -> Result<(), ServiceError> {
+    while let Some(first) = sent.recv().await {
+        let mut ids = vec![first];
+        while let Ok(id) = sent.try_recv() {
+            ids.push(id);
+        }
+        store.mark_sent_many(&ids, now_ms()).await?;
+    }
     Ok(())
 }
 
@@ -267,6 +436,7 @@ pub(crate) async fn run_sender(
 
 async fn sender_round(shared: &Shared, round: u64) -> Result<(), ServiceError> {
     if round.is_multiple_of(REBROADCAST_EVERY) {
+        refresh_local_fees(shared).await;
         for (state, n) in shared.store.count_by_state().await? {
             metrics::gauge!("nsl_oracle_requests", "state" => state).set(n as f64);
         }
@@ -297,8 +467,10 @@ async fn sender_round(shared: &Shared, round: u64) -> Result<(), ServiceError> {
                 .store
                 .requeue(&row.id, &outbox.tx_hash, now_ms())
                 .await?;
-        } else if row.state == RequestState::Outbox || round.is_multiple_of(REBROADCAST_EVERY) {
-            broadcast(shared, &outbox).await?;
+        } else if (row.state == RequestState::Outbox || round.is_multiple_of(REBROADCAST_EVERY))
+            && broadcast(shared, &outbox).await
+        {
+            shared.store.mark_sent(&row.id, now_ms()).await?;
         }
     }
     Ok(())
