@@ -18,7 +18,9 @@
 //! - Resources belong to one account; another account's id yields 404, never the data.
 //! - Security-relevant events are appended to the hash-chained audit log: `auth.login`,
 //!   `auth.login_failed`, `auth.token_replay`, `auth.logout`, `apikey.create`, `apikey.rotate`,
-//!   `apikey.revoke`.
+//!   `apikey.revoke`, `contract.register`, `contract.delete`.
+//! - An account sees the chain requests of its requesters only ([`requesters::requesters_of`]:
+//!   its wallets' script hashes and the contracts it registered under `/v1/contracts`).
 //!
 //! Other crates add metrics with the `metrics` facade macros (see [`metrics`]) and get them on
 //! `/metrics`; they mount routes by merging a `Router<AppState>` into [`router`]'s input (see
@@ -33,6 +35,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
+pub mod requesters;
 mod routes;
 pub mod server;
 pub mod state;
@@ -43,6 +46,7 @@ use axum::extract::DefaultBodyLimit;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::{ApiError, ErrorCode};
+pub use routes::rfc3339;
 pub use server::{ServeError, serve};
 pub use state::{ApiSettings, AppState};
 
@@ -86,6 +90,7 @@ fn build(
         .merge(routes::me::router())
         .merge(routes::apikeys::router())
         .merge(routes::audit::router())
+        .merge(routes::contracts::router())
         .merge(extra)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

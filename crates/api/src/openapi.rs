@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorCode};
-use crate::routes::{apikeys, audit, me, ops, session};
+use crate::routes::{apikeys, audit, contracts, me, ops, session};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use crate::routes::{apikeys, audit, me, ops, session};
         me::me,
         apikeys::create, apikeys::list, apikeys::read, apikeys::revoke, apikeys::rotate,
         audit::list, audit::verify,
+        contracts::register, contracts::list, contracts::remove,
     ),
     components(schemas(ErrorBody, ErrorCode)),
     modifiers(&Security),
@@ -31,6 +32,7 @@ use crate::routes::{apikeys, audit, me, ops, session};
         (name = "account", description = "The caller's account"),
         (name = "apikeys", description = "API keys of the caller's account"),
         (name = "audit", description = "Hash-chained audit log (admins)"),
+        (name = "contracts", description = "Contracts the caller registers as its own, to see their on-chain requests"),
     ),
 )]
 pub struct ApiDoc;

@@ -2,12 +2,13 @@
 
 pub(crate) mod apikeys;
 pub(crate) mod audit;
+pub(crate) mod contracts;
 pub(crate) mod me;
 pub(crate) mod ops;
 pub(crate) mod session;
 
 /// Unix milliseconds as RFC 3339 UTC with millisecond precision (`2026-01-02T03:04:05.678Z`).
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
     match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
         Ok(t) => {

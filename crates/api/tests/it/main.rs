@@ -4,6 +4,7 @@ mod common;
 
 mod apikeys;
 mod audit;
+mod contracts;
 mod errors;
 mod logs;
 mod ops;
