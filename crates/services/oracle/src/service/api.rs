@@ -79,7 +79,7 @@ async fn list(
         .store()
         .list_requests(&RequestFilter {
             state: st,
-            requester: None,
+            requesters: None,
             limit,
             offset: q.offset.unwrap_or(0).max(0),
         })
