@@ -10,6 +10,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod rpc_proxy;
+
 pub use nsl_devchain::{ChainConfig, DevChain, compile_contract, compile_contract_cached};
 
 /// Block time of test chains: `$NSL_E2E_BLOCK_MS` or 100 ms.
@@ -57,13 +59,57 @@ fn init_tracing() {
 /// JSON document served at `/price` by [`price_server`].
 pub const PRICE_BODY: &str = r#"{"pair":"NEO-USD","data":{"price":42.17,"sources":["a","b"]}}"#;
 
+/// What a route of a [`PriceServer`] answers.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Content-Type` header value.
+    pub content_type: String,
+    /// Response body.
+    pub body: Vec<u8>,
+    /// Pause before the response is written (a slow source).
+    pub delay: Duration,
+}
+
+impl Route {
+    /// `200 OK` with this content type and body, at once.
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self::status(200, content_type, body)
+    }
+
+    /// Any status with this content type and body, at once.
+    pub fn status(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            content_type: content_type.to_owned(),
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// The same answer written only after `delay`.
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
 /// A tiny HTTP/1.1 server on loopback for oracle tests: `/price` answers [`PRICE_BODY`] as
-/// `application/json`, anything else `404` as `text/plain`. Aborted when dropped (also when the
-/// test fails).
+/// `application/json`, routes given to [`http_server`] answer what they say, anything else `404`
+/// as `text/plain`. The query string is ignored when matching routes. Aborted (with every open
+/// connection) when dropped, also when the test fails.
 pub struct PriceServer {
     /// Where it listens (`127.0.0.1:<free port>`).
     pub addr: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl PriceServer {
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
 }
 
 impl Drop for PriceServer {
@@ -72,16 +118,36 @@ impl Drop for PriceServer {
     }
 }
 
-/// Start a [`PriceServer`] on a free loopback port.
+/// Start a [`PriceServer`] on a free loopback port (only `/price`).
 pub async fn price_server() -> PriceServer {
+    http_server(Vec::new()).await
+}
+
+/// Start a [`PriceServer`] with `routes` (path without query, e.g. `/html`) besides `/price`.
+pub async fn http_server(routes: Vec<(&str, Route)>) -> PriceServer {
+    use std::collections::HashMap;
+    use std::sync::Arc;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let mut table: HashMap<String, Route> = routes
+        .into_iter()
+        .map(|(path, route)| (path.to_owned(), route))
+        .collect();
+    table
+        .entry("/price".to_owned())
+        .or_insert_with(|| Route::ok("application/json", PRICE_BODY));
+    let table = Arc::new(table);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("bind the price server");
-    let addr = listener.local_addr().expect("price server address");
+        .expect("bind the test HTTP server");
+    let addr = listener.local_addr().expect("test HTTP server address");
     let task = tokio::spawn(async move {
+        // Connections live in this set: aborting the accept task drops (aborts) them too.
+        let mut connections = tokio::task::JoinSet::new();
         while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
+            while connections.try_join_next().is_some() {}
+            let table = table.clone();
+            connections.spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let mut n = 0;
                 while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
@@ -91,20 +157,283 @@ pub async fn price_server() -> PriceServer {
                     }
                 }
                 let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let (status, ctype, body) = if path == "/price" {
-                    ("200 OK", "application/json", PRICE_BODY)
-                } else {
-                    ("404 Not Found", "text/plain", "no such page")
+                let target = head.split_whitespace().nth(1).unwrap_or("/");
+                let path = target.split('?').next().unwrap_or(target);
+                let route = table
+                    .get(path)
+                    .cloned()
+                    .unwrap_or_else(|| Route::status(404, "text/plain", "no such page"));
+                if !route.delay.is_zero() {
+                    tokio::time::sleep(route.delay).await;
+                }
+                let reason = match route.status {
+                    200 => "OK",
+                    404 => "Not Found",
+                    _ => "Status",
                 };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
+                let head = format!(
+                    "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    route.status,
+                    route.content_type,
+                    route.body.len()
                 );
-                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&route.body).await;
                 let _ = sock.shutdown().await;
             });
         }
     });
     PriceServer { addr, task }
+}
+
+/// Compile a contract of this repository (path relative to the repository root), with the tool
+/// cache of the environment, on a blocking thread.
+pub async fn compile_repo_contract(relative: &'static str) -> nsl_devchain::CompiledContract {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    tokio::task::spawn_blocking(move || {
+        compile_contract(&nsl_devchain::ToolCache::from_env()?, &source)
+    })
+    .await
+    .expect("compile task")
+    .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
+}
+
+/// Amounts of GAS for an [`OracleChain`] (in GAS fractions, [`neo_rpc::ONE_GAS`] = 1 GAS).
+#[derive(Debug, Clone)]
+pub struct OracleChainConfig {
+    /// Block time of the privnet.
+    pub block_time: Duration,
+    /// GAS of the user account (pays requests: 0.5 + gasForResponse per native request).
+    pub user_gas: i64,
+    /// GAS of the node account (pays the gateway `fulfill` transactions).
+    pub node_gas: i64,
+    /// The gateway consumer's deposit at the gateway (0.1 GAS per oracle request by default).
+    pub deposit: i64,
+}
+
+impl OracleChainConfig {
+    /// Enough GAS for a few dozen requests, with `block_time`.
+    pub fn with_block_time(block_time: Duration) -> Self {
+        Self {
+            block_time,
+            user_gas: 200 * neo_rpc::ONE_GAS,
+            node_gas: 50 * neo_rpc::ONE_GAS,
+            deposit: 20 * neo_rpc::ONE_GAS,
+        }
+    }
+}
+
+/// A privnet ready for the oracle service: `node_key` is designated for the Oracle role at
+/// genesis, funded, and registered with the gateway (`addNode`); the gateway, the example
+/// gateway consumer (its deposit funded) and the example native-oracle consumer are deployed,
+/// both consumers owned by `user`.
+pub struct OracleChain {
+    /// The privnet.
+    pub chain: DevChain,
+    /// The oracle node's key.
+    pub node_key: neo::PrivateKey,
+    /// Owner of both consumers; pays the requests.
+    pub user: neo_rpc::Actor,
+    /// The gateway contract.
+    pub gateway: neo::UInt160,
+    /// `examples/contracts/gateway_consumer`.
+    pub gateway_consumer: neo::UInt160,
+    /// `examples/contracts/oracle_consumer` (Neo's native OracleContract).
+    pub native_consumer: neo::UInt160,
+}
+
+impl OracleChain {
+    /// Start the privnet, compile and deploy the contracts, fund and register the node.
+    pub async fn start(config: OracleChainConfig) -> Self {
+        use neo::Arg;
+        use neo_rpc::{Account, Actor, ContractManagement, Nep17};
+
+        let node_key = neo::PrivateKey::generate();
+        let chain_config = ChainConfig {
+            oracle_keys: vec![node_key.public_key()],
+            ..ChainConfig::with_block_time(config.block_time)
+        };
+        let (chain, gateway_c, gateway_consumer_c, native_consumer_c) = tokio::join!(
+            start_chain_with(chain_config),
+            compile_repo_contract("contracts/gateway/gateway.py"),
+            compile_repo_contract("examples/contracts/gateway_consumer/gateway_consumer.py"),
+            compile_repo_contract("examples/contracts/oracle_consumer/oracle_consumer.py"),
+        );
+        let rpc = chain.rpc().clone();
+        let actor = |key: neo::PrivateKey| Actor::new(rpc.clone(), vec![Account::single(key)]);
+        let (owner, user) = tokio::join!(
+            chain.new_funded_account(200 * neo_rpc::ONE_GAS),
+            chain.new_funded_account(config.user_gas)
+        );
+        let owner = actor(owner.expect("fund the gateway owner"))
+            .await
+            .expect("owner actor");
+        let user = actor(user.expect("fund the user"))
+            .await
+            .expect("user actor");
+        chain
+            .fund(&node_key.script_hash(), config.node_gas)
+            .await
+            .expect("fund the node account");
+        let cm = ContractManagement::new(rpc.clone());
+        let gateway = cm
+            .deploy(&owner, &gateway_c.nef, &gateway_c.manifest, Arg::Null)
+            .await
+            .expect("deploy the gateway")
+            .hash;
+        let (gateway_consumer, native_consumer) = tokio::join!(
+            cm.deploy(
+                &user,
+                &gateway_consumer_c.nef,
+                &gateway_consumer_c.manifest,
+                Arg::Hash160(gateway),
+            ),
+            cm.deploy(
+                &user,
+                &native_consumer_c.nef,
+                &native_consumer_c.manifest,
+                Arg::Null,
+            )
+        );
+        let gateway_consumer = gateway_consumer.expect("deploy the gateway consumer").hash;
+        let native_consumer = native_consumer.expect("deploy the native consumer").hash;
+        owner
+            .call(
+                &gateway,
+                "addNode",
+                &[Arg::PublicKey(node_key.public_key())],
+            )
+            .await
+            .and_then(neo_rpc::TxOutcome::into_halt)
+            .expect("addNode");
+        Nep17::gas(rpc.clone())
+            .transfer(
+                &user,
+                &gateway,
+                config.deposit,
+                Arg::Hash160(gateway_consumer),
+            )
+            .await
+            .and_then(neo_rpc::TxOutcome::into_halt)
+            .expect("deposit for the gateway consumer");
+        Self {
+            chain,
+            node_key,
+            user,
+            gateway,
+            gateway_consumer,
+            native_consumer,
+        }
+    }
+
+    /// The chain's RPC client.
+    pub fn rpc(&self) -> &neo_rpc::RpcClient {
+        self.chain.rpc()
+    }
+
+    /// The oracle service for this chain (gateway configured, started at block 0), with
+    /// `config`'s other settings.
+    pub async fn service(
+        &self,
+        rpc: neo_rpc::RpcClient,
+        store: std::sync::Arc<dyn nsl_oracle::service::OracleStore>,
+        egress: nsl_egress::Egress,
+        config: nsl_oracle::service::ServiceConfig,
+    ) -> nsl_oracle::service::OracleService {
+        nsl_oracle::service::OracleService::new(
+            store,
+            rpc,
+            egress,
+            nsl_oracle::service::NodeKey(self.node_key.clone()),
+            nsl_oracle::service::ServiceConfig {
+                gateway: Some(self.gateway),
+                start_block: Some(config.start_block.unwrap_or(0)),
+                ..config
+            },
+            Vec::new(),
+        )
+        .await
+        .expect("start the oracle service")
+    }
+
+    /// Script of `gatewayConsumer.requestValue(url, filter)`.
+    pub fn gateway_request_script(&self, url: &str, filter: &str) -> Vec<u8> {
+        neo_rpc::call_script(
+            &self.gateway_consumer,
+            "requestValue",
+            &[
+                neo::Arg::String(url.into()),
+                neo::Arg::String(filter.into()),
+            ],
+        )
+        .expect("requestValue script")
+    }
+
+    /// Script of `nativeConsumer.requestData(url, filter, gasForResponse)`.
+    pub fn native_request_script(&self, url: &str, filter: &str, gas_for_response: i64) -> Vec<u8> {
+        neo_rpc::call_script(
+            &self.native_consumer,
+            "requestData",
+            &[
+                neo::Arg::String(url.into()),
+                neo::Arg::String(filter.into()),
+                neo::Arg::Int(gas_for_response.into()),
+            ],
+        )
+        .expect("requestData script")
+    }
+
+    /// Ask the gateway consumer for `url` with `filter`; waits for the block and returns the
+    /// gateway's request id.
+    pub async fn gateway_request(&self, url: &str, filter: &str) -> i64 {
+        let out = self
+            .user
+            .run(&self.gateway_request_script(url, filter))
+            .await
+            .and_then(neo_rpc::TxOutcome::into_halt)
+            .expect("requestValue");
+        out.stack[0].as_i64().expect("request id")
+    }
+
+    /// Ask Neo's OracleContract (through the native consumer) for `url` with `filter` and
+    /// 0.2 GAS for the response; waits for the block and returns the OracleContract's request id.
+    pub async fn native_request(&self, url: &str, filter: &str) -> u64 {
+        let out = self
+            .user
+            .run(&self.native_request_script(url, filter, neo_rpc::ONE_GAS / 5))
+            .await
+            .and_then(neo_rpc::TxOutcome::into_halt)
+            .expect("requestData");
+        let event = out
+            .events(&neo_rpc::native::ORACLE, "OracleRequest")
+            .next()
+            .expect("OracleRequest event");
+        event.args()[0].as_u64().expect("request id")
+    }
+
+    /// `(code, result)` the gateway consumer stored for request `id` (`getResult`), waiting up
+    /// to `timeout` for it; `None` if it did not arrive.
+    pub async fn gateway_result(&self, id: i64, timeout: Duration) -> Option<(i64, Vec<u8>)> {
+        let invoker = neo_rpc::Invoker::new(self.rpc().clone());
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let item = invoker
+                .call_item(
+                    &self.gateway_consumer,
+                    "getResult",
+                    &[neo::Arg::Int(id.into())],
+                )
+                .await
+                .expect("getResult");
+            if let Ok([code, result]) = item.as_array() {
+                return Some((code.as_i64().ok()?, result.as_bytes().ok()?));
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(self.chain.block_time()).await;
+        }
+    }
 }
