@@ -79,15 +79,35 @@ fn field(out: &Output, key: &str) -> String {
 
 /// A minimal HTTP/1.1 GET: (status, headers+body text).
 fn get(addr: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+    request(addr, "GET", path, bearer, None)
+}
+
+/// A minimal HTTP/1.1 request with an optional JSON body: (status, headers+body text).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    json: Option<&str>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
+    s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let auth = bearer
         .map(|b| format!("Authorization: Bearer {b}\r\n"))
         .unwrap_or_default();
+    let body = json.unwrap_or_default();
+    let content = json
+        .map(|b| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            )
+        })
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{content}Connection: close\r\n\r\n{body}"
     )
     .expect("write");
     let mut buf = String::new();
@@ -98,6 +118,181 @@ fn get(addr: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("bad response {buf}"));
     (status, buf)
+}
+
+/// Start `nsl serve` on a free port (log in `serve.log`); returns the process and `host:port`.
+fn start_serve(d: &Path) -> (Server, String) {
+    let log = std::fs::File::create(d.join("serve.log")).expect("log file");
+    let child = base_cmd(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("NSL_LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn nsl serve");
+    let mut server = Server(Some(child));
+    let stdout = server
+        .0
+        .as_mut()
+        .and_then(|c| c.stdout.take())
+        .expect("stdout");
+    // Human output: `docs  http://ADDR/docs` and `listening  http://ADDR`, once the socket listens.
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = String::new();
+    let addr = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let log = std::fs::read_to_string(d.join("serve.log")).unwrap_or_default();
+            panic!("no listen address in {seen:?}; log: {log}");
+        };
+        seen.push_str(&line);
+        if line.starts_with("listening") {
+            let url = line.split_whitespace().nth(1).unwrap_or_default();
+            break url.trim_start_matches("http://").to_owned();
+        }
+    };
+    (server, addr)
+}
+
+/// An account of `role` and an API key with `scopes`: (account id, key).
+fn account_with_key(d: &Path, name: &str, role: &str, scopes: &str) -> (String, String) {
+    let acct = nsl(
+        d,
+        &["admin", "create-account", "--name", name, "--role", role],
+    );
+    let account_id = field(&acct, "id");
+    let key = nsl(
+        d,
+        &[
+            "apikey",
+            "create",
+            "--account",
+            &account_id,
+            "--name",
+            name,
+            "--scopes",
+            scopes,
+        ],
+    );
+    (account_id, field(&key, "key"))
+}
+
+/// The JSON body of an HTTP response text.
+fn json_body(resp: &str) -> serde_json::Value {
+    let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {resp}"))
+}
+
+#[test]
+fn master_key_rotation_runs_online_through_the_running_node() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let (_, admin_key) = account_with_key(d, "ops", "admin", "read,write,admin");
+    let (_, user_key) = account_with_key(d, "dapp", "user", "read,write");
+    let (server, addr) = start_serve(d);
+
+    // A secret and a function that reads it (its digest, so the value never leaves the sandbox).
+    let (st, resp) = request(
+        &addr,
+        "PUT",
+        "/v1/secrets/API_TOKEN",
+        Some(&user_key),
+        Some(r#"{"value":"tok-123456"}"#),
+    );
+    assert_eq!(st, 201, "{resp}");
+    let source = r#"export default () => crypto.sha256(secrets.get(\"API_TOKEN\"));"#;
+    let (st, resp) = request(
+        &addr,
+        "POST",
+        "/v1/functions",
+        Some(&user_key),
+        Some(&format!(
+            r#"{{"name":"digest","source":"{source}","secrets":["API_TOKEN"]}}"#
+        )),
+    );
+    assert_eq!(st, 201, "{resp}");
+    let function = json_body(&resp)["id"]
+        .as_str()
+        .expect("function id")
+        .to_owned();
+    let execute = || {
+        let (st, resp) = request(
+            &addr,
+            "POST",
+            &format!("/v1/functions/{function}/execute"),
+            Some(&user_key),
+            Some("{}"),
+        );
+        assert_eq!(st, 200, "{resp}");
+        let body = json_body(&resp);
+        assert_eq!(body["status"], "succeeded", "{resp}");
+        body["result"].clone()
+    };
+    let before = execute();
+    assert!(before.as_str().is_some_and(|h| h.len() == 64), "{before}");
+
+    // The vault is held by the running node: without an admin key the CLI says what to do.
+    let vault_busy = base_cmd(d)
+        .args([
+            "secrets",
+            "rotate-master",
+            "--api-url",
+            &format!("http://{addr}"),
+        ])
+        .output()
+        .expect("run nsl");
+    assert_eq!(vault_busy.status.code(), Some(2), "{vault_busy:?}");
+    assert!(
+        String::from_utf8_lossy(&vault_busy.stderr).contains("NSL_API_KEY"),
+        "{vault_busy:?}"
+    );
+    // A non-admin key is refused by the node.
+    let refused = base_cmd(d)
+        .args([
+            "secrets",
+            "rotate-master",
+            "--api-url",
+            &format!("http://{addr}"),
+        ])
+        .env("NSL_API_KEY", &user_key)
+        .output()
+        .expect("run nsl");
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("403"),
+        "{refused:?}"
+    );
+
+    // With the admin key the running node rotates; twice, to see the version move on.
+    for _ in 0..2 {
+        let out = base_cmd(d)
+            .args([
+                "--json",
+                "secrets",
+                "rotate-master",
+                "--api-url",
+                &format!("http://{addr}"),
+            ])
+            .env("NSL_API_KEY", &admin_key)
+            .output()
+            .expect("run nsl");
+        assert!(out.status.success(), "{out:?}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        let (prev, new) = (
+            report["previous_version"]
+                .as_u64()
+                .expect("previous_version"),
+            report["new_version"].as_u64().expect("new_version"),
+        );
+        assert_eq!(new, prev + 1, "{report}");
+        assert_eq!(report["rewrapped"], 1, "{report}");
+        assert_eq!(report["retired"], serde_json::json!([prev]), "{report}");
+        // The running node still decrypts the secret under the new master key.
+        assert_eq!(execute(), before);
+    }
+    drop(server);
+    let log = std::fs::read_to_string(d.join("serve.log")).unwrap_or_default();
+    assert!(!log.contains("tok-123456"), "the secret value was logged");
 }
 
 #[test]
@@ -131,34 +326,7 @@ fn serve_answers_on_a_socket_and_stops_on_sigterm() {
     );
     assert!(!listed.contains(&api_key[17..]), "list shows the key");
 
-    let log = std::fs::File::create(d.join("serve.log")).expect("log file");
-    let child = base_cmd(d)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("NSL_LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn nsl serve");
-    let mut server = Server(Some(child));
-    let stdout = server
-        .0
-        .as_mut()
-        .and_then(|c| c.stdout.take())
-        .expect("stdout");
-    // Human output: `docs  http://ADDR/docs` and `listening  http://ADDR`, once the socket listens.
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = String::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let log = std::fs::read_to_string(d.join("serve.log")).unwrap_or_default();
-            panic!("no listen address in {seen:?}; log: {log}");
-        };
-        seen.push_str(&line);
-        if line.starts_with("listening") {
-            let url = line.split_whitespace().nth(1).unwrap_or_default();
-            break url.trim_start_matches("http://").to_owned();
-        }
-    };
+    let (mut server, addr) = start_serve(d);
 
     let (st, body) = get(&addr, "/health", None);
     assert_eq!(st, 200, "{body}");

@@ -17,13 +17,18 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::service::{Actor, SecretInfo, SecretsService};
 
-/// The `/v1/secrets` routes over `service`; pass it to `nsl_api::router_with`.
+/// The `/v1/secrets` routes and the admin route `POST /v1/admin/secrets/rotate-master` over
+/// `service`; pass it to `nsl_api::router_with`.
 pub fn router(service: Arc<SecretsService>) -> Router<AppState> {
     Router::new()
         .route("/v1/secrets", get(list))
         .route(
             "/v1/secrets/{name}",
             get(read).put(put_secret).delete(delete),
+        )
+        .route(
+            "/v1/admin/secrets/rotate-master",
+            axum::routing::post(crate::admin::rotate_master),
         )
         .layer(Extension(service))
 }
@@ -32,8 +37,9 @@ pub fn router(service: Arc<SecretsService>) -> Router<AppState> {
 /// `utoipa::openapi::OpenApi::merge`).
 #[derive(OpenApi)]
 #[openapi(
-    paths(put_secret, list, read, delete),
-    components(schemas(PutSecretRequest, SecretWritten, SecretView, SecretList)),
+    paths(put_secret, list, read, delete, crate::admin::rotate_master),
+    components(schemas(PutSecretRequest, SecretWritten, SecretView, SecretList,
+        crate::service::RotationReport)),
     tags((name = "secrets", description = "Per-account encrypted secrets for functions")),
 )]
 pub struct SecretsApiDoc;

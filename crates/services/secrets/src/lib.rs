@@ -37,6 +37,7 @@
 //! - Reads and writes keep working during a rotation; a master key version is retired only once
 //!   no row references it.
 
+mod admin;
 mod error;
 mod http;
 mod service;

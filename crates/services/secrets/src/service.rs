@@ -68,7 +68,7 @@ pub struct SecretInfo {
 }
 
 /// What [`SecretsService::rotate_master`] did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RotationReport {
     /// The master key version that was current before.
     pub previous_version: u32,
