@@ -26,10 +26,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod functions;
 mod oracle;
 mod secret;
 mod types;
 
+pub use functions::{FunctionsConfig, MIN_FUNCTION_MEMORY_BYTES};
 pub use oracle::OracleConfig;
 pub use secret::{REDACTED, Secret};
 pub use types::{
@@ -308,6 +310,7 @@ impl Config {
                 )?;
             }
         }
+        self.functions.validate()?;
         Ok(())
     }
 

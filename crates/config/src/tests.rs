@@ -283,3 +283,98 @@ fn jwt_secret_file_is_read_and_checked() {
     .unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+#[test]
+fn functions_section_defaults_file_and_env() {
+    let d = Config::default().functions;
+    assert!(d.enabled);
+    assert_eq!(
+        (d.max_timeout_ms, d.max_memory_bytes, d.max_fetches),
+        (10_000, 128 * 1024 * 1024, 5)
+    );
+    assert_eq!((d.max_result_bytes, d.max_log_bytes), (65_536, 16_384));
+    assert_eq!(
+        (d.max_concurrent, d.max_pending, d.list_limit),
+        (0, 1000, 100)
+    );
+    let cfg = load_text(
+        "[functions]\nmax_timeout_ms = 2000\nmax_concurrent = 3\nmax_log_bytes = 0\n",
+        &[
+            ("NSL_FUNCTIONS__MAX_FETCHES", "2"),
+            ("NSL_FUNCTIONS__MAX_TIMEOUT_MS", "2500"),
+            ("NSL_FUNCTIONS__ENABLED", "false"),
+        ],
+    )
+    .unwrap();
+    let f = &cfg.functions;
+    assert_eq!(f.max_timeout_ms, 2500, "env beats the file");
+    assert_eq!(
+        (f.max_concurrent, f.max_fetches, f.max_log_bytes),
+        (3, 2, 0)
+    );
+    assert!(!f.enabled);
+    assert_eq!(
+        f.max_memory_bytes,
+        128 * 1024 * 1024,
+        "untouched keys keep defaults"
+    );
+    // Shown by `config show`.
+    assert!(cfg.to_redacted_toml().contains("[functions]"));
+    assert_eq!(cfg.to_redacted_json()["functions"]["max_timeout_ms"], 2500);
+}
+
+#[test]
+fn functions_section_refuses_unknown_keys_and_bad_values() {
+    let err = load_text("[functions]\nmax_timeout = 1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`functions.max_timeout`") && err.contains("line 2"),
+        "{err}"
+    );
+    let err = Config::load_from(None, env(&[("NSL_FUNCTIONS__TIMEOUT_MS", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("NSL_FUNCTIONS__TIMEOUT_MS") && err.contains("functions.timeout_ms"),
+        "{err}"
+    );
+    let err = Config::load_from(None, env(&[("NSL_FUNCTIONS__MAX_FETCHES", "many")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expects an integer"), "{err}");
+    let err = Config::load_from(None, env(&[("NSL_FUNCTIONS_MAX_FETCHES", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("NSL_FUNCTIONS__MAX_FETCHES"), "{err}");
+    for (text, key) in [
+        (
+            "[functions]\nmax_timeout_ms = 0\n",
+            "functions.max_timeout_ms",
+        ),
+        (
+            "[functions]\nmax_memory_bytes = 1048576\n",
+            "functions.max_memory_bytes",
+        ),
+        (
+            "[functions]\nmax_result_bytes = 0\n",
+            "functions.max_result_bytes",
+        ),
+        (
+            "[functions]\nmax_source_bytes = 0\n",
+            "functions.max_source_bytes",
+        ),
+        (
+            "[functions]\nmax_args_bytes = 3\n",
+            "functions.max_args_bytes",
+        ),
+        ("[functions]\nmax_pending = 0\n", "functions.max_pending"),
+        ("[functions]\nlist_limit = 0\n", "functions.list_limit"),
+        ("[functions]\nlist_limit = 1001\n", "functions.list_limit"),
+    ] {
+        let msg = load_text(text, &[]).unwrap_err().to_string();
+        assert!(msg.contains(key), "{text:?} -> {msg}");
+    }
+    let err = load_text("[functions]\nmax_fetches = -1\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+}

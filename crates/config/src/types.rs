@@ -26,6 +26,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// `[oracle]`: the oracle service (disabled by default).
     pub oracle: crate::OracleConfig,
+    /// `[functions]`: the functions service's maxima and execution pool (enabled by default).
+    pub functions: crate::FunctionsConfig,
 }
 
 /// `[node]` section.

@@ -1,5 +1,5 @@
 //! [`FunctionStore`]: users' JavaScript functions, their immutable versions and executions
-//! (tables of migration `0003_functions`).
+//! (tables of migrations `0003_functions` and `0007_functions_onchain`).
 //!
 //! A function is an `(account, name)` pair with a current version; every update appends a new
 //! [`FunctionVersion`] (source, limits, fetch allowlist, granted secret names) and bumps
@@ -33,6 +33,9 @@ pub struct FunctionVersionSpec {
     pub allowed_hosts: Vec<String>,
     /// Secret names `secrets.get` may read.
     pub secrets: Vec<String>,
+    /// Requesters (`0x` + 40 lowercase hex script hashes) allowed to run this version from chain
+    /// through the gateway; empty: not callable from chain.
+    pub onchain_callers: Vec<String>,
 }
 
 /// One stored version of a function.
@@ -109,6 +112,17 @@ impl std::str::FromStr for ExecutionStatus {
     }
 }
 
+/// The gateway request that triggered a chain execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainTrigger {
+    /// The gateway's request id.
+    pub request_id: u64,
+    /// Hash of the requesting transaction (`0x` hex).
+    pub tx_hash: String,
+    /// The requester (`0x` + 40 lowercase hex script hash).
+    pub requester: String,
+}
+
 /// A new execution, inserted as `queued`.
 #[derive(Debug, Clone)]
 pub struct NewExecution {
@@ -120,6 +134,8 @@ pub struct NewExecution {
     pub version: i64,
     /// Argument passed to `main`.
     pub args: serde_json::Value,
+    /// The gateway request, for an execution triggered from chain; `None` for API calls.
+    pub chain: Option<ChainTrigger>,
 }
 
 /// How an execution ended, written once by [`FunctionStore::finish_execution`].
@@ -180,6 +196,15 @@ pub struct ExecutionRecord {
     pub started_at: Option<UnixMillis>,
     /// When it finished.
     pub finished_at: Option<UnixMillis>,
+    /// The gateway request that triggered it (trigger `chain`); `None` for API calls.
+    pub chain: Option<ChainTrigger>,
+}
+
+impl ExecutionRecord {
+    /// `chain` for an execution triggered by a gateway request, else `api`.
+    pub fn trigger(&self) -> &'static str {
+        if self.chain.is_some() { "chain" } else { "api" }
+    }
 }
 
 /// Storage of functions, versions and executions. Every read takes the owner: rows of other
@@ -214,6 +239,11 @@ pub trait FunctionStore: Send + Sync {
     /// The account's functions, oldest first.
     async fn list_functions(&self, account: AccountId) -> StoreResult<Vec<FunctionRecord>>;
 
+    /// Function `id` with its current version, whoever owns it. Only for callers that act for
+    /// the owner without a session: a gateway request names a function by id, and the run is the
+    /// owner's (checked against the version's `onchain_callers` by the service).
+    async fn function_by_id(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>>;
+
     /// Insert a `queued` execution.
     async fn insert_execution(
         &self,
@@ -243,6 +273,15 @@ pub trait FunctionStore: Send + Sync {
         &self,
         account: AccountId,
         function_id: FunctionId,
+        limit: u32,
+    ) -> StoreResult<Vec<ExecutionRecord>>;
+
+    /// The latest `limit` executions of all the account's functions, newest first; only those
+    /// with `trigger` (`api` or `chain`) when given.
+    async fn list_account_executions(
+        &self,
+        account: AccountId,
+        trigger: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<ExecutionRecord>>;
 
@@ -279,7 +318,7 @@ fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
 
 const FUNCTION_COLS: &str = "f.id, f.account_id, f.name, f.created_at, f.updated_at, \
     v.version, v.source, v.timeout_ms, v.memory_bytes, v.max_fetches, v.allowed_hosts, \
-    v.secrets, v.created_at AS version_created_at";
+    v.secrets, v.onchain_callers, v.created_at AS version_created_at";
 
 const FUNCTION_FROM: &str = "functions f JOIN function_versions v \
     ON v.function_id = f.id AND v.version = f.current_version";
@@ -305,6 +344,10 @@ fn function_from_row(r: &AnyRow) -> StoreResult<FunctionRecord> {
                     "allowed_hosts",
                 )?,
                 secrets: json_list(&r.try_get::<String, _>("secrets")?, "secrets")?,
+                onchain_callers: json_list(
+                    &r.try_get::<String, _>("onchain_callers")?,
+                    "onchain_callers",
+                )?,
             },
             created_at: r.try_get("version_created_at")?,
         },
@@ -313,10 +356,36 @@ fn function_from_row(r: &AnyRow) -> StoreResult<FunctionRecord> {
 
 const EXECUTION_COLS: &str = "id, function_id, account_id, version, status, error_kind, \
     error_message, args, result, logs, duration_ms, memory_bytes, fetch_count, created_at, \
-    started_at, finished_at";
+    started_at, finished_at, trigger_kind, gateway_request_id, request_tx_hash, requester";
 
 fn execution_from_row(r: &AnyRow) -> StoreResult<ExecutionRecord> {
     let result: Option<String> = r.try_get("result")?;
+    let trigger: String = r.try_get("trigger_kind")?;
+    let chain = match trigger.as_str() {
+        "api" => None,
+        "chain" => {
+            let request_id: Option<i64> = r.try_get("gateway_request_id")?;
+            let tx_hash: Option<String> = r.try_get("request_tx_hash")?;
+            let requester: Option<String> = r.try_get("requester")?;
+            match (request_id, tx_hash, requester) {
+                (Some(id), Some(tx_hash), Some(requester)) => Some(ChainTrigger {
+                    request_id: to_u64(id, "gateway_request_id")?,
+                    tx_hash,
+                    requester,
+                }),
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "chain execution without its gateway request".into(),
+                    ));
+                }
+            }
+        }
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown execution trigger {other:?}"
+            )));
+        }
+    };
     Ok(ExecutionRecord {
         id: parse_uuid(&r.try_get::<String, _>("id")?, "execution id")?,
         function_id: parse_uuid(&r.try_get::<String, _>("function_id")?, "function id")?,
@@ -336,6 +405,7 @@ fn execution_from_row(r: &AnyRow) -> StoreResult<ExecutionRecord> {
         created_at: r.try_get("created_at")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
+        chain,
     })
 }
 
@@ -353,8 +423,8 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO function_versions (function_id, version, source, timeout_ms, \
-             memory_bytes, max_fetches, allowed_hosts, secrets, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             memory_bytes, max_fetches, allowed_hosts, secrets, onchain_callers, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(id.to_string())
         .bind(version)
@@ -364,6 +434,7 @@ impl Store {
         .bind(i64::from(spec.max_fetches))
         .bind(json_text(&spec.allowed_hosts))
         .bind(json_text(&spec.secrets))
+        .bind(json_text(&spec.onchain_callers))
         .bind(now)
         .execute(&mut **tx)
         .await?;
@@ -463,6 +534,16 @@ impl FunctionStore for Store {
         rows.iter().map(function_from_row).collect()
     }
 
+    async fn function_by_id(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FUNCTION_COLS} FROM {FUNCTION_FROM} WHERE f.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(function_from_row).transpose()
+    }
+
     async fn insert_execution(
         &self,
         new: &NewExecution,
@@ -470,9 +551,11 @@ impl FunctionStore for Store {
     ) -> StoreResult<ExecutionRecord> {
         let id = uuid::Uuid::new_v4();
         let logs = serde_json::Value::Array(Vec::new());
+        let chain = new.chain.as_ref();
         sqlx::query(
             "INSERT INTO function_executions (id, function_id, account_id, version, status, args, \
-             logs, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)",
+             logs, created_at, trigger_kind, gateway_request_id, request_tx_hash, requester) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id.to_string())
         .bind(new.function_id.to_string())
@@ -481,6 +564,10 @@ impl FunctionStore for Store {
         .bind(new.args.to_string())
         .bind(logs.to_string())
         .bind(now)
+        .bind(if chain.is_some() { "chain" } else { "api" })
+        .bind(chain.map(|c| to_i64(c.request_id)))
+        .bind(chain.map(|c| c.tx_hash.clone()))
+        .bind(chain.map(|c| c.requester.clone()))
         .execute(&self.pool)
         .await?;
         Ok(ExecutionRecord {
@@ -500,6 +587,7 @@ impl FunctionStore for Store {
             created_at: now,
             started_at: None,
             finished_at: None,
+            chain: new.chain.clone(),
         })
     }
 
@@ -577,6 +665,39 @@ impl FunctionStore for Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(execution_from_row).collect()
+    }
+
+    async fn list_account_executions(
+        &self,
+        account: AccountId,
+        trigger: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        let rows = match trigger {
+            Some(t) => {
+                sqlx::query(&format!(
+                    "SELECT {EXECUTION_COLS} FROM function_executions \
+                     WHERE account_id = $1 AND trigger_kind = $2 \
+                     ORDER BY created_at DESC, id DESC LIMIT $3"
+                ))
+                .bind(account.to_string())
+                .bind(t.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {EXECUTION_COLS} FROM function_executions WHERE account_id = $1 \
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(account.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         rows.iter().map(execution_from_row).collect()
     }
 

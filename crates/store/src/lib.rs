@@ -64,8 +64,8 @@ pub use auth::{AuthStore, Challenge, NewChallenge, NewRefreshToken, RefreshToken
 pub use contract::{AccountContract, ContractStore, is_canonical_script_hash};
 pub use error::{StoreError, StoreResult};
 pub use functions::{
-    ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
-    FunctionStore, FunctionVersion, FunctionVersionSpec, NewExecution,
+    ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
+    FunctionRecord, FunctionStore, FunctionVersion, FunctionVersionSpec, NewExecution,
 };
 pub use nsl_primitives::AccountId;
 pub use secret::{SecretMeta, SecretStore, SecretVersion};

@@ -1,4 +1,5 @@
-//! Operator configuration of the functions service.
+//! Operator configuration of the functions service (`[functions]` in the node's TOML config,
+//! see [`FunctionsConfig::from_config`]).
 
 /// Operator maxima and pool size. Per-function limits above a maximum are clamped down to it.
 #[derive(Debug, Clone)]
@@ -9,6 +10,10 @@ pub struct FunctionsConfig {
     pub max_memory_bytes: u64,
     /// Most `fetch` calls per execution (default 5).
     pub max_fetches: u32,
+    /// Largest JSON result of an execution, bytes (default 64 KiB).
+    pub max_result_bytes: usize,
+    /// Most console output kept per execution, bytes (default 16 KiB).
+    pub max_log_bytes: usize,
     /// Largest source, bytes (default 256 KiB).
     pub max_source_bytes: usize,
     /// Largest serialized `args`, bytes (default 64 KiB).
@@ -32,15 +37,102 @@ impl Default for FunctionsConfig {
             max_timeout_ms: 10_000,
             max_memory_bytes: 128 * 1024 * 1024,
             max_fetches: 5,
+            max_result_bytes: 64 * 1024,
+            max_log_bytes: 16 * 1024,
             max_source_bytes: 256 * 1024,
             max_args_bytes: 64 * 1024,
             max_allowed_hosts: 32,
             max_secrets: 32,
-            max_concurrent: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            max_concurrent: cpu_count(),
             max_pending: 1000,
             list_limit: 100,
         }
+    }
+}
+
+fn cpu_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+impl FunctionsConfig {
+    /// The service configuration of the node's `[functions]` section (already validated by
+    /// `nsl-config`); `max_concurrent = 0` there means the CPU count.
+    pub fn from_config(c: &nsl_config::FunctionsConfig) -> Self {
+        Self {
+            max_timeout_ms: c.max_timeout_ms,
+            max_memory_bytes: c.max_memory_bytes,
+            max_fetches: c.max_fetches,
+            max_result_bytes: to_usize(c.max_result_bytes),
+            max_log_bytes: to_usize(c.max_log_bytes),
+            max_source_bytes: to_usize(c.max_source_bytes),
+            max_args_bytes: to_usize(c.max_args_bytes),
+            max_allowed_hosts: to_usize(u64::from(c.max_allowed_hosts)),
+            max_secrets: to_usize(u64::from(c.max_secrets)),
+            max_concurrent: match c.max_concurrent {
+                0 => cpu_count(),
+                n => to_usize(u64::from(n)),
+            },
+            max_pending: to_usize(u64::from(c.max_pending)),
+            list_limit: c.list_limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_match_the_service_defaults() {
+        let from = FunctionsConfig::from_config(&nsl_config::FunctionsConfig::default());
+        let d = FunctionsConfig::default();
+        assert_eq!(
+            (
+                from.max_timeout_ms,
+                from.max_memory_bytes,
+                from.max_fetches,
+                from.max_result_bytes,
+                from.max_log_bytes,
+                from.max_source_bytes,
+                from.max_args_bytes,
+            ),
+            (
+                d.max_timeout_ms,
+                d.max_memory_bytes,
+                d.max_fetches,
+                d.max_result_bytes,
+                d.max_log_bytes,
+                d.max_source_bytes,
+                d.max_args_bytes,
+            )
+        );
+        assert_eq!(
+            (
+                from.max_allowed_hosts,
+                from.max_secrets,
+                from.max_concurrent,
+                from.max_pending,
+                from.list_limit
+            ),
+            (
+                d.max_allowed_hosts,
+                d.max_secrets,
+                d.max_concurrent,
+                d.max_pending,
+                d.list_limit
+            )
+        );
+        let set = FunctionsConfig::from_config(&nsl_config::FunctionsConfig {
+            max_concurrent: 3,
+            max_timeout_ms: 500,
+            ..nsl_config::FunctionsConfig::default()
+        });
+        assert_eq!((set.max_concurrent, set.max_timeout_ms), (3, 500));
     }
 }

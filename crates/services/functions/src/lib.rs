@@ -17,6 +17,11 @@
 //!        secrets -> GrantedSecrets -> FunctionSecrets (names granted to the version only;
 //!                   implemented for nsl_secrets::SecretsService: decrypt + audit)
 //!     finish_execution (succeeded | failed + error kind)
+//!
+//! gateway request (service type `function`, answered through the oracle runtime by the node's
+//! adapter) -> FunctionsService::answer_chain_request
+//!   chain::parse_payload -> execute_for_chain: function_by_id, requester in onchain_callers?
+//!     -> the same path as a sync execute (trigger `chain`) -> ChainOutcome -> ChainAnswer
 //! ```
 //!
 //! # Invariants
@@ -29,11 +34,15 @@
 //!   egress client as well as checked by the sandbox (two independent checks).
 //! - A secret is only looked up for a name granted to the executing version (checked by the
 //!   sandbox and again by [`GrantedSecrets`]).
+//! - A function runs from chain only for requesters listed in its current version's
+//!   `onchain_callers`; such a run is an execution of the owner (trigger `chain`), and what goes
+//!   on chain for an error is only a stable kind, never the message ([`chain`]).
 //! - An execution row exists before the code runs; at startup [`FunctionsService::recover`]
 //!   marks rows left `queued`/`running` by a previous process `failed` with kind `interrupted`.
 //!
 //! See `docs/functions.md` for the JavaScript API, limits and HTTP API.
 
+pub mod chain;
 mod config;
 mod error;
 mod hosts;
@@ -41,11 +50,13 @@ mod http;
 mod secrets_adapter;
 mod service;
 
+pub use chain::{ChainAnswer, ChainCode, ChainOutcome, ChainPayload};
 pub use config::FunctionsConfig;
 pub use error::FunctionsError;
 pub use hosts::{EgressFetch, FunctionSecrets, GrantedSecrets, NoFunctionSecrets};
-pub use http::router;
+pub use http::{FunctionsApiDoc, router};
 pub use nsl_store::{
-    ExecutionId, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord, FunctionStore,
+    ChainTrigger, ExecutionId, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
+    FunctionStore,
 };
 pub use service::{ExecuteMode, FunctionInput, FunctionsService, LimitsInput};

@@ -10,13 +10,14 @@ use nsl_sandbox::{
     SandboxConfig, Status,
 };
 use nsl_store::{
-    ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
-    FunctionStore, FunctionVersionSpec, NewExecution, StoreError, now_ms,
+    ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
+    FunctionRecord, FunctionStore, FunctionVersionSpec, NewExecution, StoreError, now_ms,
 };
 use serde::Deserialize;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
+use crate::chain::{self, ChainAnswer, ChainOutcome, MAX_ONCHAIN_CALLERS};
 use crate::config::FunctionsConfig;
 use crate::error::FunctionsError;
 use crate::hosts::{EgressFetch, FunctionSecrets, GrantedSecrets};
@@ -51,6 +52,11 @@ pub struct FunctionInput {
     /// Names of the account's secrets `secrets.get` may read.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Requesters allowed to run this version from chain through the gateway: `0x` script
+    /// hashes or `N...` addresses (stored as `0x` + lowercase big-endian hex). Empty: not
+    /// callable from chain.
+    #[serde(default)]
+    pub onchain_callers: Vec<String>,
 }
 
 /// Whether `execute` waits for the result.
@@ -228,6 +234,26 @@ impl FunctionsService {
                 secrets.push(s.clone());
             }
         }
+        if input.onchain_callers.len() > MAX_ONCHAIN_CALLERS {
+            return Err(FunctionsError::invalid(
+                "too_many_onchain_callers",
+                format!("at most {MAX_ONCHAIN_CALLERS} onchain_callers"),
+            ));
+        }
+        let mut onchain_callers = Vec::with_capacity(input.onchain_callers.len());
+        for c in &input.onchain_callers {
+            let Some(hash) = chain::normalize_caller(c) else {
+                return Err(FunctionsError::invalid(
+                    "invalid_onchain_caller",
+                    format!(
+                        "onchain_callers entry {c:?} is not a 0x script hash (40 hex digits) or a Neo N3 address"
+                    ),
+                ));
+            };
+            if !onchain_callers.contains(&hash) {
+                onchain_callers.push(hash);
+            }
+        }
         Ok(FunctionVersionSpec {
             source: input.source.clone(),
             timeout_ms,
@@ -235,6 +261,7 @@ impl FunctionsService {
             max_fetches,
             allowed_hosts,
             secrets,
+            onchain_callers,
         })
     }
 
@@ -328,6 +355,28 @@ impl FunctionsService {
             .await?)
     }
 
+    /// The latest executions of all the account's functions, newest first (at most
+    /// `list_limit`); only those with `trigger` (`api` or `chain`) when given.
+    pub async fn account_executions(
+        &self,
+        account: AccountId,
+        trigger: Option<&str>,
+    ) -> Result<Vec<ExecutionRecord>, FunctionsError> {
+        if let Some(t) = trigger
+            && !matches!(t, "api" | "chain")
+        {
+            return Err(FunctionsError::invalid(
+                "invalid_trigger",
+                format!("trigger {t:?}: use api or chain"),
+            ));
+        }
+        Ok(self
+            .inner
+            .store
+            .list_account_executions(account, trigger, self.inner.config.list_limit)
+            .await?)
+    }
+
     /// Execute the current version of the account's function `id` with `args`. The execution
     /// row is persisted (`queued`) first. `Sync` waits and returns the finished execution;
     /// `Async` returns the queued one at once and runs it on a spawned task.
@@ -338,16 +387,7 @@ impl FunctionsService {
         args: serde_json::Value,
         mode: ExecuteMode,
     ) -> Result<ExecutionRecord, FunctionsError> {
-        let args_len = args.to_string().len();
-        if args_len > self.inner.config.max_args_bytes {
-            return Err(FunctionsError::invalid(
-                "args_too_large",
-                format!(
-                    "args are {args_len} bytes of JSON; at most {} are accepted",
-                    self.inner.config.max_args_bytes
-                ),
-            ));
-        }
+        self.check_args(&args)?;
         let function = self.get(account, id).await?;
         let max_pending = self.inner.config.max_pending.max(1);
         if self
@@ -361,21 +401,49 @@ impl FunctionsService {
             return Err(FunctionsError::Busy);
         }
         let pending = PendingGuard(self.inner.pending.clone());
+        self.start(function, args, None, pending, mode).await
+    }
+
+    fn check_args(&self, args: &serde_json::Value) -> Result<(), FunctionsError> {
+        let args_len = args.to_string().len();
+        if args_len > self.inner.config.max_args_bytes {
+            return Err(FunctionsError::invalid(
+                "args_too_large",
+                format!(
+                    "args are {args_len} bytes of JSON; at most {} are accepted",
+                    self.inner.config.max_args_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Record the execution (`queued`) and run it on a spawned task; `Sync` waits for the end.
+    async fn start(
+        &self,
+        function: FunctionRecord,
+        args: serde_json::Value,
+        chain: Option<ChainTrigger>,
+        pending: PendingGuard,
+        mode: ExecuteMode,
+    ) -> Result<ExecutionRecord, FunctionsError> {
+        let account = function.account_id;
         let record = self
             .inner
             .store
             .insert_execution(
                 &NewExecution {
-                    function_id: id,
+                    function_id: function.id,
                     account_id: account,
                     version: function.current.version,
                     args,
+                    chain,
                 },
                 now_ms(),
             )
             .await?;
-        // Spawned in both modes: a caller that goes away (closed HTTP request) never leaves the
-        // execution half-recorded.
+        // Spawned in both modes: a caller that goes away (closed HTTP request, stopped oracle
+        // worker) never leaves the execution half-recorded.
         let this = self.clone();
         let queued = record.clone();
         let exec_id = record.id;
@@ -396,6 +464,94 @@ impl FunctionsService {
                 self.execution(account, exec_id).await
             }
         }
+    }
+
+    /// Run function `function_id` for a gateway request of `requester` (a `0x` script hash, or
+    /// an address) and wait for the end. The run is an execution of the function's owner
+    /// (trigger `chain`, with `request`), of the current version, with the owner's granted
+    /// secrets and the version's limits. Runs only if the current version lists `requester` in
+    /// its `onchain_callers`. Chain runs are not refused for `max_pending` (the oracle
+    /// runtime's worker count bounds them); they wait for the same execution slots
+    /// (`max_concurrent`) as API runs. Never fails: every problem is an outcome.
+    pub async fn execute_for_chain(
+        &self,
+        function_id: &str,
+        requester: &str,
+        args: serde_json::Value,
+        request: ChainTrigger,
+    ) -> ChainOutcome {
+        let Ok(id) = function_id.trim().parse::<FunctionId>() else {
+            return ChainOutcome::NotFound;
+        };
+        let Some(requester) = chain::normalize_caller(requester) else {
+            return ChainOutcome::Forbidden;
+        };
+        let function = match self.inner.store.function_by_id(id).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return ChainOutcome::NotFound,
+            Err(e) => {
+                tracing::error!(function_id = %id, error = %e, "functions: chain request: reading the function failed");
+                return ChainOutcome::Rejected { kind: "internal" };
+            }
+        };
+        if !function.current.spec.onchain_callers.contains(&requester) {
+            tracing::info!(function_id = %id, %requester, request_id = request.request_id, "functions: chain request refused: requester not in onchain_callers");
+            return ChainOutcome::Forbidden;
+        }
+        if self.check_args(&args).is_err() {
+            return ChainOutcome::Rejected {
+                kind: "args_too_large",
+            };
+        }
+        self.inner.pending.fetch_add(1, Ordering::AcqRel);
+        let pending = PendingGuard(self.inner.pending.clone());
+        let trigger = ChainTrigger {
+            requester,
+            ..request
+        };
+        match self
+            .start(function, args, Some(trigger), pending, ExecuteMode::Sync)
+            .await
+        {
+            Ok(e) if e.status == ExecutionStatus::Succeeded => ChainOutcome::Succeeded {
+                execution_id: e.id,
+                result: e.result.unwrap_or(serde_json::Value::Null),
+            },
+            Ok(e) => ChainOutcome::Failed {
+                execution_id: e.id,
+                kind: e.error_kind.unwrap_or_else(|| "internal".into()),
+            },
+            Err(FunctionsError::ShuttingDown) => ChainOutcome::Rejected {
+                kind: "shutting_down",
+            },
+            Err(e) => {
+                tracing::error!(function_id = %id, error = %e, "functions: chain execution failed");
+                ChainOutcome::Rejected { kind: "internal" }
+            }
+        }
+    }
+
+    /// Answer a gateway `function` request: parse `payload` ([`chain::parse_payload`]), run it
+    /// with [`Self::execute_for_chain`], and return the code and result bytes to fulfil with.
+    pub async fn answer_chain_request(
+        &self,
+        payload: &[u8],
+        requester: &str,
+        request: ChainTrigger,
+    ) -> ChainAnswer {
+        let outcome = match chain::parse_payload(payload) {
+            Ok(p) => {
+                self.execute_for_chain(&p.function, requester, p.args, request)
+                    .await
+            }
+            Err(why) => {
+                tracing::info!(request_id = request.request_id, reason = %why, "functions: malformed chain request");
+                ChainOutcome::Rejected {
+                    kind: "invalid_payload",
+                }
+            }
+        };
+        outcome.answer()
     }
 
     /// Run a queued execution to its end and record the outcome.
@@ -424,12 +580,16 @@ impl FunctionsService {
             timeout_ms: inner.config.max_timeout_ms,
             memory_bytes: usize::try_from(inner.config.max_memory_bytes).unwrap_or(usize::MAX),
             max_fetches: inner.config.max_fetches,
+            max_result_bytes: inner.config.max_result_bytes,
+            max_log_bytes: inner.config.max_log_bytes,
             ..Limits::default()
         };
         let limits = Limits {
             timeout_ms: spec.timeout_ms,
             memory_bytes: usize::try_from(spec.memory_bytes).unwrap_or(usize::MAX),
             max_fetches: spec.max_fetches,
+            max_result_bytes: inner.config.max_result_bytes,
+            max_log_bytes: inner.config.max_log_bytes,
             ..Limits::default()
         };
         let sandbox = Sandbox::new(

@@ -220,9 +220,9 @@ pub(crate) async fn accounts_cannot_see_each_others_functions_or_executions(db: 
 
 /// Secrets per account, recording every name asked for.
 #[derive(Default)]
-struct MapSecrets {
-    values: HashMap<(AccountId, String), String>,
-    asked: Mutex<Vec<String>>,
+pub(crate) struct MapSecrets {
+    pub(crate) values: HashMap<(AccountId, String), String>,
+    pub(crate) asked: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -470,6 +470,7 @@ pub(crate) async fn recover_marks_unfinished_executions_interrupted(db: &TestDb)
         account_id: alice,
         version: 1,
         args: Value::Null,
+        chain: None,
     };
     let running = db
         .store

@@ -235,3 +235,158 @@ pub(crate) async fn http_api_end_to_end_with_two_accounts(db: &TestDb) {
     let (s, _) = call(&app, Method::GET, "/v1/functions", "nsl_bogus_key", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+pub(crate) async fn http_onchain_callers_chain_executions_and_openapi(db: &TestDb) {
+    let mut cfg = db.config();
+    cfg.auth.jwt_secret = Some(nsl_config::Secret::new(
+        "functions-test-jwt-secret-0123456789abcdef".to_string(),
+    ));
+    let state = AppState::from_config(db.store.clone(), &cfg).expect("state");
+    let svc = service(db, Arc::new(NoFunctionSecrets));
+    let app = nsl_api::router_with_openapi(
+        state,
+        nsl_functions::router(svc.clone()),
+        <nsl_functions::FunctionsApiDoc as utoipa::OpenApi>::openapi(),
+    );
+    let alice = key_for(db, "alice").await;
+    let consumer =
+        neo::UInt160::from_hex_be("0x00112233445566778899aabbccddeeff00112233").expect("hash");
+
+    let (s, f) = call(
+        &app,
+        Method::POST,
+        "/v1/functions",
+        &alice,
+        Some(json!({
+            "name": "double",
+            "source": "export default (args) => ({ doubled: args.n * 2 });",
+            "onchain_callers": [consumer.to_address()],
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!(
+        f["onchain_callers"],
+        json!(["0x00112233445566778899aabbccddeeff00112233"])
+    );
+    let id = f["id"].as_str().expect("id").to_string();
+    let (s, b) = call(
+        &app,
+        Method::PUT,
+        &format!("/v1/functions/{id}"),
+        &alice,
+        Some(json!({"source": "export default () => 1;", "onchain_callers": ["0x1234"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["code"], "validation_failed");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("invalid_onchain_caller"),
+        "{b}"
+    );
+
+    // One API run, one chain run: both in GET /v1/executions, newest first.
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        &format!("/v1/functions/{id}/execute"),
+        &alice,
+        Some(json!({"args": {"n": 1}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let answer = svc
+        .answer_chain_request(
+            json!({"function": id, "args": {"n": 21}})
+                .to_string()
+                .as_bytes(),
+            &consumer.to_string(),
+            nsl_functions::ChainTrigger {
+                request_id: 12,
+                tx_hash: "0xabc".into(),
+                requester: String::new(),
+            },
+        )
+        .await;
+    assert_eq!(answer.result, br#"{"doubled":42}"#);
+    let (s, l) = call(&app, Method::GET, "/v1/executions", &alice, None).await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    let items = l["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{l}");
+    assert_eq!(items[0]["trigger"], "chain");
+    assert_eq!(items[0]["result"], json!({"doubled": 42}));
+    assert_eq!(
+        items[0]["chain"],
+        json!({"request_id": 12, "tx_hash": "0xabc", "requester": consumer.to_string()})
+    );
+    assert_eq!(items[1]["trigger"], "api");
+    assert_eq!(items[1]["chain"], Value::Null);
+    let (s, l) = call(
+        &app,
+        Method::GET,
+        "/v1/executions?trigger=chain",
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(l["items"].as_array().map(Vec::len), Some(1));
+    let (s, b) = call(
+        &app,
+        Method::GET,
+        "/v1/executions?trigger=cron",
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("bad_request"))
+    );
+    let bob = key_for(db, "bob").await;
+    let (s, l) = call(&app, Method::GET, "/v1/executions", &bob, None).await;
+    assert_eq!((s, l["items"].clone()), (StatusCode::OK, json!([])));
+
+    // The served OpenAPI document describes every functions route with its operations.
+    let (s, doc) = call(&app, Method::GET, "/openapi.json", &alice, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = &doc["paths"];
+    for (path, methods) in [
+        ("/v1/functions", &["get", "post"][..]),
+        ("/v1/functions/{id}", &["get", "put"]),
+        ("/v1/functions/{id}/execute", &["post"]),
+        ("/v1/functions/{id}/executions", &["get"]),
+        ("/v1/executions", &["get"]),
+        ("/v1/executions/{id}", &["get"]),
+    ] {
+        for m in methods {
+            let op = &paths[path][m];
+            assert!(op.is_object(), "{m} {path} missing from /openapi.json");
+            assert_eq!(op["tags"], json!(["functions"]), "{m} {path}");
+            assert!(op["responses"]["401"].is_object(), "{m} {path}: 401");
+        }
+    }
+    assert!(paths["/v1/functions"]["post"]["responses"]["422"].is_object());
+    assert!(paths["/v1/functions/{id}/execute"]["post"]["responses"]["503"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    for s in [
+        "CreateRequest",
+        "FunctionView",
+        "ExecutionView",
+        "ExecuteRequest",
+    ] {
+        assert!(schemas[s].is_object(), "schema {s}");
+    }
+    assert!(
+        schemas["CreateRequest"]["properties"]["onchain_callers"].is_object(),
+        "{}",
+        schemas["CreateRequest"]
+    );
+    assert!(schemas["ExecutionView"]["properties"]["trigger"].is_object());
+    // The platform's own routes are still there.
+    assert!(paths["/v1/apikeys"].is_object());
+}

@@ -2,6 +2,7 @@
 //! database, through the real store, sandbox and egress client.
 
 mod cases;
+mod chain;
 mod harness;
 mod http;
 
@@ -43,4 +44,9 @@ both_backends!(
     cases::pending_executions_are_bounded,
     cases::nsl_secrets_service_serves_granted_secrets_and_audits_reads,
     http::http_api_end_to_end_with_two_accounts,
+    http::http_onchain_callers_chain_executions_and_openapi,
+    chain::onchain_callers_are_validated_and_normalized,
+    chain::chain_request_runs_for_an_allowed_requester_as_the_owner,
+    chain::chain_request_is_forbidden_or_not_found_without_a_record,
+    chain::chain_request_failures_are_public_kinds_only,
 );
