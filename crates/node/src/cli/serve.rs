@@ -66,14 +66,16 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
             .recover()
             .await
             .context("recovering interrupted function executions")?;
-        // Only the secrets routes carry OpenAPI annotations so far; functions and oracle routes are
-        // documented in docs/functions.md and docs/oracle.md until theirs land.
+        // The secrets and oracle routes carry OpenAPI annotations; functions routes are
+        // documented in docs/functions.md until theirs land.
+        let mut doc = <nsl_secrets::SecretsApiDoc as utoipa::OpenApi>::openapi();
+        doc.merge(<nsl_oracle::service::api::OracleApiDoc as utoipa::OpenApi>::openapi());
         let app = nsl_api::router_with_openapi(
             state.clone(),
             nsl_secrets::router(secrets)
                 .merge(nsl_functions::router(functions))
                 .merge(nsl_oracle::service::api::router()),
-            <nsl_secrets::SecretsApiDoc as utoipa::OpenApi>::openapi(),
+            doc,
         );
         // `[oracle] enabled`: follower, workers and sender in a task until shutdown.
         let oracle = nsl_oracle::service::OracleHandle::spawn_from_config(
