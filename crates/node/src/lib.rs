@@ -9,3 +9,4 @@
 //! library crates (`neo`, `neo-rpc`, `nsl-devchain`, `nsl-store`, `nsl-api`, ...).
 
 pub mod cli;
+pub mod gateway_functions;

@@ -6,7 +6,9 @@ Flow:
 2. Fund the consumer's deposit at the gateway: transfer GAS to the GATEWAY with data = this
    contract's script hash (the deposit is credited to this contract, which pays request fees).
 3. The owner calls requestValue(url, filter): this contract calls gateway.request('oracle', ...)
-   and remembers the request id as pending.
+   and remembers the request id as pending. Or the owner calls requestService(serviceType,
+   payload) for any other service type with a ready-made payload, e.g. 'function' with
+   StdLib.jsonSerialize({'function': '<function id>', 'args': ...}) (see docs/functions.md).
 4. A Neo Service Layer node answers with gateway.fulfill; the gateway calls
    onServiceResponse(requestId, code, result, userData) here; the value is stored and
    ValueReceived is emitted.
@@ -27,7 +29,7 @@ def manifest_metadata() -> NeoMetadata:
     meta = NeoMetadata()
     meta.name = 'NslGatewayConsumerExample'
     meta.author = 'Neo Service Layer'
-    meta.description = 'Requests an oracle value through the NSL gateway and stores the answer'
+    meta.description = 'Requests an oracle value or another service through the NSL gateway and stores the answer'
     # The gateway's hash is only known at deploy time.
     meta.add_permission(contract='*', methods=['request', 'withdraw', 'cancel'])
     return meta
@@ -41,6 +43,7 @@ KEY_LAST = b'l'
 
 on_value_requested = CreateNewEvent([('requestId', int), ('url', str), ('filter', str)], 'ValueRequested')
 on_value_received = CreateNewEvent([('requestId', int), ('code', int), ('result', bytes)], 'ValueReceived')
+on_service_requested = CreateNewEvent([('requestId', int), ('serviceType', str)], 'ServiceRequested')
 
 
 @public
@@ -68,6 +71,20 @@ def request_value(url: str, json_filter: str) -> int:
     )
     storage.put_int(PREFIX_PENDING + to_bytes(request_id), 1)
     on_value_requested(request_id, url, json_filter)
+    return request_id
+
+
+@public(name='requestService')
+def request_service(service_type: str, payload: bytes) -> int:
+    """Asks the gateway for `service_type` with `payload` as it is (its format is the service's)."""
+    _require_owner()
+    request_id: int = call_contract(
+        storage.get_uint160(KEY_GATEWAY),
+        'request',
+        [service_type, payload, runtime.executing_script_hash, 'onServiceResponse', b'']
+    )
+    storage.put_int(PREFIX_PENDING + to_bytes(request_id), 1)
+    on_service_requested(request_id, service_type)
     return request_id
 
 

@@ -55,33 +55,41 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         ));
         let egress = nsl_egress::Egress::new(nsl_egress::EgressPolicy::default())
             .context("building the egress client")?;
-        let functions = nsl_functions::FunctionsService::new(
-            std::sync::Arc::new(store.clone()),
-            std::sync::Arc::new(egress),
-            secrets.clone(),
-            nsl_functions::FunctionsConfig::default(),
-        );
-        // Executions a previous process left queued/running are failed as `interrupted`.
-        functions
-            .recover()
-            .await
-            .context("recovering interrupted function executions")?;
-        // The secrets and oracle routes carry OpenAPI annotations; functions routes are
-        // documented in docs/functions.md until theirs land.
-        let mut doc = <nsl_secrets::SecretsApiDoc as utoipa::OpenApi>::openapi();
-        doc.merge(<nsl_oracle::service::api::OracleApiDoc as utoipa::OpenApi>::openapi());
-        let app = nsl_api::router_with_openapi(
-            state.clone(),
-            nsl_secrets::router(secrets)
-                .merge(nsl_functions::router(functions))
-                .merge(nsl_oracle::service::api::router()),
-            doc,
-        );
-        // `[oracle] enabled`: follower, workers and sender in a task until shutdown.
+        // `[functions] enabled` (default): the functions routes, and gateway `function`
+        // requests answered through the oracle runtime when it runs.
+        let functions = if cfg.functions.enabled {
+            let functions = nsl_functions::FunctionsService::new(
+                std::sync::Arc::new(store.clone()),
+                std::sync::Arc::new(egress),
+                secrets.clone(),
+                nsl_functions::FunctionsConfig::from_config(&cfg.functions),
+            );
+            // Executions a previous process left queued/running are failed as `interrupted`.
+            functions
+                .recover()
+                .await
+                .context("recovering interrupted function executions")?;
+            Some(functions)
+        } else {
+            None
+        };
+        let mut routes = nsl_secrets::router(secrets).merge(nsl_oracle::service::api::router());
+        let mut gateway_handlers = Vec::new();
+        if let Some(functions) = &functions {
+            routes = routes.merge(nsl_functions::router(functions.clone()));
+            gateway_handlers.push(
+                crate::gateway_functions::FunctionsGatewayHandler::new(functions.clone())
+                    .into_handler(),
+            );
+        }
+        let app =
+            nsl_api::router_with_openapi(state.clone(), routes, services_doc(functions.is_some()));
+        // `[oracle] enabled`: follower, workers and sender in a task until shutdown; it also
+        // answers the gateway service types of `gateway_handlers`.
         let oracle = nsl_oracle::service::OracleHandle::spawn_from_config(
             &cfg.oracle,
             std::sync::Arc::new(store.clone()),
-            Vec::new(),
+            gateway_handlers,
         )
         .await
         .map_err(CliError::bad_input)?;
@@ -108,6 +116,18 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
     })
 }
 
+/// OpenAPI paths and schemas of the services' routes `nsl serve` mounts (merged into the API's
+/// own document at `/openapi.json`).
+fn services_doc(functions: bool) -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let mut doc = nsl_secrets::SecretsApiDoc::openapi();
+    doc.merge(nsl_oracle::service::api::OracleApiDoc::openapi());
+    if functions {
+        doc.merge(nsl_functions::FunctionsApiDoc::openapi());
+    }
+    doc
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -129,5 +149,46 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
         _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::services_doc;
+
+    /// The document `nsl serve` serves documents every mounted service route.
+    #[test]
+    fn served_document_has_the_service_routes() {
+        let doc = nsl_api::openapi::document(Some(services_doc(true)));
+        let json: serde_json::Value =
+            serde_json::from_str(&doc.to_json().expect("json")).expect("parse");
+        let paths = &json["paths"];
+        for (path, methods) in [
+            ("/v1/functions", &["get", "post"][..]),
+            ("/v1/functions/{id}", &["get", "put"]),
+            ("/v1/functions/{id}/execute", &["post"]),
+            ("/v1/functions/{id}/executions", &["get"]),
+            ("/v1/executions", &["get"]),
+            ("/v1/executions/{id}", &["get"]),
+            ("/v1/secrets", &["get"]),
+            ("/v1/secrets/{name}", &["get", "put", "delete"]),
+            ("/v1/apikeys", &["get", "post"]),
+        ] {
+            for m in methods {
+                assert!(paths[path][m].is_object(), "{m} {path} not documented");
+            }
+        }
+        assert!(
+            paths
+                .as_object()
+                .expect("paths")
+                .keys()
+                .any(|p| p.starts_with("/v1/oracle/")),
+            "oracle routes"
+        );
+        // Without the functions service its routes are neither mounted nor documented.
+        let doc = nsl_api::openapi::document(Some(services_doc(false)));
+        let json = doc.to_json().expect("json");
+        assert!(!json.contains("/v1/functions") && json.contains("/v1/secrets"));
     }
 }
