@@ -1,7 +1,7 @@
 //! HTTP API of the oracle service, merged into the node's API with
 //! `nsl_api::router_with_openapi(state, router(), OracleApiDoc::openapi())`:
 //!
-//! - `GET /v1/oracle/requests?state=&requester=&limit=&offset=`: a page of request rows, newest
+//! - `GET /v1/oracle/requests?state=&requester=&service=&limit=&offset=`: a page of request rows, newest
 //!   first, with `limit`, `offset` and `next_offset`.
 //! - `GET /v1/oracle/requests/{id}`: one row with its state history, response transaction hash,
 //!   validUntilBlock, broadcast attempts, blocks-to-answer and elapsed time.
@@ -61,6 +61,9 @@ pub struct ListQuery {
     /// Only rows of this requester (`0x` + 40 hex digits or a Neo N3 address). For callers other
     /// than operators it narrows their own rows (a requester not theirs gives an empty page).
     pub requester: Option<String>,
+    /// Only rows of this gateway service type (`oracle`, `function`; native requests are
+    /// `oracle`).
+    pub service: Option<String>,
     /// Page size, 1 to 500 (default 50).
     pub limit: Option<i64>,
     /// Rows to skip, 0 or more (default 0): the `next_offset` of the previous page.
@@ -153,8 +156,7 @@ pub struct RequestPage {
     pub limit: i64,
     /// The offset used.
     pub offset: i64,
-    /// Pass as `offset` for the next page; absent when this page is not full (the last one).
-    /// A full last page is followed by an empty one.
+    /// Pass as `offset` for the next page; absent on the last page.
     pub next_offset: Option<i64>,
 }
 
@@ -229,7 +231,7 @@ fn sees_all(p: &Principal) -> bool {
     security(("bearer" = [])),
     responses(
         (status = 200, body = RequestPage),
-        (status = 400, description = "`bad_request`: unknown state, limit outside 1..500, negative offset, malformed requester, unknown query key", body = ErrorBody),
+        (status = 400, description = "`bad_request`: unknown state, limit outside 1..500, negative offset, malformed requester or service, unknown query key", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "missing `read` scope", body = ErrorBody),
         (status = 429, body = ErrorBody),
@@ -272,16 +274,26 @@ pub async fn list(
             None => mine,
         })
     };
-    let rows = state
+    if let Some(service) = &q.service
+        && (service.is_empty() || service.len() > 32)
+    {
+        return Err(ApiError::BadRequest(
+            "service must be a gateway service type (1 to 32 bytes)".into(),
+        ));
+    }
+    // One row more than the page: whether another page follows.
+    let mut rows = state
         .store()
         .list_requests(&RequestFilter {
             state: st,
             requesters,
-            limit,
+            service: q.service.clone(),
+            limit: limit + 1,
             offset,
         })
         .await?;
-    let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit;
+    let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(Json(RequestPage {
         requests: rows.iter().map(RequestView::from).collect(),
         limit,

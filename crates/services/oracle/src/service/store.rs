@@ -211,6 +211,10 @@ pub struct RequestDetail {
     pub outbox: Option<OutboxRow>,
 }
 
+/// Largest page [`OracleStore::list_requests`] returns (the API pages by 500 and asks for one
+/// more row to know whether another page follows).
+pub const MAX_LIST_LIMIT: i64 = 501;
+
 /// Filter of [`OracleStore::list_requests`].
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
@@ -219,6 +223,8 @@ pub struct RequestFilter {
     /// Only these requesters (`0x` hex script hashes); `None`: every requester, an empty list:
     /// no rows.
     pub requesters: Option<Vec<String>>,
+    /// Only this gateway service type (`oracle`, `function`, ...).
+    pub service: Option<String>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
@@ -812,23 +818,24 @@ impl OracleStore for Store {
             Some(list) => list.as_slice(),
             None => &[],
         };
-        // $1 state, $2 limit, $3 offset, then one placeholder per requester.
+        // $1 state, $2 service, $3 limit, $4 offset, then one placeholder per requester.
         let requester_clause = if requesters.is_empty() {
             String::new()
         } else {
             let marks: Vec<String> = (0..requesters.len())
-                .map(|i| format!("${}", i + 4))
+                .map(|i| format!("${}", i + 5))
                 .collect();
             format!(" AND r.requester IN ({})", marks.join(", "))
         };
         let sql = format!(
             "SELECT {REQUEST_COLUMNS} FROM oracle_requests r \
-             WHERE ($1 IS NULL OR r.state = $1){requester_clause} \
-             ORDER BY r.created_at DESC, r.id LIMIT $2 OFFSET $3"
+             WHERE ($1 IS NULL OR r.state = $1) AND ($2 IS NULL OR r.service = $2)\
+             {requester_clause} ORDER BY r.created_at DESC, r.id LIMIT $3 OFFSET $4"
         );
         let mut query = sqlx::query(&sql)
             .bind(filter.state.map(|s| s.as_str().to_string()))
-            .bind(filter.limit.clamp(1, 500))
+            .bind(filter.service.clone())
+            .bind(filter.limit.clamp(1, MAX_LIST_LIMIT))
             .bind(filter.offset.max(0));
         for r in requesters {
             query = query.bind(r.clone());
@@ -1136,6 +1143,15 @@ mod tests {
         assert_eq!(both.len(), 2);
         assert!(s.list_requests(&by(Some(vec![]))).await.unwrap().is_empty());
         assert_eq!(s.list_requests(&by(None)).await.unwrap().len(), 2);
+        let functions = s
+            .list_requests(&RequestFilter {
+                service: Some("function".into()),
+                ..by(None)
+            })
+            .await
+            .unwrap();
+        assert_eq!(functions.len(), 1);
+        assert_eq!(functions[0].service, "function");
         s.close().await;
     }
 

@@ -324,6 +324,18 @@ async fn pages_states_and_bad_queries(b: Backend) {
     let r = get(&t.app, &format!("{page}?limit=2&offset=4"), &alice).await;
     assert_eq!(r.ids(), newest_first[4..5]);
     assert!(r.body["next_offset"].is_null(), "last page: {}", r.text);
+    // A full last page says so too: no empty page after it.
+    let r = get(&t.app, &format!("{page}?limit=5"), &alice).await;
+    assert_eq!(r.ids(), newest_first);
+    assert!(
+        r.body["next_offset"].is_null(),
+        "full last page: {}",
+        r.text
+    );
+    let r = get(&t.app, &format!("{page}?service=oracle"), &alice).await;
+    assert_eq!(r.ids().len(), 5);
+    let r = get(&t.app, &format!("{page}?service=function"), &alice).await;
+    assert!(r.ids().is_empty(), "{}", r.text);
 
     let r = get(&t.app, &format!("{page}?state=failed"), &alice).await;
     assert_eq!(r.ids(), vec![rows[1].id.clone()]);
@@ -464,7 +476,7 @@ async fn openapi_documents_the_oracle_routes() {
             p["name"].as_str().unwrap()
         })
         .collect();
-    assert_eq!(params, ["state", "requester", "limit", "offset"]);
+    assert_eq!(params, ["state", "requester", "service", "limit", "offset"]);
     for status in ["200", "400", "403"] {
         assert!(
             list["responses"][status].is_object(),
