@@ -213,7 +213,7 @@ pub struct RequestDetail {
 
 /// Largest page [`OracleStore::list_requests`] returns (the API pages by 500 and asks for one
 /// more row to know whether another page follows).
-pub const MAX_LIST_LIMIT: i64 = 501;
+pub(crate) const MAX_LIST_LIMIT: i64 = 501;
 
 /// Filter of [`OracleStore::list_requests`].
 #[derive(Debug, Clone, Default)]
