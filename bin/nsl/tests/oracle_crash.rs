@@ -31,10 +31,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use neo::{Arg, PrivateKey, StackItem, UInt160, UInt256};
-use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, RpcClient};
-use nsl_devchain::{ChainConfig, DevChain, ToolCache, compile_contract_cached};
+use neo_rpc::{Invoker, RpcClient};
 use nsl_e2e::rpc_proxy::{Intercepted, Match, Proxy, Trap};
-use nsl_e2e::{PriceServer, price_server, start_chain_with};
+use nsl_e2e::{OracleChain, OracleChainConfig, PriceServer, price_server};
 use nsl_oracle::service::{OracleStore, RequestDetail, RequestFilter, RequestState};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
@@ -203,7 +202,7 @@ async fn crash_and_restart(kind: Kind, kill: KillPoint) {
         .await;
 
     // What the user sees.
-    let responses = env.node_transactions(&request).await;
+    let responses = env.node_transactions(start_block, &request).await;
     assert_eq!(
         responses.len(),
         1,
@@ -252,8 +251,6 @@ struct Request {
     kind: Kind,
     /// The gateway's or the OracleContract's request id.
     id: u64,
-    /// Block of the requesting transaction.
-    block: u32,
 }
 
 /// The response transaction the node handed to the proxy before the kill (the bytes of the
@@ -291,99 +288,28 @@ fn response_tx_of(kill: KillPoint, hit: &Intercepted) -> Option<UInt256> {
 
 // --- the chain ------------------------------------------------------------------------------
 
-/// A privnet where `node_key` is the designated oracle, funded and registered with the gateway;
-/// the gateway, the gateway consumer (with a deposit) and the native-oracle consumer deployed.
+/// The chain of `nsl_e2e::OracleChain` (the node key designated as Oracle, funded and registered
+/// with the gateway; gateway, gateway consumer with a deposit and native consumer deployed) and
+/// the price server.
 struct Env {
-    chain: DevChain,
-    node_key: PrivateKey,
-    user: Actor,
-    gateway: UInt160,
-    gateway_consumer: UInt160,
-    native_consumer: UInt160,
+    oracle: OracleChain,
     server: PriceServer,
 }
 
-async fn compile(relative: &'static str) -> nsl_devchain::CompiledContract {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative);
-    tokio::task::spawn_blocking(move || compile_contract_cached(&ToolCache::from_env()?, &source))
-        .await
-        .expect("compile task")
-        .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
+impl std::ops::Deref for Env {
+    type Target = OracleChain;
+    fn deref(&self) -> &OracleChain {
+        &self.oracle
+    }
 }
 
 impl Env {
     async fn setup() -> Env {
-        let node_key = PrivateKey::generate();
-        let config = ChainConfig {
-            oracle_keys: vec![node_key.public_key()],
-            ..ChainConfig::with_block_time(BLOCK_TIME)
-        };
-        let (chain, gateway_c, gateway_consumer_c, native_consumer_c, server) = tokio::join!(
-            start_chain_with(config),
-            compile("contracts/gateway/gateway.py"),
-            compile("examples/contracts/gateway_consumer/gateway_consumer.py"),
-            compile("examples/contracts/oracle_consumer/oracle_consumer.py"),
+        let (oracle, server) = tokio::join!(
+            OracleChain::start(OracleChainConfig::with_block_time(BLOCK_TIME)),
             price_server()
         );
-        let rpc = chain.rpc().clone();
-        // Block 1: the user (gateway owner, consumers' owner) and the node account are funded.
-        let user = PrivateKey::generate();
-        let (user_hash, node_hash) = (user.script_hash(), node_key.script_hash());
-        let (u, n) = tokio::join!(
-            chain.fund(&user_hash, 300 * ONE_GAS),
-            chain.fund(&node_hash, 50 * ONE_GAS)
-        );
-        u.and(n).expect("funding");
-        let user = Actor::new(rpc.clone(), vec![Account::single(user)])
-            .await
-            .expect("user actor");
-        // Block 2: gateway and native consumer; block 3: gateway consumer and addNode.
-        let cm = ContractManagement::new(rpc.clone());
-        let (gateway, native_consumer) = tokio::join!(
-            cm.deploy(&user, &gateway_c.nef, &gateway_c.manifest, Arg::Null),
-            cm.deploy(
-                &user,
-                &native_consumer_c.nef,
-                &native_consumer_c.manifest,
-                Arg::Null
-            )
-        );
-        let gateway = gateway.expect("deploy the gateway").hash;
-        let native_consumer = native_consumer.expect("deploy the native consumer").hash;
-        let add_node = [Arg::PublicKey(node_key.public_key())];
-        let (gateway_consumer, added) = tokio::join!(
-            cm.deploy(
-                &user,
-                &gateway_consumer_c.nef,
-                &gateway_consumer_c.manifest,
-                Arg::Hash160(gateway),
-            ),
-            user.call(&gateway, "addNode", &add_node)
-        );
-        let gateway_consumer = gateway_consumer.expect("deploy the consumer").hash;
-        added.and_then(|o| o.into_halt()).expect("addNode");
-        // Block 4: the consumer's deposit at the gateway.
-        Nep17::gas(rpc.clone())
-            .transfer(
-                &user,
-                &gateway,
-                20 * ONE_GAS,
-                Arg::Hash160(gateway_consumer),
-            )
-            .await
-            .and_then(|o| o.into_halt())
-            .expect("deposit");
-        Env {
-            chain,
-            node_key,
-            user,
-            gateway,
-            gateway_consumer,
-            native_consumer,
-            server,
-        }
+        Env { oracle, server }
     }
 
     fn rpc(&self) -> &RpcClient {
@@ -397,50 +323,15 @@ impl Env {
             .unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 
-    /// Make one request for `url` filtered by `$.data.price`.
+    /// Make one request for `url` filtered by `$.data.price` (waits for its block).
     async fn request(&self, kind: Kind, url: &str) -> Request {
-        let filter = Arg::String("$.data.price".into());
-        let out = match kind {
-            Kind::Gateway => {
-                self.user
-                    .call(
-                        &self.gateway_consumer,
-                        "requestValue",
-                        &[Arg::String(url.into()), filter],
-                    )
-                    .await
-            }
-            Kind::Native => {
-                self.user
-                    .call(
-                        &self.native_consumer,
-                        "requestData",
-                        &[
-                            Arg::String(url.into()),
-                            filter,
-                            Arg::Int((ONE_GAS / 5).into()),
-                        ],
-                    )
-                    .await
-            }
-        }
-        .and_then(|o| o.into_halt())
-        .expect("request");
         let id = match kind {
-            Kind::Gateway => out.stack[0].as_u64().expect("request id"),
-            Kind::Native => {
-                let event = out
-                    .events(&nsl_oracle::native::ORACLE_CONTRACT, "OracleRequest")
-                    .next()
-                    .expect("OracleRequest event");
-                event.args()[0].as_u64().expect("request id")
+            Kind::Gateway => {
+                u64::try_from(self.gateway_request(url, "$.data.price").await).expect("request id")
             }
+            Kind::Native => self.native_request(url, "$.data.price").await,
         };
-        Request {
-            kind,
-            id,
-            block: out.block_index,
-        }
+        Request { kind, id }
     }
 
     /// Whether the consumer has an answer to `request`.
@@ -522,14 +413,14 @@ impl Env {
         }
     }
 
-    /// Every transaction the node sent in the blocks from the request's to the current one
-    /// (gateway: sent from the node account; native: carrying an `OracleResponse` attribute, as
-    /// only the node answers on this chain), with what its execution emitted.
-    async fn node_transactions(&self, request: &Request) -> Vec<NodeTx> {
+    /// Every transaction the node sent in the blocks from `from` (the node's first block) to the
+    /// current one (gateway: sent from the node account; native: carrying an `OracleResponse`
+    /// attribute, as only the node answers on this chain), with what its execution emitted.
+    async fn node_transactions(&self, from: u32, request: &Request) -> Vec<NodeTx> {
         let height = self.rpc().get_block_count().await.expect("height") - 1;
         let node_address = self.node_key.address();
         let mut found = Vec::new();
-        for index in request.block..=height {
+        for index in from..=height {
             let block = self.rpc().get_block(index).await.expect("getblock");
             for tx in &block.tx {
                 let oracle_response = tx.attributes.iter().any(|a| a["type"] == "OracleResponse");
