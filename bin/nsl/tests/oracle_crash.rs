@@ -42,8 +42,9 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 /// the setup (five blocks) quick.
 const BLOCK_TIME: Duration = Duration::from_secs(2);
 
-/// How long a claim on a row lasts (`ServiceConfig::claim_lease`, not settable in `[oracle]`):
-/// a row whose fetch was cut by the kill is taken again only after it.
+/// How long a claim on a row lasts (`ServiceConfig::claim_lease`). A restarted node keeps its
+/// instance name (`<host>:<data dir>`) and releases its own claims at start, so a row whose fetch
+/// was cut by the kill must be answered well before the lease would have let it go.
 const CLAIM_LEASE: Duration = Duration::from_secs(30);
 
 /// Where the node is killed.
@@ -191,7 +192,7 @@ async fn crash_and_restart(kind: Kind, kill: KillPoint) {
     let restarted = Instant::now();
     let mut node = Node::start(&config, 2).await;
     let wait = match kill {
-        KillPoint::Fetching => CLAIM_LEASE + Duration::from_secs(60),
+        KillPoint::Fetching => CLAIM_LEASE - Duration::from_secs(5),
         _ => Duration::from_secs(60),
     };
     let row = wait_confirmed(&store, &request, wait, &node).await;

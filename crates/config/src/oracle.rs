@@ -34,6 +34,11 @@ pub struct OracleConfig {
     /// first start (requests made before it are not answered).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_block: Option<u32>,
+    /// Name of this node in work claims; nodes sharing one PostgreSQL need different names.
+    /// Empty (default): `nsl serve` derives it from the host name and the data directory, so it
+    /// stays the same across restarts and a restarted node takes its unfinished work back at
+    /// once instead of waiting for its old claims to expire.
+    pub instance: String,
     /// Egress: allow `http://` URLs (development only). Default `false`.
     pub allow_http: bool,
     /// Egress: allow private, loopback and link-local addresses (development only). Default
@@ -52,6 +57,7 @@ impl Default for OracleConfig {
             workers: 128,
             poll_interval_ms: 100,
             start_block: None,
+            instance: String::new(),
             allow_http: false,
             allow_private_hosts: false,
         }

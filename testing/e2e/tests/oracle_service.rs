@@ -477,6 +477,9 @@ impl OracleStore for CrashAfterOutbox {
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()> {
         self.inner.release(id, owner).await
     }
+    async fn release_owner(&self, owner: &str) -> StoreResult<u64> {
+        self.inner.release_owner(owner).await
+    }
     async fn in_flight(&self) -> StoreResult<Vec<(RequestRow, OutboxRow)>> {
         // The crashing process's sender never sees the row (it "died" first).
         Ok(Vec::new())

@@ -86,8 +86,12 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
             nsl_api::router_with_openapi(state.clone(), routes, services_doc(functions.is_some()));
         // `[oracle] enabled`: follower, workers and sender in a task until shutdown; it also
         // answers the gateway service types of `gateway_handlers`.
+        let mut oracle_cfg = cfg.oracle.clone();
+        if oracle_cfg.instance.trim().is_empty() {
+            oracle_cfg.instance = instance_name(&cfg.node.data_dir);
+        }
         let oracle = nsl_oracle::service::OracleHandle::spawn_from_config(
-            &cfg.oracle,
+            &oracle_cfg,
             std::sync::Arc::new(store.clone()),
             gateway_handlers,
         )
@@ -150,6 +154,18 @@ async fn shutdown_signal() {
         _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
         _ = term => tracing::info!("SIGTERM received, shutting down"),
     }
+}
+
+/// This node's name in work claims when `oracle.instance` is not set: `<host>:<data dir>`, the
+/// same across restarts (one process per data directory: the vault locks it).
+fn instance_name(data_dir: &std::path::Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    format!("{host}:{}", dir.display())
 }
 
 #[cfg(test)]

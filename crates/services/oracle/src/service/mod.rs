@@ -85,7 +85,9 @@ pub struct ServiceConfig {
     pub start_block: Option<u32>,
     /// How long a worker's claim on a row lasts before another worker may take it over.
     pub claim_lease: Duration,
-    /// Name of this instance in claims (unique per process).
+    /// Name of this instance in claims: unique among the processes sharing the database, and
+    /// best kept across restarts (its claims from before a restart are released at start).
+    /// Default: a random name (claims of a previous run then wait out their lease).
     pub instance: String,
 }
 
@@ -238,6 +240,10 @@ impl OracleService {
             workers: usize::try_from(cfg.workers.max(1)).unwrap_or(1),
             poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(10)),
             start_block: cfg.start_block,
+            instance: match cfg.instance.trim() {
+                "" => ServiceConfig::default().instance,
+                name => name.to_string(),
+            },
             ..ServiceConfig::default()
         };
         Self::new(store, rpc, egress, NodeKey(key), config, handlers).await
@@ -258,6 +264,12 @@ impl OracleService {
             local_fees = self.shared.local_fees.lock().map(|f| f.is_some()).unwrap_or(false),
             "oracle service started");
         let Self { shared, work, sent } = self;
+        // Claims this instance held before a crash or restart are ours to take back now.
+        let released = shared.store.release_owner(&shared.config.instance).await?;
+        if released > 0 {
+            tracing::info!(released, instance = %shared.config.instance,
+                "took back requests claimed before the restart");
+        }
         let follower = tokio::spawn(follower::run(shared.clone(), shutdown.clone()));
         let workers = tokio::spawn(worker::run_workers(shared.clone(), work, shutdown.clone()));
         let sender = tokio::spawn(worker::run_sender(shared.clone(), shutdown));

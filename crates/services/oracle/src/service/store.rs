@@ -309,6 +309,10 @@ pub trait OracleStore: Send + Sync {
     /// Give up a claim (transient error): the row is claimable again.
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()>;
 
+    /// Give up every claim of `owner` (at start: what a previous run of this instance held).
+    /// Returns how many rows were released.
+    async fn release_owner(&self, owner: &str) -> StoreResult<u64>;
+
     /// Rows in `outbox` or `sent` with their outbox entries.
     async fn in_flight(&self) -> StoreResult<Vec<(RequestRow, OutboxRow)>>;
 
@@ -756,6 +760,17 @@ impl OracleStore for Store {
         Ok(())
     }
 
+    async fn release_owner(&self, owner: &str) -> StoreResult<u64> {
+        let res = sqlx::query(
+            "UPDATE oracle_requests SET claimed_by = NULL, claim_until = NULL \
+             WHERE claimed_by = $1",
+        )
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(res.rows_affected())
+    }
+
     async fn in_flight(&self) -> StoreResult<Vec<(RequestRow, OutboxRow)>> {
         let rows = sqlx::query(&format!(
             "SELECT {REQUEST_COLUMNS}, o.request, o.tx_hash AS o_tx_hash, o.tx, \
@@ -1091,6 +1106,11 @@ mod tests {
         assert_eq!(rows.len(), 2);
         // Claimed by the recorder: nobody else takes them before the lease ends.
         assert!(s.claim("other", 9_000, 10, 200).await.unwrap().is_empty());
+        // The same instance after a restart releases them at once (and only its own).
+        assert_eq!(s.release_owner("someone else").await.unwrap(), 0);
+        assert_eq!(s.release_owner("me").await.unwrap(), 2);
+        let back = s.claim("me", 5_000, 10, 200).await.unwrap();
+        assert_eq!(back.len(), 2);
         let stored = s.request(&rows[1].id).await.unwrap().unwrap().request;
         assert_eq!(stored, rows[1]);
         assert_eq!(stored.service, "function");

@@ -23,6 +23,10 @@ use crate::gateway::{ORACLE_SERVICE_TYPE, fulfill_script_for};
 /// Sender rounds between re-broadcasts of a `sent` transaction that is not in a block yet.
 const REBROADCAST_EVERY: u64 = 10;
 
+/// An `outbox` row younger than this is left to the worker that wrote it (its broadcast may be
+/// in flight); older ones were not sent (a crash, a refused broadcast) and the sender sends them.
+const OUTBOX_GRACE_MS: i64 = 2_000;
+
 /// A row to work on: handed over by the follower (`seen` = when its block's events were read)
 /// or claimed back from the store after a lease ran out or a restart (`seen` = `None`).
 pub(crate) struct Work {
@@ -467,7 +471,9 @@ async fn sender_round(shared: &Shared, round: u64) -> Result<(), ServiceError> {
                 .store
                 .requeue(&row.id, &outbox.tx_hash, now_ms())
                 .await?;
-        } else if (row.state == RequestState::Outbox || round.is_multiple_of(REBROADCAST_EVERY))
+        } else if ((row.state == RequestState::Outbox
+            && now_ms().saturating_sub(row.updated_at) >= OUTBOX_GRACE_MS)
+            || round.is_multiple_of(REBROADCAST_EVERY))
             && broadcast(shared, &outbox).await
         {
             shared.store.mark_sent(&row.id, now_ms()).await?;
