@@ -222,21 +222,7 @@ impl Actor {
     /// run: the transaction may FAULT on chain (it is still included and pays its fees).
     pub async fn make_tx_unchecked(&self, script: &[u8], system_fee: i64) -> Result<Transaction> {
         let height = self.rpc().get_block_count().await?.saturating_sub(1);
-        let mut tx = Transaction {
-            version: 0,
-            nonce: rand_nonce(),
-            system_fee,
-            network_fee: 0,
-            valid_until_block: height.saturating_add(self.max_increment),
-            signers: self.accounts.iter().map(|a| a.signer.clone()).collect(),
-            attributes: Vec::new(),
-            script: script.to_vec(),
-            witnesses: self
-                .accounts
-                .iter()
-                .map(|a| a.account.placeholder_witness())
-                .collect(),
-        };
+        let mut tx = self.unsigned_tx(script, system_fee, height);
         tx.network_fee = self.rpc().calculate_network_fee(&tx.to_bytes()).await?;
         self.sign(&mut tx)?;
         Ok(tx)
@@ -253,21 +239,7 @@ impl Actor {
         system_fee: i64,
         fees: &LocalFees,
     ) -> Result<Transaction> {
-        let mut tx = Transaction {
-            version: 0,
-            nonce: rand_nonce(),
-            system_fee,
-            network_fee: 0,
-            valid_until_block: fees.height.saturating_add(self.max_increment),
-            signers: self.accounts.iter().map(|a| a.signer.clone()).collect(),
-            attributes: Vec::new(),
-            script: script.to_vec(),
-            witnesses: self
-                .accounts
-                .iter()
-                .map(|a| a.account.placeholder_witness())
-                .collect(),
-        };
+        let mut tx = self.unsigned_tx(script, system_fee, fees.height);
         let size = i64::try_from(tx.to_bytes().len()).unwrap_or(i64::MAX);
         tx.network_fee = self
             .accounts
@@ -293,6 +265,27 @@ impl Actor {
             fee_per_byte,
             exec_fee_factor,
         })
+    }
+
+    /// A transaction from this actor's signers running `script`, valid until `height` +
+    /// MaxValidUntilBlockIncrement, with placeholder witnesses (sized for fee calculation) and no
+    /// network fee yet.
+    fn unsigned_tx(&self, script: &[u8], system_fee: i64, height: u32) -> Transaction {
+        Transaction {
+            version: 0,
+            nonce: rand_nonce(),
+            system_fee,
+            network_fee: 0,
+            valid_until_block: height.saturating_add(self.max_increment),
+            signers: self.accounts.iter().map(|a| a.signer.clone()).collect(),
+            attributes: Vec::new(),
+            script: script.to_vec(),
+            witnesses: self
+                .accounts
+                .iter()
+                .map(|a| a.account.placeholder_witness())
+                .collect(),
+        }
     }
 
     /// Replace the witnesses of `tx` with this actor's signatures (in signer order).

@@ -626,27 +626,7 @@ impl OracleStore for Store {
     }
 
     async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE oracle_outbox SET attempts = attempts + 1, last_sent_at = $1 WHERE request = $2",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let res = sqlx::query(
-            "UPDATE oracle_requests SET state = 'sent', updated_at = $1 \
-             WHERE id = $2 AND state = 'outbox'",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if res.rows_affected() == 1 {
-            history(&mut *tx, id, RequestState::Sent, now, None).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.mark_sent_many(&[id.to_string()], now).await
     }
 
     async fn mark_sent_many(&self, ids: &[String], now: UnixMillis) -> StoreResult<()> {
