@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p nsl-e2e --bin oracle-bench -- [--rounds N] [--per-block 100]
 //!     [--block-ms 1000] [--db sqlite|postgres] [--workers W] [--native PCT] [--warmup 1]
-//!     [--poll-ms P] [--rpc-stats]
+//!     [--poll-ms P] [--pool N] [--rpc-stats]
 //! ```
 //!
 //! Starts a neo-go privnet (`--block-ms`, 1 s by default) with the node key designated for the
@@ -44,7 +44,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::watch;
 
 const USAGE: &str = "usage: oracle-bench [--rounds N] [--per-block N] [--block-ms MS] \
-    [--db sqlite|postgres] [--workers W] [--native PCT] [--warmup N] [--poll-ms MS] [--rpc-stats]";
+    [--db sqlite|postgres] [--workers W] [--native PCT] [--warmup N] [--poll-ms MS] [--pool N] [--rpc-stats]";
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -56,6 +56,7 @@ struct Args {
     native_pct: usize,
     warmup: usize,
     poll_ms: Option<u64>,
+    pool: u32,
     rpc_stats: bool,
 }
 
@@ -69,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         native_pct: 0,
         warmup: 1,
         poll_ms: None,
+        pool: 10,
         rpc_stats: false,
     };
     let mut it = std::env::args().skip(1);
@@ -95,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
             "--native" => args.native_pct = (num(&value)? as usize).min(100),
             "--warmup" => args.warmup = num(&value)? as usize,
             "--poll-ms" => args.poll_ms = Some(num(&value)?.max(1)),
+            "--pool" => args.pool = u32::try_from(num(&value)?.clamp(1, 1000)).unwrap_or(10),
             "--db" => {
                 args.db = match value.as_str() {
                     "sqlite" => Backend::Sqlite,
@@ -338,6 +341,9 @@ impl OracleStore for TimedStore {
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()> {
         timed!(self, "release", self.inner.release(id, owner))
     }
+    async fn release_owner(&self, owner: &str) -> StoreResult<u64> {
+        timed!(self, "release_owner", self.inner.release_owner(owner))
+    }
     async fn in_flight(&self) -> StoreResult<Vec<(RequestRow, OutboxRow)>> {
         timed!(self, "in_flight", self.inner.in_flight())
     }
@@ -523,8 +529,12 @@ async fn main() {
     let rpc = env.rpc().clone();
     let store_stats = Arc::new(CallStats::default());
     let rpc_stats = Arc::new(CallStats::default());
+    // The service's own pool, sized like the node's `database.max_connections` (default 10).
+    let service_store = nsl_store::Store::connect_url(db.url(), args.pool, Duration::from_secs(5))
+        .await
+        .expect("open the service's pool");
     let store: Arc<dyn OracleStore> = Arc::new(TimedStore {
-        inner: Arc::new(db.store.clone()),
+        inner: Arc::new(service_store),
         stats: store_stats.clone(),
     });
     let service_rpc = if args.rpc_stats {
@@ -720,7 +730,7 @@ async fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("== oracle-bench ==");
     println!(
-        "privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native) after {} warm-up round(s); store {:?}; workers {workers}; poll {} ms; rpc proxy {}",
+        "privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native) after {} warm-up round(s); store {:?} (pool {}); workers {workers}; poll {} ms; rpc proxy {}",
         args.block_ms,
         args.rounds,
         args.per_block,
@@ -728,6 +738,7 @@ async fn main() {
         native_per_round,
         args.warmup,
         args.db,
+        args.pool,
         poll.as_millis(),
         if args.rpc_stats { "on" } else { "off" }
     );
