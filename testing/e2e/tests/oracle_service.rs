@@ -26,8 +26,8 @@ use nsl_e2e::{
 };
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
-    NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, RequestDetail, RequestFilter,
-    RequestKind, RequestRow, RequestState, ServiceConfig,
+    NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, OutboxWrite, RequestDetail,
+    RequestFilter, RequestKind, RequestRow, RequestState, ServiceConfig,
 };
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 use tokio::sync::watch;
@@ -391,7 +391,7 @@ async fn service_answers_gateway_and_native_requests_and_records_their_history()
     task.await.unwrap().unwrap();
 }
 
-/// Delegates to the real store; `write_outbox` commits, then (once, while armed) reports a
+/// Delegates to the real store; `write_outboxes` commits, then (once, while armed) reports a
 /// failure, so the worker stops before broadcasting: the state a crash at that point leaves.
 struct CrashAfterOutbox {
     inner: Store,
@@ -435,20 +435,14 @@ impl OracleStore for CrashAfterOutbox {
     ) -> StoreResult<bool> {
         self.inner.store_answer(id, owner, code, result, now).await
     }
-    async fn write_outbox(
+    async fn write_outboxes(
         &self,
-        id: &str,
         owner: &str,
-        outbox: &OutboxRow,
-        code: i64,
-        answer: Option<&[u8]>,
+        writes: &[OutboxWrite],
         now: UnixMillis,
-    ) -> StoreResult<bool> {
-        let written = self
-            .inner
-            .write_outbox(id, owner, outbox, code, answer, now)
-            .await?;
-        if written && self.armed.swap(false, Ordering::SeqCst) {
+    ) -> StoreResult<Vec<bool>> {
+        let written = self.inner.write_outboxes(owner, writes, now).await?;
+        if written.contains(&true) && self.armed.swap(false, Ordering::SeqCst) {
             return Err(StoreError::Corrupt("simulated crash after outbox".into()));
         }
         Ok(written)

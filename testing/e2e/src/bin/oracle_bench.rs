@@ -36,8 +36,8 @@ use neo_rpc::{ONE_GAS, RpcClient};
 use nsl_e2e::{OracleChain, OracleChainConfig, price_server};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
-    NewRequest, OracleStore, OutboxRow, RequestDetail, RequestFilter, RequestRow, RequestState,
-    ServiceConfig,
+    NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter, RequestRow,
+    RequestState, ServiceConfig,
 };
 use nsl_store::{Backend, StoreResult, UnixMillis, test_utils::TestDb};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -293,20 +293,16 @@ impl OracleStore for TimedStore {
             self.inner.store_answer(id, owner, code, result, now)
         )
     }
-    async fn write_outbox(
+    async fn write_outboxes(
         &self,
-        id: &str,
         owner: &str,
-        outbox: &OutboxRow,
-        code: i64,
-        answer: Option<&[u8]>,
+        writes: &[OutboxWrite],
         now: UnixMillis,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Vec<bool>> {
         timed!(
             self,
-            "write_outbox",
-            self.inner
-                .write_outbox(id, owner, outbox, code, answer, now)
+            "write_outboxes",
+            self.inner.write_outboxes(owner, writes, now)
         )
     }
     async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()> {

@@ -43,8 +43,8 @@ use tokio::sync::{mpsc, watch};
 pub use handler::{GatewayCall, GatewayHandler};
 
 pub use store::{
-    HistoryEntry, NewRequest, OracleStore, OutboxRow, RequestDetail, RequestFilter, RequestKind,
-    RequestRow, RequestState,
+    HistoryEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter,
+    RequestKind, RequestRow, RequestState,
 };
 
 use crate::native::NativeOracle;
@@ -67,6 +67,9 @@ pub enum ServiceError {
     /// A JSON-RPC call failed.
     #[error(transparent)]
     Rpc(#[from] neo_rpc::Error),
+    /// A batched store write failed (the store error's text).
+    #[error("oracle store (batched write): {0}")]
+    Batch(String),
 }
 
 /// Runtime settings of the service.
@@ -129,6 +132,10 @@ pub(crate) struct Shared {
     pub(crate) work: mpsc::UnboundedSender<worker::Work>,
     /// Broadcast responses whose rows are to be marked `sent` (batched).
     pub(crate) sent: mpsc::UnboundedSender<String>,
+    /// Signed responses for the outbox writer (group commit).
+    pub(crate) outbox: mpsc::UnboundedSender<worker::OutboxJob>,
+    /// Transactions of the blocks the follower read, for the sender's confirmations.
+    pub(crate) blocks: mpsc::UnboundedSender<worker::BlockTxs>,
     /// Latest block index the follower saw.
     pub(crate) height: AtomicU32,
     /// Fee policy for building gateway responses without RPC round trips; `None` when the
@@ -142,6 +149,8 @@ pub struct OracleService {
     shared: Arc<Shared>,
     work: mpsc::UnboundedReceiver<worker::Work>,
     sent: mpsc::UnboundedReceiver<String>,
+    outbox: mpsc::UnboundedReceiver<worker::OutboxJob>,
+    blocks: mpsc::UnboundedReceiver<worker::BlockTxs>,
 }
 
 impl std::fmt::Debug for OracleService {
@@ -189,6 +198,8 @@ impl OracleService {
         let height = local_fees.map_or(0, |f| f.height);
         let (work_tx, work) = mpsc::unbounded_channel();
         let (sent_tx, sent) = mpsc::unbounded_channel();
+        let (outbox_tx, outbox) = mpsc::unbounded_channel();
+        let (blocks_tx, blocks) = mpsc::unbounded_channel();
         Ok(Self {
             shared: Arc::new(Shared {
                 store,
@@ -201,11 +212,15 @@ impl OracleService {
                 handlers,
                 work: work_tx,
                 sent: sent_tx,
+                outbox: outbox_tx,
+                blocks: blocks_tx,
                 height: AtomicU32::new(height),
                 local_fees: Mutex::new(local_fees),
             }),
             work,
             sent,
+            outbox,
+            blocks,
         })
     }
 
@@ -263,7 +278,13 @@ impl OracleService {
             workers = self.shared.config.workers, ?services,
             local_fees = self.shared.local_fees.lock().map(|f| f.is_some()).unwrap_or(false),
             "oracle service started");
-        let Self { shared, work, sent } = self;
+        let Self {
+            shared,
+            work,
+            sent,
+            outbox,
+            blocks,
+        } = self;
         // Claims this instance held before a crash or restart are ours to take back now.
         let released = shared.store.release_owner(&shared.config.instance).await?;
         if released > 0 {
@@ -272,15 +293,20 @@ impl OracleService {
         }
         let follower = tokio::spawn(follower::run(shared.clone(), shutdown.clone()));
         let workers = tokio::spawn(worker::run_workers(shared.clone(), work, shutdown.clone()));
-        let sender = tokio::spawn(worker::run_sender(shared.clone(), shutdown));
+        let sender = tokio::spawn(worker::run_sender(shared.clone(), blocks, shutdown));
         let marker = tokio::spawn(worker::run_sent_marker(shared.store.clone(), sent));
+        let writer = tokio::spawn(worker::run_outbox_writer(
+            shared.store.clone(),
+            shared.config.instance.clone(),
+            outbox,
+        ));
         let (f, w, s) = tokio::join!(follower, workers, sender);
-        // Every worker has finished: closing our handle of the `sent` channel lets the marker
-        // write what is left and stop.
+        // Every worker has finished: closing our handles of the channels lets the outbox writer
+        // and the marker write what is left and stop.
         drop(shared);
-        let m = marker.await;
+        let (o, m) = tokio::join!(writer, marker);
         tracing::info!("oracle service stopped");
-        for r in [f, w, s, m] {
+        for r in [f, w, s, o, m] {
             match r {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),

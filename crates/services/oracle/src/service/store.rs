@@ -199,6 +199,17 @@ pub struct OutboxRow {
     pub attempts: i64,
 }
 
+/// One row's part of [`OracleStore::write_outboxes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxWrite {
+    /// The signed response (its `request` is the row id).
+    pub outbox: OutboxRow,
+    /// The response code it carries.
+    pub code: i64,
+    /// The answer's result, when the row's answer is not stored yet.
+    pub answer: Option<Vec<u8>>,
+}
+
 /// A request with its history and outbox entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestDetail {
@@ -270,19 +281,17 @@ pub trait OracleStore: Send + Sync {
         now: UnixMillis,
     ) -> StoreResult<bool>;
 
-    /// Record the signed response of a claimed row: outbox row + state `outbox`, in one
-    /// transaction; releases the claim. With `answer = Some(result)` the row may still be `seen`
-    /// (its answer is stored in the same transaction, with a `fetched` history entry); with
-    /// `None` it must be `fetched`.
-    async fn write_outbox(
+    /// Record the signed responses of rows claimed by `owner`, all in one transaction: per row
+    /// the outbox entry and state `outbox`, claim released. A write whose `answer` is
+    /// `Some(result)` may find its row still `seen` (the answer is stored too, with a `fetched`
+    /// history entry); with `None` the row must be `fetched`. Returns, per write, whether it
+    /// happened (`false`: the row is no longer this owner's or no longer in that state).
+    async fn write_outboxes(
         &self,
-        id: &str,
         owner: &str,
-        outbox: &OutboxRow,
-        code: i64,
-        answer: Option<&[u8]>,
+        writes: &[OutboxWrite],
         now: UnixMillis,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Vec<bool>>;
 
     /// A broadcast of the outbox transaction succeeded: state `sent` (from `outbox`), attempt
     /// counted.
@@ -388,6 +397,74 @@ where
         .execute(exec)
         .await?;
     Ok(())
+}
+
+/// One write of [`OracleStore::write_outboxes`] inside its transaction.
+async fn write_outbox(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    owner: &str,
+    w: &OutboxWrite,
+    now: UnixMillis,
+) -> StoreResult<bool> {
+    let (id, outbox, code) = (w.outbox.request.as_str(), &w.outbox, w.code);
+    let res =
+        match &w.answer {
+            Some(result) => {
+                sqlx::query(
+                    "UPDATE oracle_requests SET state = 'outbox', code = $1, result = $2, \
+                 response_tx_hash = $3, claimed_by = NULL, claim_until = NULL, updated_at = $4 \
+                 WHERE id = $5 AND state IN ('seen', 'fetched') AND claimed_by = $6",
+                )
+                .bind(code)
+                .bind(result.clone())
+                .bind(outbox.tx_hash.clone())
+                .bind(now)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut **tx)
+                .await?
+            }
+            None => sqlx::query(
+                "UPDATE oracle_requests SET state = 'outbox', code = $1, response_tx_hash = $2, \
+                 claimed_by = NULL, claim_until = NULL, updated_at = $3 \
+                 WHERE id = $4 AND state = 'fetched' AND claimed_by = $5",
+            )
+            .bind(code)
+            .bind(outbox.tx_hash.clone())
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .execute(&mut **tx)
+            .await?,
+        };
+    if res.rows_affected() != 1 {
+        return Ok(false);
+    }
+    if let Some(result) = &w.answer {
+        let detail = format!("code {code}, {} bytes", result.len());
+        history(&mut **tx, id, RequestState::Fetched, now, Some(&detail)).await?;
+    }
+    sqlx::query("DELETE FROM oracle_outbox WHERE request = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO oracle_outbox (request, tx_hash, tx, valid_until_block, attempts, \
+         created_at) VALUES ($1, $2, $3, $4, 0, $5)",
+    )
+    .bind(id)
+    .bind(outbox.tx_hash.clone())
+    .bind(outbox.tx.clone())
+    .bind(outbox.valid_until_block)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let detail = format!(
+        "tx {} validUntilBlock {}",
+        outbox.tx_hash, outbox.valid_until_block
+    );
+    history(&mut **tx, id, RequestState::Outbox, now, Some(&detail)).await?;
+    Ok(true)
 }
 
 #[async_trait]
@@ -555,74 +632,19 @@ impl OracleStore for Store {
         Ok(true)
     }
 
-    async fn write_outbox(
+    async fn write_outboxes(
         &self,
-        id: &str,
         owner: &str,
-        outbox: &OutboxRow,
-        code: i64,
-        answer: Option<&[u8]>,
+        writes: &[OutboxWrite],
         now: UnixMillis,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Vec<bool>> {
         let mut tx = self.pool().begin().await?;
-        let res = match answer {
-            Some(result) => {
-                sqlx::query(
-                    "UPDATE oracle_requests SET state = 'outbox', code = $1, result = $2, \
-                     response_tx_hash = $3, claimed_by = NULL, claim_until = NULL, updated_at = $4 \
-                     WHERE id = $5 AND state IN ('seen', 'fetched') AND claimed_by = $6",
-                )
-                .bind(code)
-                .bind(result.to_vec())
-                .bind(outbox.tx_hash.clone())
-                .bind(now)
-                .bind(id)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?
-            }
-            None => sqlx::query(
-                "UPDATE oracle_requests SET state = 'outbox', code = $1, response_tx_hash = $2, \
-                     claimed_by = NULL, claim_until = NULL, updated_at = $3 \
-                     WHERE id = $4 AND state = 'fetched' AND claimed_by = $5",
-            )
-            .bind(code)
-            .bind(outbox.tx_hash.clone())
-            .bind(now)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?,
-        };
-        if res.rows_affected() != 1 {
-            return Ok(false);
+        let mut done = Vec::with_capacity(writes.len());
+        for w in writes {
+            done.push(write_outbox(&mut tx, owner, w, now).await?);
         }
-        if let Some(result) = answer {
-            let detail = format!("code {code}, {} bytes", result.len());
-            history(&mut *tx, id, RequestState::Fetched, now, Some(&detail)).await?;
-        }
-        sqlx::query("DELETE FROM oracle_outbox WHERE request = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO oracle_outbox (request, tx_hash, tx, valid_until_block, attempts, \
-             created_at) VALUES ($1, $2, $3, $4, 0, $5)",
-        )
-        .bind(id)
-        .bind(outbox.tx_hash.clone())
-        .bind(outbox.tx.clone())
-        .bind(outbox.valid_until_block)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let detail = format!(
-            "tx {} validUntilBlock {}",
-            outbox.tx_hash, outbox.valid_until_block
-        );
-        history(&mut *tx, id, RequestState::Outbox, now, Some(&detail)).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(done)
     }
 
     async fn mark_sent(&self, id: &str, now: UnixMillis) -> StoreResult<()> {
@@ -931,6 +953,22 @@ mod tests {
         db
     }
 
+    /// One [`OracleStore::write_outboxes`] write with code 0.
+    async fn write(
+        s: &Store,
+        owner: &str,
+        outbox: &OutboxRow,
+        answer: Option<&[u8]>,
+        now: UnixMillis,
+    ) -> bool {
+        let w = OutboxWrite {
+            outbox: outbox.clone(),
+            code: 0,
+            answer: answer.map(<[u8]>::to_vec),
+        };
+        s.write_outboxes(owner, &[w], now).await.unwrap()[0]
+    }
+
     fn req(tx: &str, index: i64, kind: RequestKind) -> NewRequest {
         NewRequest {
             kind,
@@ -995,11 +1033,7 @@ mod tests {
             valid_until_block: 50,
             attempts: 0,
         };
-        assert!(
-            s.write_outbox(&row.id, "c", &outbox, 0, None, 500)
-                .await
-                .unwrap()
-        );
+        assert!(write(s, "c", &outbox, None, 500).await);
         let flight = s.in_flight().await.unwrap();
         assert_eq!(flight.len(), 1);
         assert_eq!(flight[0].1.tx, vec![1, 2, 3]);
@@ -1016,11 +1050,7 @@ mod tests {
             tx_hash: "0xcc".into(),
             ..outbox
         };
-        assert!(
-            s.write_outbox(&row.id, "d", &outbox2, 0, None, 800)
-                .await
-                .unwrap()
-        );
+        assert!(write(s, "d", &outbox2, None, 800).await);
         s.mark_sent(&row.id, 900).await.unwrap();
         assert!(s.mark_confirmed(&row.id, 12, 1000).await.unwrap());
         assert!(!s.mark_confirmed(&row.id, 13, 1001).await.unwrap());
@@ -1096,26 +1126,39 @@ mod tests {
         assert_eq!(stored.service, "function");
         assert_eq!(stored.payload.as_deref(), Some(&br#"{"function":"f"}"#[..]));
 
-        for (i, row) in rows.iter().enumerate() {
-            let outbox = OutboxRow {
-                request: row.id.clone(),
-                tx_hash: format!("0xd{i}"),
-                tx: vec![9],
-                valid_until_block: 60,
-                attempts: 0,
-            };
-            // Only the claim owner may write, straight from `seen`.
-            assert!(
-                !s.write_outbox(&row.id, "other", &outbox, 0, Some(b"[7]"), 300)
-                    .await
-                    .unwrap()
-            );
-            assert!(
-                s.write_outbox(&row.id, "me", &outbox, 0, Some(b"[7]"), 300)
-                    .await
-                    .unwrap()
-            );
-        }
+        let writes: Vec<OutboxWrite> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| OutboxWrite {
+                outbox: OutboxRow {
+                    request: row.id.clone(),
+                    tx_hash: format!("0xd{i}"),
+                    tx: vec![9],
+                    valid_until_block: 60,
+                    attempts: 0,
+                },
+                code: 0,
+                answer: Some(b"[7]".to_vec()),
+            })
+            .collect();
+        // Only the claim owner may write, straight from `seen`; one transaction for the batch.
+        assert_eq!(
+            s.write_outboxes("other", &writes, 300).await.unwrap(),
+            [false, false]
+        );
+        assert!(
+            !write(s, "me", &writes[0].outbox, None, 300).await,
+            "row is not fetched"
+        );
+        assert_eq!(
+            s.write_outboxes("me", &writes, 300).await.unwrap(),
+            [true, true]
+        );
+        assert_eq!(
+            s.write_outboxes("me", &writes, 301).await.unwrap(),
+            [false, false],
+            "written once"
+        );
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         s.mark_sent_many(&ids, 400).await.unwrap();
         let d = s.request(&rows[0].id).await.unwrap().unwrap();

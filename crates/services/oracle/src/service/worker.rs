@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use neo::{UInt160, UInt256};
 use neo_rpc::{LocalFees, codes};
+use nsl_store::UnixMillis;
 use nsl_store::now_ms;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::handler::GatewayCall;
-use super::store::{OutboxRow, RequestKind, RequestRow, RequestState};
+use super::store::{OutboxRow, OutboxWrite, RequestKind, RequestRow, RequestState};
 use super::{ServiceError, Shared, pause};
 use crate::code::{ResponseCode, code_name};
 use crate::error::OracleError;
@@ -229,17 +230,20 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
     };
     // The answer (when fresh) and the signed response are stored in one transaction, before
     // the broadcast.
-    let written = shared
-        .store
-        .write_outbox(
-            &row.id,
-            owner,
-            &outbox,
-            i64::from(code as u8),
-            fresh.then_some(answer.result.as_slice()),
-            now_ms(),
-        )
-        .await?;
+    let write = OutboxWrite {
+        outbox,
+        code: i64::from(code as u8),
+        answer: fresh.then(|| answer.result.clone()),
+    };
+    let (reply, written) = oneshot::channel();
+    if shared.outbox.send((write, reply)).is_err() {
+        return Ok(Outcome::Retry("stopping".into()));
+    }
+    let (outbox, written) = match written.await {
+        Ok((write, Ok(written))) => (write.outbox, written),
+        Ok((_, Err(e))) => return Err(ServiceError::Batch(e)),
+        Err(_) => return Ok(Outcome::Retry("stopping".into())),
+    };
     if written && broadcast(shared, &outbox).await {
         if let Some(seen) = seen {
             let overhead = seen.elapsed().saturating_sub(handler_time);
@@ -404,6 +408,44 @@ async fn broadcast(shared: &Shared, outbox: &OutboxRow) -> bool {
     true
 }
 
+/// A write for the outbox writer, with where to send the outcome (the write comes back too).
+pub(crate) type OutboxJob = (
+    OutboxWrite,
+    oneshot::Sender<(OutboxWrite, Result<bool, String>)>,
+);
+
+/// Most writes committed in one transaction.
+const OUTBOX_BATCH: usize = 256;
+
+/// Write the workers' signed responses, committing what arrives together in one transaction
+/// (group commit: one disk sync and no writer contention for a whole block of responses), until
+/// every worker is gone.
+pub(crate) async fn run_outbox_writer(
+    store: Arc<dyn super::OracleStore>,
+    owner: String,
+    mut jobs: mpsc::UnboundedReceiver<OutboxJob>,
+) -> Result<(), ServiceError> {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < OUTBOX_BATCH
+            && let Ok(job) = jobs.try_recv()
+        {
+            batch.push(job);
+        }
+        let writes: Vec<OutboxWrite> = batch.iter().map(|(w, _)| w.clone()).collect();
+        let result = store.write_outboxes(&owner, &writes, now_ms()).await;
+        metrics::histogram!("nsl_oracle_outbox_batch").record(batch.len() as f64);
+        for (i, (write, reply)) in batch.into_iter().enumerate() {
+            let outcome = match &result {
+                Ok(done) => Ok(done.get(i).copied().unwrap_or(false)),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = reply.send((write, outcome));
+        }
+    }
+    Ok(())
+}
+
 /// Mark broadcast rows `sent`, batching what arrives together, until every sender is gone.
 pub(crate) async fn run_sent_marker(
     store: Arc<dyn super::OracleStore>,
@@ -419,14 +461,30 @@ pub(crate) async fn run_sent_marker(
     Ok(())
 }
 
-/// Watch outbox/sent rows until shutdown: confirm, re-broadcast, or send back for a rebuild.
+/// Transactions of the blocks the follower read: `(block index, transaction hashes)`.
+pub(crate) type BlockTxs = (i64, Vec<String>);
+
+/// Blocks kept in the sender's memory of recent transactions.
+const RECENT_BLOCKS: i64 = 200;
+
+/// A `sent` transaction not in a block after this long is broadcast again (the node may have
+/// dropped it from its pool).
+const REBROADCAST_AFTER_MS: i64 = 5_000;
+
+/// Watch outbox/sent rows until shutdown: confirm them from the blocks the follower reads,
+/// re-broadcast, or send them back for a rebuild once their validUntilBlock has passed.
 pub(crate) async fn run_sender(
     shared: Arc<Shared>,
+    mut blocks: mpsc::UnboundedReceiver<BlockTxs>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
+    let mut sender = Sender::default();
     let mut round: u64 = 0;
     loop {
-        match sender_round(&shared, round).await {
+        while let Ok((block, hashes)) = blocks.try_recv() {
+            sender.saw_block(block, hashes);
+        }
+        match sender.round(&shared, round).await {
             Ok(()) => {}
             Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
             Err(e) => tracing::warn!(error = %e, "oracle sender: chain unreachable, retrying"),
@@ -438,48 +496,89 @@ pub(crate) async fn run_sender(
     }
 }
 
-async fn sender_round(shared: &Shared, round: u64) -> Result<(), ServiceError> {
-    if round.is_multiple_of(REBROADCAST_EVERY) {
-        refresh_local_fees(shared).await;
-        for (state, n) in shared.store.count_by_state().await? {
-            metrics::gauge!("nsl_oracle_requests", "state" => state).set(n as f64);
+/// The sender's memory: transactions of recent blocks, and the rows already looked up on chain.
+#[derive(Default)]
+struct Sender {
+    /// Transaction hash -> block index, for the last [`RECENT_BLOCKS`] blocks read.
+    recent: std::collections::HashMap<String, i64>,
+    /// Highest block index read.
+    top: i64,
+    /// Rows (by outbox hash) this process has checked with `gettransactionheight`: rows from
+    /// before it started, whose block the follower may have read in a previous run.
+    looked_up: std::collections::HashSet<String>,
+    /// When this sender started (rows written later are confirmed from the block feed alone).
+    started: UnixMillis,
+}
+
+impl Sender {
+    fn saw_block(&mut self, block: i64, hashes: Vec<String>) {
+        for h in hashes {
+            self.recent.insert(h, block);
+        }
+        if block > self.top {
+            self.top = block;
+            let floor = block - RECENT_BLOCKS;
+            self.recent.retain(|_, b| *b > floor);
         }
     }
-    let rows = shared.store.in_flight().await?;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // Read the height first: if the transaction is not in a block at or below it and the
-    // height has reached validUntilBlock, it can never be included.
-    let height = i64::from(shared.rpc.get_block_count().await?) - 1;
-    for (row, outbox) in rows {
-        let hash = UInt256::from_str(&outbox.tx_hash).map_err(|e| {
-            nsl_store::StoreError::Corrupt(format!("outbox hash {}: {e}", outbox.tx_hash))
-        })?;
-        match shared.rpc.get_transaction_height(&hash).await {
-            Ok(block) => {
-                confirmed(shared, &row, i64::from(block)).await?;
+
+    async fn round(&mut self, shared: &Shared, round: u64) -> Result<(), ServiceError> {
+        if self.started == 0 {
+            self.started = now_ms();
+        }
+        if round.is_multiple_of(REBROADCAST_EVERY) {
+            refresh_local_fees(shared).await;
+            for (state, n) in shared.store.count_by_state().await? {
+                metrics::gauge!("nsl_oracle_requests", "state" => state).set(n as f64);
+            }
+        }
+        let rows = shared.store.in_flight().await?;
+        let now = now_ms();
+        for (row, outbox) in rows {
+            if let Some(block) = self.recent.get(&outbox.tx_hash) {
+                confirmed(shared, &row, *block).await?;
                 continue;
             }
-            Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => {}
-            Err(e) => return Err(e.into()),
+            // Written before this process started: its block may have been read by the previous
+            // run; ask the node once. Expiring: make sure before rebuilding.
+            let height = i64::from(shared.height.load(Ordering::Relaxed));
+            let expiring = height >= outbox.valid_until_block;
+            let older = row.updated_at < self.started && !self.looked_up.contains(&outbox.tx_hash);
+            if older || expiring {
+                self.looked_up.insert(outbox.tx_hash.clone());
+                let hash = UInt256::from_str(&outbox.tx_hash).map_err(|e| {
+                    nsl_store::StoreError::Corrupt(format!("outbox hash {}: {e}", outbox.tx_hash))
+                })?;
+                match shared.rpc.get_transaction_height(&hash).await {
+                    Ok(block) => {
+                        confirmed(shared, &row, i64::from(block)).await?;
+                        continue;
+                    }
+                    Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // Not in a block at or below `height`, which has reached validUntilBlock: it can
+            // never be included.
+            if expiring {
+                tracing::warn!(request = %row.id, tx = %outbox.tx_hash,
+                    "response expired unconfirmed; rebuilding");
+                shared.store.requeue(&row.id, &outbox.tx_hash, now).await?;
+                continue;
+            }
+            let age = now.saturating_sub(row.updated_at);
+            let due = match row.state {
+                // Fresh rows belong to the worker that wrote them (its broadcast may be in
+                // flight); older ones were never sent (a crash, a refused broadcast).
+                RequestState::Outbox => age >= OUTBOX_GRACE_MS,
+                _ => age >= REBROADCAST_AFTER_MS && round.is_multiple_of(REBROADCAST_EVERY),
+            };
+            if due && broadcast(shared, &outbox).await {
+                shared.store.mark_sent(&row.id, now_ms()).await?;
+            }
         }
-        if height >= outbox.valid_until_block {
-            tracing::warn!(request = %row.id, tx = %outbox.tx_hash,
-                "response expired unconfirmed; rebuilding");
-            shared
-                .store
-                .requeue(&row.id, &outbox.tx_hash, now_ms())
-                .await?;
-        } else if ((row.state == RequestState::Outbox
-            && now_ms().saturating_sub(row.updated_at) >= OUTBOX_GRACE_MS)
-            || round.is_multiple_of(REBROADCAST_EVERY))
-            && broadcast(shared, &outbox).await
-        {
-            shared.store.mark_sent(&row.id, now_ms()).await?;
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 async fn confirmed(shared: &Shared, row: &RequestRow, block: i64) -> Result<(), ServiceError> {

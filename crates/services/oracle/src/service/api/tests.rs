@@ -16,7 +16,7 @@ use tower::ServiceExt;
 use utoipa::OpenApi as _;
 
 use super::super::store::{
-    NewRequest, OracleStore, OutboxRow, RequestKind, RequestRow, RequestState,
+    NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestKind, RequestRow, RequestState,
 };
 
 const CHAIN: &str = "neo:860833102";
@@ -402,18 +402,17 @@ async fn detail_has_history_response_and_timings(b: Backend) {
         valid_until_block: 5767,
         attempts: 0,
     };
-    assert!(
+    let write = OutboxWrite {
+        outbox,
+        code: 0,
+        answer: Some(b"[42.17]".to_vec()),
+    };
+    assert_eq!(
         t.store
-            .write_outbox(
-                &row.id,
-                "worker-1",
-                &outbox,
-                0,
-                Some(b"[42.17]"),
-                seen_at + 400
-            )
+            .write_outboxes("worker-1", &[write], seen_at + 400)
             .await
-            .unwrap()
+            .unwrap(),
+        [true]
     );
     t.store.mark_sent(&row.id, seen_at + 500).await.unwrap();
     assert!(
