@@ -12,17 +12,15 @@
 //! broadcast (a store wrapper that fails the worker at that point), starts a new service on the
 //! same database, and checks that the stored transaction (same hash) answers the request once.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use neo::{Arg, PrivateKey, StackItem, UInt160};
-use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, RpcClient};
-use nsl_devchain::{ChainConfig, DevChain, ToolCache};
+use neo::{Arg, StackItem, UInt160};
+use neo_rpc::{Invoker, ONE_GAS, RpcClient};
 use nsl_e2e::{
-    PRICE_BODY, PriceServer, compile_contract, price_server, start_chain_with, test_block_time,
+    OracleChain, OracleChainConfig, PRICE_BODY, PriceServer, price_server, test_block_time,
 };
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
@@ -32,111 +30,33 @@ use nsl_oracle::service::{
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 use tokio::sync::watch;
 
-async fn compile_repo(relative: &'static str) -> nsl_devchain::CompiledContract {
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative);
-    tokio::task::spawn_blocking(move || compile_contract(&ToolCache::from_env()?, &source))
-        .await
-        .expect("compile task")
-        .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
-}
-
 /// A privnet where `node_key` is a designated oracle, a funded account and a gateway node, with
-/// the gateway, the gateway consumer (with a deposit) and the native-oracle consumer deployed.
+/// the gateway, the gateway consumer (with a deposit) and the native-oracle consumer deployed
+/// ([`OracleChain`], reached through `Deref`), a price server and a fresh SQLite database.
 struct Env {
-    chain: DevChain,
-    node_key: PrivateKey,
-    user: Actor,
-    gateway: UInt160,
-    gateway_consumer: UInt160,
-    native_consumer: UInt160,
+    oc: OracleChain,
     server: PriceServer,
     _db_dir: tempfile::TempDir,
     db_url: String,
 }
 
+impl std::ops::Deref for Env {
+    type Target = OracleChain;
+
+    fn deref(&self) -> &OracleChain {
+        &self.oc
+    }
+}
+
 async fn setup() -> Env {
-    let node_key = PrivateKey::generate();
-    let config = ChainConfig {
-        oracle_keys: vec![node_key.public_key()],
-        ..ChainConfig::with_block_time(test_block_time())
-    };
-    let (chain, gateway_c, gateway_consumer_c, native_consumer_c, server) = tokio::join!(
-        start_chain_with(config),
-        compile_repo("contracts/gateway/gateway.py"),
-        compile_repo("examples/contracts/gateway_consumer/gateway_consumer.py"),
-        compile_repo("examples/contracts/oracle_consumer/oracle_consumer.py"),
+    let (oc, server) = tokio::join!(
+        OracleChain::start(OracleChainConfig::with_block_time(test_block_time())),
         price_server()
     );
-    let rpc = chain.rpc().clone();
-    let actor = |key: PrivateKey| Actor::new(rpc.clone(), vec![Account::single(key)]);
-    let owner = actor(chain.new_funded_account(200 * ONE_GAS).await.unwrap())
-        .await
-        .unwrap();
-    let user = actor(chain.new_funded_account(200 * ONE_GAS).await.unwrap())
-        .await
-        .unwrap();
-    chain
-        .fund(&node_key.script_hash(), 50 * ONE_GAS)
-        .await
-        .unwrap();
-    let cm = ContractManagement::new(rpc.clone());
-    let gateway = cm
-        .deploy(&owner, &gateway_c.nef, &gateway_c.manifest, Arg::Null)
-        .await
-        .unwrap()
-        .hash;
-    let gateway_consumer = cm
-        .deploy(
-            &user,
-            &gateway_consumer_c.nef,
-            &gateway_consumer_c.manifest,
-            Arg::Hash160(gateway),
-        )
-        .await
-        .unwrap()
-        .hash;
-    let native_consumer = cm
-        .deploy(
-            &user,
-            &native_consumer_c.nef,
-            &native_consumer_c.manifest,
-            Arg::Null,
-        )
-        .await
-        .unwrap()
-        .hash;
-    owner
-        .call(
-            &gateway,
-            "addNode",
-            &[Arg::PublicKey(node_key.public_key())],
-        )
-        .await
-        .unwrap()
-        .into_halt()
-        .unwrap();
-    Nep17::gas(rpc.clone())
-        .transfer(
-            &user,
-            &gateway,
-            20 * ONE_GAS,
-            Arg::Hash160(gateway_consumer),
-        )
-        .await
-        .unwrap()
-        .into_halt()
-        .unwrap();
     let db_dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", db_dir.path().join("nsl.db").display());
     Env {
-        chain,
-        node_key,
-        user,
-        gateway,
-        gateway_consumer,
-        native_consumer,
+        oc,
         server,
         _db_dir: db_dir,
         db_url,
