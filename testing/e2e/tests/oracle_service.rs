@@ -49,8 +49,12 @@ impl std::ops::Deref for Env {
 }
 
 async fn setup() -> Env {
+    setup_with(test_block_time()).await
+}
+
+async fn setup_with(block_time: Duration) -> Env {
     let (oc, server) = tokio::join!(
-        OracleChain::start(OracleChainConfig::with_block_time(test_block_time())),
+        OracleChain::start(OracleChainConfig::with_block_time(block_time)),
         price_server()
     );
     let db_dir = tempfile::tempdir().unwrap();
@@ -84,6 +88,19 @@ impl Env {
         watch::Sender<bool>,
         tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
     ) {
+        self.start_with(store, ServiceConfig::default().system_fee_margin)
+            .await
+    }
+
+    /// [`Env::start`] with a given system fee margin.
+    async fn start_with(
+        &self,
+        store: Arc<dyn OracleStore>,
+        system_fee_margin: i64,
+    ) -> (
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
+    ) {
         let egress = Egress::new(EgressPolicy {
             allow_http: true,
             allow_private_hosts: true,
@@ -100,6 +117,7 @@ impl Env {
                 poll_interval: test_block_time() / 2,
                 claim_lease: Duration::from_secs(2),
                 start_block: Some(0),
+                system_fee_margin,
                 ..ServiceConfig::default()
             },
             Vec::new(),
@@ -385,8 +403,14 @@ impl OracleStore for CrashAfterOutbox {
     ) -> StoreResult<()> {
         self.inner.mark_final(id, state, detail, now).await
     }
-    async fn requeue(&self, id: &str, tx_hash: &str, now: UnixMillis) -> StoreResult<bool> {
-        self.inner.requeue(id, tx_hash, now).await
+    async fn requeue(
+        &self,
+        id: &str,
+        tx_hash: &str,
+        why: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        self.inner.requeue(id, tx_hash, why, now).await
     }
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()> {
         self.inner.release(id, owner).await
@@ -409,15 +433,26 @@ impl OracleStore for CrashAfterOutbox {
     }
 }
 
-#[tokio::test]
-async fn outbox_written_before_a_crash_is_sent_after_restart_and_answers_once() {
-    let env = setup().await;
-    let store = env.store().await;
+/// What the crash leaves: the request's id, its row and the stored (never broadcast) response.
+struct Crashed {
+    id: i64,
+    row: RequestRow,
+    outbox: OutboxRow,
+}
+
+/// Block time of the crash tests: slow enough that the request lands below block 128 even when
+/// the setup is slow, so that the chain can be moved past 128 before the stored response runs.
+const CRASH_BLOCK_TIME: Duration = Duration::from_millis(250);
+
+/// Request a value, let the service (with `margin`) write the response to the outbox and crash
+/// before broadcasting it, stop it; then wait until the chain is past block 128, where the
+/// closing height the gateway stores takes a byte more than it did in the response's test run.
+async fn crash_after_outbox_then_pass_block_128(env: &Env, store: &Store, margin: i64) -> Crashed {
     let crashing = Arc::new(CrashAfterOutbox {
         inner: store.clone(),
         armed: AtomicBool::new(true),
     });
-    let (stop, task) = env.start(crashing.clone()).await;
+    let (stop, task) = env.start_with(crashing.clone(), margin).await;
     let id = env.gateway_request("$.data.price").await;
 
     // Wait for the outbox row; the first service never broadcasts it.
@@ -438,8 +473,18 @@ async fn outbox_written_before_a_crash_is_sent_after_restart_and_answers_once() 
     };
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
-    let before = store.request(&row.id).await.unwrap().unwrap();
-    let outbox = before.outbox.clone().expect("outbox row");
+    assert!(
+        row.block_index < 120,
+        "the setup took until block {}: too late to cross block 128 after the request",
+        row.block_index
+    );
+    let outbox = store
+        .request(&row.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .outbox
+        .expect("outbox row");
     let hash = outbox.tx_hash.parse().unwrap();
     assert!(
         env.rpc().get_transaction_height(&hash).await.is_err(),
@@ -451,11 +496,67 @@ async fn outbox_written_before_a_crash_is_sent_after_restart_and_answers_once() 
             .as_bool()
             .unwrap()
     );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while env.rpc().get_block_count().await.unwrap() < 130 {
+        assert!(Instant::now() < deadline, "chain stalled below block 130");
+        tokio::time::sleep(CRASH_BLOCK_TIME).await;
+    }
+    Crashed { id, row, outbox }
+}
 
-    // Restart on the same database: the stored bytes are sent, not rebuilt.
+/// `ServiceResponse` events of the gateway for request `id` in blocks `from..` (the chain's view
+/// of how many times it was answered).
+async fn service_responses(env: &Env, from: i64, id: i64) -> usize {
+    let rpc = env.rpc();
+    let top = rpc.get_block_count().await.unwrap();
+    let mut n = 0;
+    for index in u32::try_from(from).unwrap()..top {
+        let block = rpc.get_block(index).await.unwrap();
+        for tx in &block.tx {
+            let log = rpc.get_application_log(&tx.hash).await.unwrap();
+            for e in &log.executions {
+                n += e
+                    .notifications
+                    .iter()
+                    .filter(|n| n.contract == env.gateway && n.eventname == "ServiceResponse")
+                    .filter(|n| {
+                        n.state
+                            .as_array()
+                            .ok()
+                            .and_then(|a| a.first()?.as_i64().ok())
+                            == Some(id)
+                    })
+                    .count();
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn outbox_written_before_a_crash_is_sent_after_restart_and_answers_once() {
+    let env = setup_with(CRASH_BLOCK_TIME).await;
+    let store = env.store().await;
+    let margin = ServiceConfig::default().system_fee_margin;
+    let Crashed { id, row, outbox } =
+        crash_after_outbox_then_pass_block_128(&env, &store, margin).await;
+    let hash = outbox.tx_hash.parse().unwrap();
+
+    // Restart on the same database: the stored bytes are sent, not rebuilt, and the system fee
+    // margin covers the byte the closing height gained since the test run.
     let (stop, task) = env.start(Arc::new(store.clone())).await;
-    assert_eq!(env.gateway_result(id).await, (0, b"[42.17]".to_vec()));
     let rows = confirmed_rows(&store, 1).await;
+    let log = env.rpc().get_application_log(&hash).await.unwrap();
+    let exec = &log.executions[0];
+    assert!(
+        exec.vmstate.is_halt(),
+        "response FAULTed: {:?} (system fee {}, gas consumed {}); row {:?}",
+        exec.exception,
+        neo::tx::Transaction::from_bytes(&outbox.tx).map_or(-1, |t| t.system_fee),
+        exec.gasconsumed,
+        rows
+    );
+    assert_eq!(env.gateway_result(id).await, (0, b"[42.17]".to_vec()));
     assert_eq!(rows.len(), 1);
     let after = &rows[0];
     assert_eq!(after.request.state, RequestState::Confirmed);
@@ -471,6 +572,54 @@ async fn outbox_written_before_a_crash_is_sent_after_restart_and_answers_once() 
             env.rpc().get_transaction_height(&hash).await.unwrap()
         ))
     );
+    assert_eq!(service_responses(&env, row.block_index, id).await, 1);
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// Without the margin the stored response runs out of GAS past block 128 and FAULTs on chain:
+/// the node sees the FAULT in the block, rebuilds the response with a fresh test run, and the
+/// request is answered once.
+#[tokio::test]
+async fn a_response_that_faults_on_chain_is_rebuilt_and_answered_once() {
+    let env = setup_with(CRASH_BLOCK_TIME).await;
+    let store = env.store().await;
+    let Crashed { id, row, outbox } = crash_after_outbox_then_pass_block_128(&env, &store, 0).await;
+    let hash = outbox.tx_hash.parse().unwrap();
+
+    let (stop, task) = env.start_with(Arc::new(store.clone()), 0).await;
+    assert_eq!(env.gateway_result(id).await, (0, b"[42.17]".to_vec()));
+    let first = env.rpc().get_application_log(&hash).await.unwrap();
+    assert!(
+        !first.executions[0].vmstate.is_halt(),
+        "the stored response was expected to run out of GAS"
+    );
+    let rows = confirmed_rows(&store, 1).await;
+    let after = &rows[0];
+    assert_eq!(after.request.state, RequestState::Confirmed, "{after:?}");
+    assert_ne!(
+        after.request.response_tx_hash.as_deref(),
+        Some(outbox.tx_hash.as_str())
+    );
+    let faulted = after
+        .history
+        .iter()
+        .find(|h| h.detail.as_deref().is_some_and(|d| d.contains("FAULTed")));
+    assert!(faulted.is_some(), "{:?}", after.history);
+    assert_eq!(
+        states(after),
+        [
+            "seen",
+            "fetched",
+            "outbox",
+            "sent",
+            "fetched",
+            "outbox",
+            "sent",
+            "confirmed"
+        ]
+    );
+    assert_eq!(service_responses(&env, row.block_index, id).await, 1);
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 }

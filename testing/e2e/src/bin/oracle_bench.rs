@@ -331,8 +331,14 @@ impl OracleStore for TimedStore {
             self.inner.mark_final(id, state, detail, now)
         )
     }
-    async fn requeue(&self, id: &str, tx_hash: &str, now: UnixMillis) -> StoreResult<bool> {
-        timed!(self, "requeue", self.inner.requeue(id, tx_hash, now))
+    async fn requeue(
+        &self,
+        id: &str,
+        tx_hash: &str,
+        why: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        timed!(self, "requeue", self.inner.requeue(id, tx_hash, why, now))
     }
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()> {
         timed!(self, "release", self.inner.release(id, owner))

@@ -82,9 +82,15 @@ async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<
             .await?;
         let new = rows.len();
         // The sender confirms responses from the blocks read here (no per-row polling).
-        let _ = shared
-            .blocks
-            .send((next, hashes.iter().map(ToString::to_string).collect()));
+        let fates = hashes
+            .iter()
+            .zip(&logs)
+            .map(|(hash, log)| super::worker::TxFate {
+                hash: hash.to_string(),
+                fault: super::worker::fault_of(log),
+            })
+            .collect();
+        let _ = shared.blocks.send((next, fates));
         for row in rows {
             metrics::counter!("nsl_oracle_requests_seen_total", "kind" => row.kind.as_str(),
                 "service" => row.service.clone())

@@ -41,6 +41,7 @@ use nsl_egress::Egress;
 use tokio::sync::{mpsc, watch};
 
 pub use handler::{GatewayCall, GatewayHandler};
+pub use worker::SYSTEM_FEE_MARGIN;
 
 pub use store::{
     HistoryEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter,
@@ -88,6 +89,9 @@ pub struct ServiceConfig {
     pub start_block: Option<u32>,
     /// How long a worker's claim on a row lasts before another worker may take it over.
     pub claim_lease: Duration,
+    /// GAS fractions added to a gateway response's test-run GAS for its system fee (default
+    /// [`SYSTEM_FEE_MARGIN`]).
+    pub system_fee_margin: i64,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -102,6 +106,7 @@ impl Default for ServiceConfig {
             poll_interval: Duration::from_millis(100),
             start_block: None,
             claim_lease: Duration::from_secs(30),
+            system_fee_margin: SYSTEM_FEE_MARGIN,
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
         }
     }

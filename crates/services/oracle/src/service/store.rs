@@ -312,8 +312,15 @@ pub trait OracleStore: Send + Sync {
         now: UnixMillis,
     ) -> StoreResult<()>;
 
-    /// The outbox transaction `tx_hash` can no longer be included: drop it, back to `fetched`.
-    async fn requeue(&self, id: &str, tx_hash: &str, now: UnixMillis) -> StoreResult<bool>;
+    /// The outbox transaction `tx_hash` will not answer (its validUntilBlock passed, or it
+    /// FAULTed): drop it, back to `fetched` to be rebuilt; `why` goes into the history.
+    async fn requeue(
+        &self,
+        id: &str,
+        tx_hash: &str,
+        why: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool>;
 
     /// Give up a claim (transient error): the row is claimable again.
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()>;
@@ -725,7 +732,13 @@ impl OracleStore for Store {
         Ok(())
     }
 
-    async fn requeue(&self, id: &str, tx_hash: &str, now: UnixMillis) -> StoreResult<bool> {
+    async fn requeue(
+        &self,
+        id: &str,
+        tx_hash: &str,
+        why: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await?;
         let res = sqlx::query(
             "UPDATE oracle_requests SET state = 'fetched', claimed_by = NULL, claim_until = NULL, \
@@ -744,7 +757,7 @@ impl OracleStore for Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let detail = format!("tx {tx_hash} not included before its validUntilBlock; rebuilding");
+        let detail = format!("tx {tx_hash}: {why}; rebuilding");
         history(&mut *tx, id, RequestState::Fetched, now, Some(&detail)).await?;
         tx.commit().await?;
         Ok(true)
@@ -1039,8 +1052,8 @@ mod tests {
         assert_eq!(flight[0].1.tx, vec![1, 2, 3]);
         s.mark_sent(&row.id, 600).await.unwrap();
         // Expired unconfirmed: back to fetched, outbox dropped, then rebuilt and confirmed.
-        assert!(!s.requeue(&row.id, "0xother", 700).await.unwrap());
-        assert!(s.requeue(&row.id, "0xbb", 700).await.unwrap());
+        assert!(!s.requeue(&row.id, "0xother", "expired", 700).await.unwrap());
+        assert!(s.requeue(&row.id, "0xbb", "expired", 700).await.unwrap());
         assert!(s.in_flight().await.unwrap().is_empty());
         let again = s.claim("d", 50_000, 10, 30_000).await.unwrap();
         let again = again.iter().find(|r| r.id == row.id).unwrap();

@@ -21,6 +21,16 @@ use crate::error::OracleError;
 use crate::fetch::{Answer, answer};
 use crate::gateway::{ORACLE_SERVICE_TYPE, fulfill_script_for};
 
+/// Added to the test run's GAS for a gateway response's system fee: state the response writes can
+/// grow between the test run and the block (the gateway stores the closing height, whose encoding
+/// gains a byte at 128, 32768, ...; a consumer may store heights or times too), and running short
+/// of GAS FAULTs the whole response. 0.005 GAS: five bytes of storage at the default price.
+pub const SYSTEM_FEE_MARGIN: i64 = 500_000;
+
+/// A gateway response that FAULTed on chain is rebuilt (fresh test run) at most this many times,
+/// then the request is `failed` with the exception.
+const MAX_FAULTED_RESPONSES: u32 = 3;
+
 /// Sender rounds between re-broadcasts of a `sent` transaction that is not in a block yet.
 const REBROADCAST_EVERY: u64 = 10;
 
@@ -310,7 +320,9 @@ async fn build_gateway(shared: &Shared, id: u64, answer: &Answer) -> Build {
         Err(e) => Err(e),
     };
     let system_fee = match test {
-        Ok(outcome) => outcome.gasconsumed,
+        Ok(outcome) => outcome
+            .gasconsumed
+            .saturating_add(shared.config.system_fee_margin),
         // The test run FAULTs: fulfilled by another node, expired, or refused.
         Err(neo_rpc::Error::Fault { exception }) => {
             let state = if exception.contains("already") || exception.contains("expired") {
@@ -461,8 +473,14 @@ pub(crate) async fn run_sent_marker(
     Ok(())
 }
 
-/// Transactions of the blocks the follower read: `(block index, transaction hashes)`.
-pub(crate) type BlockTxs = (i64, Vec<String>);
+/// A transaction of a block the follower read: its hash and, if it FAULTed, the exception.
+pub(crate) struct TxFate {
+    pub(crate) hash: String,
+    pub(crate) fault: Option<String>,
+}
+
+/// Transactions of the blocks the follower read: `(block index, transactions)`.
+pub(crate) type BlockTxs = (i64, Vec<TxFate>);
 
 /// Blocks kept in the sender's memory of recent transactions.
 const RECENT_BLOCKS: i64 = 200;
@@ -499,8 +517,11 @@ pub(crate) async fn run_sender(
 /// The sender's memory: transactions of recent blocks, and the rows already looked up on chain.
 #[derive(Default)]
 struct Sender {
-    /// Transaction hash -> block index, for the last [`RECENT_BLOCKS`] blocks read.
-    recent: std::collections::HashMap<String, i64>,
+    /// Transaction hash -> (block index, FAULT exception), for the last [`RECENT_BLOCKS`] blocks
+    /// read.
+    recent: std::collections::HashMap<String, (i64, Option<String>)>,
+    /// Responses that FAULTed on chain, per row.
+    faulted: std::collections::HashMap<String, u32>,
     /// Highest block index read.
     top: i64,
     /// Rows (by outbox hash) this process has checked with `gettransactionheight`: rows from
@@ -511,15 +532,53 @@ struct Sender {
 }
 
 impl Sender {
-    fn saw_block(&mut self, block: i64, hashes: Vec<String>) {
-        for h in hashes {
-            self.recent.insert(h, block);
+    fn saw_block(&mut self, block: i64, txs: Vec<TxFate>) {
+        for tx in txs {
+            self.recent.insert(tx.hash, (block, tx.fault));
         }
         if block > self.top {
             self.top = block;
             let floor = block - RECENT_BLOCKS;
-            self.recent.retain(|_, b| *b > floor);
+            self.recent.retain(|_, (b, _)| *b > floor);
         }
+    }
+
+    /// The response of `row` is in `block`: `confirmed` if it ran (HALT); if it FAULTed, a
+    /// gateway response is rebuilt with a fresh test run (at most [`MAX_FAULTED_RESPONSES`]
+    /// times) and anything else ends `failed` with the exception.
+    async fn included(
+        &mut self,
+        shared: &Shared,
+        row: &RequestRow,
+        outbox: &OutboxRow,
+        block: i64,
+        fault: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let Some(exception) = fault else {
+            return confirmed(shared, row, block).await;
+        };
+        let faults = self.faulted.entry(row.id.clone()).or_insert(0);
+        *faults += 1;
+        tracing::warn!(request = %row.id, tx = %outbox.tx_hash, block, exception,
+            faults = *faults, "response FAULTed on chain");
+        metrics::counter!("nsl_oracle_response_faults_total").increment(1);
+        if row.kind == RequestKind::Gateway && *faults < MAX_FAULTED_RESPONSES {
+            let why = format!("FAULTed in block {block}: {exception}");
+            shared
+                .store
+                .requeue(&row.id, &outbox.tx_hash, &why, now_ms())
+                .await?;
+        } else {
+            let detail = format!(
+                "response {} FAULTed in block {block}: {exception}",
+                outbox.tx_hash
+            );
+            shared
+                .store
+                .mark_final(&row.id, RequestState::Failed, &detail, now_ms())
+                .await?;
+        }
+        Ok(())
     }
 
     async fn round(&mut self, shared: &Shared, round: u64) -> Result<(), ServiceError> {
@@ -535,8 +594,8 @@ impl Sender {
         let rows = shared.store.in_flight().await?;
         let now = now_ms();
         for (row, outbox) in rows {
-            if let Some(block) = self.recent.get(&outbox.tx_hash) {
-                confirmed(shared, &row, *block).await?;
+            if let Some((block, fault)) = self.recent.get(&outbox.tx_hash).cloned() {
+                self.included(shared, &row, &outbox, block, fault).await?;
                 continue;
             }
             // Written before this process started: its block may have been read by the previous
@@ -551,7 +610,9 @@ impl Sender {
                 })?;
                 match shared.rpc.get_transaction_height(&hash).await {
                     Ok(block) => {
-                        confirmed(shared, &row, i64::from(block)).await?;
+                        let log = shared.rpc.get_application_log(&hash).await?;
+                        self.included(shared, &row, &outbox, i64::from(block), fault_of(&log))
+                            .await?;
                         continue;
                     }
                     Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => {}
@@ -563,7 +624,11 @@ impl Sender {
             if expiring {
                 tracing::warn!(request = %row.id, tx = %outbox.tx_hash,
                     "response expired unconfirmed; rebuilding");
-                shared.store.requeue(&row.id, &outbox.tx_hash, now).await?;
+                let why = "not included before its validUntilBlock";
+                shared
+                    .store
+                    .requeue(&row.id, &outbox.tx_hash, why, now)
+                    .await?;
                 continue;
             }
             let age = now.saturating_sub(row.updated_at);
@@ -579,6 +644,14 @@ impl Sender {
         }
         Ok(())
     }
+}
+
+/// The exception of a transaction's application log if it FAULTed.
+pub(crate) fn fault_of(log: &neo_rpc::types::ApplicationLog) -> Option<String> {
+    log.executions
+        .iter()
+        .find(|e| !e.vmstate.is_halt())
+        .map(|e| e.exception.clone().unwrap_or_else(|| "FAULT".into()))
 }
 
 async fn confirmed(shared: &Shared, row: &RequestRow, block: i64) -> Result<(), ServiceError> {
