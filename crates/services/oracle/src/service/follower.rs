@@ -126,7 +126,8 @@ async fn application_logs(
             next += 1;
         }
         if let Some(done) = tasks.join_next().await {
-            let (i, log) = done.map_err(|e| ServiceError::Config(format!("log task: {e}")))?;
+            // A task only ends early by panicking: carry the panic on, as if fetched inline.
+            let (i, log) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
             logs[i] = Some(log?);
         }
     }

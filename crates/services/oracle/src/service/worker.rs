@@ -243,7 +243,7 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
     let write = OutboxWrite {
         outbox,
         code: i64::from(code as u8),
-        answer: fresh.then(|| answer.result.clone()),
+        answer: fresh.then_some(answer.result),
     };
     let (reply, written) = oneshot::channel();
     if shared.outbox.send((write, reply)).is_err() {
@@ -437,17 +437,11 @@ pub(crate) async fn run_outbox_writer(
     owner: String,
     mut jobs: mpsc::UnboundedReceiver<OutboxJob>,
 ) -> Result<(), ServiceError> {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < OUTBOX_BATCH
-            && let Ok(job) = jobs.try_recv()
-        {
-            batch.push(job);
-        }
-        let writes: Vec<OutboxWrite> = batch.iter().map(|(w, _)| w.clone()).collect();
+    while let Some(batch) = next_batch(&mut jobs, OUTBOX_BATCH).await {
+        let (writes, replies): (Vec<OutboxWrite>, Vec<_>) = batch.into_iter().unzip();
         let result = store.write_outboxes(&owner, &writes, now_ms()).await;
-        metrics::histogram!("nsl_oracle_outbox_batch").record(batch.len() as f64);
-        for (i, (write, reply)) in batch.into_iter().enumerate() {
+        metrics::histogram!("nsl_oracle_outbox_batch").record(writes.len() as f64);
+        for (i, (write, reply)) in writes.into_iter().zip(replies).enumerate() {
             let outcome = match &result {
                 Ok(done) => Ok(done.get(i).copied().unwrap_or(false)),
                 Err(e) => Err(e.to_string()),
@@ -458,16 +452,24 @@ pub(crate) async fn run_outbox_writer(
     Ok(())
 }
 
+/// Wait for one item, then take what else is already queued, up to `max`; `None` once every
+/// sender is gone and the queue is empty. The batching of the DB writer tasks.
+async fn next_batch<T>(rx: &mut mpsc::UnboundedReceiver<T>, max: usize) -> Option<Vec<T>> {
+    let mut batch = vec![rx.recv().await?];
+    while batch.len() < max
+        && let Ok(item) = rx.try_recv()
+    {
+        batch.push(item);
+    }
+    Some(batch)
+}
+
 /// Mark broadcast rows `sent`, batching what arrives together, until every sender is gone.
 pub(crate) async fn run_sent_marker(
     store: Arc<dyn super::OracleStore>,
     mut sent: mpsc::UnboundedReceiver<String>,
 ) -> Result<(), ServiceError> {
-    while let Some(first) = sent.recv().await {
-        let mut ids = vec![first];
-        while let Ok(id) = sent.try_recv() {
-            ids.push(id);
-        }
+    while let Some(ids) = next_batch(&mut sent, OUTBOX_BATCH).await {
         store.mark_sent_many(&ids, now_ms()).await?;
     }
     Ok(())
@@ -499,13 +501,21 @@ pub(crate) async fn run_sender(
     let mut sender = Sender::default();
     let mut round: u64 = 0;
     loop {
+        let mut new_block = false;
         while let Ok((block, hashes)) = blocks.try_recv() {
             sender.saw_block(block, hashes);
+            new_block = true;
         }
-        match sender.round(&shared, round).await {
-            Ok(()) => {}
-            Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
-            Err(e) => tracing::warn!(error = %e, "oracle sender: chain unreachable, retrying"),
+        // Work (reading every in-flight row with its transaction) when a block came, and
+        // otherwise every REBROADCAST_EVERY rounds for rows that wait on time alone (unsent
+        // outbox rows, re-broadcasts, fee and gauge refreshes); round 0 looks at what a previous
+        // run left.
+        if new_block || round.is_multiple_of(REBROADCAST_EVERY) {
+            match sender.round(&shared, round).await {
+                Ok(()) => {}
+                Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
+                Err(e) => tracing::warn!(error = %e, "oracle sender: chain unreachable, retrying"),
+            }
         }
         round = round.wrapping_add(1);
         if pause(&mut shutdown, shared.config.poll_interval).await {
