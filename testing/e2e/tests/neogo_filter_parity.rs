@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+
 use neo::tx::TransactionAttribute;
 use neo::{Arg, UInt160};
 use neo_rpc::native::ORACLE;
@@ -170,7 +172,9 @@ fn corpus() -> Vec<(&'static str, String)> {
     );
     add(
         "nums",
-        &["$", "$[*]", "$[0,3,5]", "$[-1]", "$[-3:]", "$[3:5]", "$[14]"],
+        &[
+            "$", "$[*]", "$[0,3,5]", "$[-1]", "$[-3:]", "$[3:5]", "$[14]",
+        ],
     );
     add("overflow", &["$", "$[0]"]);
     add(
@@ -212,7 +216,10 @@ fn corpus() -> Vec<(&'static str, String)> {
             "$[-1]",
         ],
     );
-    add("nested", &["$[0][0][0][0][0][0][0]", "$..x", "$[0][0][0][0][0][0]"]);
+    add(
+        "nested",
+        &["$[0][0][0][0][0][0][0]", "$..x", "$[0][0][0][0][0][0]"],
+    );
     add("trailing", &["$.a", "$"]);
     add("prefix", &["$"]);
     add("html", &["$"]);
@@ -235,11 +242,10 @@ impl Drop for Https {
 }
 
 async fn https_server(bodies: HashMap<String, Vec<u8>>) -> Https {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(fixture("server.pem"))
-            .expect("server.pem")
-            .collect::<Result<_, _>>()
-            .expect("certificates");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
+        .expect("server.pem")
+        .collect::<Result<_, _>>()
+        .expect("certificates");
     let key = PrivateKeyDer::from_pem_file(fixture("server.key")).expect("server.key");
     let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -365,8 +371,8 @@ async fn filter_matches_neo_gos_oracle_byte_for_byte() {
         for event in out.events(&ORACLE, "OracleRequest") {
             let args = event.args();
             let id = args[0].as_u64().expect("id");
-            let event_url = String::from_utf8(args[2].as_bytes().expect("url").to_vec())
-                .expect("url text");
+            let event_url =
+                String::from_utf8(args[2].as_bytes().expect("url").to_vec()).expect("url text");
             let index: usize = event_url
                 .rsplit('?')
                 .next()
@@ -399,12 +405,32 @@ async fn filter_matches_neo_gos_oracle_byte_for_byte() {
             tokio::time::sleep(test_block_time()).await;
             continue;
         }
-        let block = rpc.get_block(next).await.expect("getblock");
-        for tx in &block.tx {
-            for a in &tx.attributes {
-                if let Ok(TransactionAttribute::OracleResponse { id, code, result }) =
-                    serde_json::from_value::<TransactionAttribute>(a.clone())
-                {
+        // Raw JSON and raw transaction bytes: the attribute is read byte-exact from the wire
+        // format (neo-go prints an empty result as `null`, which `RpcClient::get_block` refuses).
+        let block: serde_json::Value = rpc
+            .call("getblock", serde_json::json!([next, 1]))
+            .await
+            .expect("getblock");
+        for tx in block["tx"].as_array().into_iter().flatten() {
+            let oracle = tx["attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["type"] == "OracleResponse");
+            if !oracle {
+                continue;
+            }
+            let hash = tx["hash"].as_str().expect("tx hash");
+            let raw: String = rpc
+                .call("getrawtransaction", serde_json::json!([hash, 0]))
+                .await
+                .expect("getrawtransaction");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .expect("base64 transaction");
+            let decoded = neo::tx::Transaction::from_bytes(&bytes).expect("a transaction");
+            for a in decoded.attributes {
+                if let TransactionAttribute::OracleResponse { id, code, result } = a {
                     answers.insert(id, (code as u8, result));
                 }
             }
