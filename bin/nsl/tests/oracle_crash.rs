@@ -121,7 +121,11 @@ async fn native_request_whose_worker_always_dies_is_answered_error() {
         }
         let deadline = Instant::now() + Duration::from_secs(90);
         while fetch_proxy.matched() < run as usize {
-            assert!(Instant::now() < deadline, "run {run} never fetched: {}", node.logs());
+            assert!(
+                Instant::now() < deadline,
+                "run {run} never fetched: {}",
+                node.logs()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         node.sigkill().await;
@@ -130,19 +134,31 @@ async fn native_request_whose_worker_always_dies_is_answered_error() {
     let row = request_row(&store, &request).await;
     assert_eq!(row.request.state, RequestState::Seen, "{row:#?}");
     assert_eq!(row.request.attempts, 2, "{row:#?}");
-    assert!(!env.answered(&request).await, "answered before the third start");
+    assert!(
+        !env.answered(&request).await,
+        "answered before the third start"
+    );
 
     // Third start: the row has had its attempts; answered with Error, nothing fetched.
     let mut node = Node::start(&config, 3).await;
     let row = wait_confirmed(&store, &request, Duration::from_secs(60), &node).await;
     assert_eq!(row.request.code, Some(0xff), "{row:#?}");
-    assert_eq!(fetch_proxy.matched(), 2, "no fetch after the attempts ran out");
-    let count = env.read(&env.native_consumer, "getResponseCount", &[]).await;
+    assert_eq!(
+        fetch_proxy.matched(),
+        2,
+        "no fetch after the attempts ran out"
+    );
+    let count = env
+        .read(&env.native_consumer, "getResponseCount", &[])
+        .await;
     assert_eq!(count.as_i64().unwrap(), 1, "callbacks received");
     let last = env.read(&env.native_consumer, "getLastResponse", &[]).await;
     let last = last.as_array().expect("getLastResponse");
     assert_eq!(last[1].as_i64().unwrap(), 0xff, "code Error");
-    assert!(last[2].as_bytes().unwrap_or_default().is_empty(), "empty result");
+    assert!(
+        last[2].as_bytes().unwrap_or_default().is_empty(),
+        "empty result"
+    );
     let key = nsl_oracle::native::request_key(request.id);
     let stored = env
         .rpc()

@@ -197,7 +197,11 @@ impl DevChain {
             .try_clone()
             .map_err(|e| Attempt::Failed(DevchainError::io("neogo.log", e)))?;
         let mut cmd = Command::new(neogo);
-        if let Some(ca) = config.neogo_oracle.as_ref().and_then(|o| o.ca_file.as_ref()) {
+        if let Some(ca) = config
+            .neogo_oracle
+            .as_ref()
+            .and_then(|o| o.ca_file.as_ref())
+        {
             cmd.env("SSL_CERT_FILE", ca);
         }
         cmd.arg("node")
@@ -508,7 +512,10 @@ mod tests {
         cfg.oracle_keys = vec![key];
         let y = protocol_yaml(&cfg, &key, Path::new("/w.json"), 1, 2);
         assert!(y.contains("Roles:\n      Oracle:\n        - "));
-        assert!(!y.contains("  Oracle:\n    Enabled: true"), "neo-go's oracle stays off");
+        assert!(
+            !y.contains("  Oracle:\n    Enabled: true"),
+            "neo-go's oracle stays off"
+        );
     }
 
     #[test]
@@ -524,7 +531,10 @@ mod tests {
         };
         let y = protocol_yaml(&cfg, &validator, Path::new("/w.json"), 1, 2);
         // The validator key is designated and neo-go's service signs with its wallet.
-        assert!(y.contains(&format!("Roles:\n      Oracle:\n        - {}", validator.to_hex())));
+        assert!(y.contains(&format!(
+            "Roles:\n      Oracle:\n        - {}",
+            validator.to_hex()
+        )));
         assert!(y.contains(
             "  Oracle:\n    Enabled: true\n    AllowPrivateHost: true\n    AllowedContentTypes:\n      - \"application/json\"\n    UnlockWallet:\n      Path: \"/w.json\""
         ), "{y}");

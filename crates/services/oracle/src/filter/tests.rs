@@ -381,7 +381,7 @@ fn depth_budget_is_six_levels() {
 /// 1,024 values fails, wherever it happens.
 #[test]
 fn object_limit_holds_at_every_step() {
-    let ten = |i: &str| format!("[{}]", vec![i; 10].join(","));
+    let ten = |i: &str| format!("[{}]", [i; 10].join(","));
     let cases = [
         (format!("${}", ten("0").repeat(4)), "[[[[{}]]]]"),
         (format!("${}.*", ten("0").repeat(3)), "[[[[{},{}]]]]"),
