@@ -93,6 +93,82 @@ async fn native_request_survives_kill_after_broadcast() {
     crash_and_restart(Kind::Native, KillPoint::AfterBroadcast).await;
 }
 
+/// A request whose worker dies every time it works on it (here: SIGKILL while its fetch hangs)
+/// is not worked on forever: with `oracle.max_attempts = 2`, the third start answers it with code
+/// `Error` without fetching, and the consumer receives that answer once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_request_whose_worker_always_dies_is_answered_error() {
+    let env = Env::setup().await;
+    let server_url = format!("http://{}", env.server.addr);
+    let fetch_proxy = Proxy::start(&server_url, Match::Path("/price".into()), Trap::Hold).await;
+    let price_url = format!("{}/price", fetch_proxy.url());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let start_block = env.rpc().get_block_count().await.expect("height") - 1;
+    let config = NodeConfig {
+        dir: tmp.path().to_owned(),
+        rpc_url: env.chain.rpc_url().to_owned(),
+        gateway: env.gateway,
+        node_key: env.node_key.clone(),
+        start_block,
+        max_attempts: Some(2),
+    };
+    let mut node = Node::start(&config, 1).await;
+    let request = env.request(Kind::Native, &price_url).await;
+    // Two runs, each killed while its worker waits for the (never answered) fetch.
+    for run in 1..=2u32 {
+        if run > 1 {
+            node = Node::start(&config, run).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while fetch_proxy.matched() < run as usize {
+            assert!(
+                Instant::now() < deadline,
+                "run {run} never fetched: {}",
+                node.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        node.sigkill().await;
+    }
+    let store = open_store(tmp.path()).await;
+    let row = request_row(&store, &request).await;
+    assert_eq!(row.request.state, RequestState::Seen, "{row:#?}");
+    assert_eq!(row.request.attempts, 2, "{row:#?}");
+    assert!(
+        !env.answered(&request).await,
+        "answered before the third start"
+    );
+
+    // Third start: the row has had its attempts; answered with Error, nothing fetched.
+    let mut node = Node::start(&config, 3).await;
+    let row = wait_confirmed(&store, &request, Duration::from_secs(60), &node).await;
+    assert_eq!(row.request.code, Some(0xff), "{row:#?}");
+    assert_eq!(
+        fetch_proxy.matched(),
+        2,
+        "no fetch after the attempts ran out"
+    );
+    let count = env
+        .read(&env.native_consumer, "getResponseCount", &[])
+        .await;
+    assert_eq!(count.as_i64().unwrap(), 1, "callbacks received");
+    let last = env.read(&env.native_consumer, "getLastResponse", &[]).await;
+    let last = last.as_array().expect("getLastResponse");
+    assert_eq!(last[1].as_i64().unwrap(), 0xff, "code Error");
+    assert!(
+        last[2].as_bytes().unwrap_or_default().is_empty(),
+        "empty result"
+    );
+    let key = nsl_oracle::native::request_key(request.id);
+    let stored = env
+        .rpc()
+        .get_storage(&nsl_oracle::native::ORACLE_CONTRACT, &key)
+        .await
+        .expect("getstorage");
+    assert_eq!(stored, None, "the request is finished on chain");
+    node.stop().await;
+}
+
 /// Start the node, make one request, wait for the kill point, SIGKILL, check the state at the
 /// kill, restart on the same data directory, wait for the answer, check it came exactly once.
 async fn crash_and_restart(kind: Kind, kill: KillPoint) {
@@ -140,6 +216,7 @@ async fn crash_and_restart(kind: Kind, kill: KillPoint) {
         gateway: env.gateway,
         node_key: env.node_key.clone(),
         start_block,
+        max_attempts: None,
     };
     let mut node = Node::start(&config, 1).await;
 
@@ -575,6 +652,8 @@ struct NodeConfig {
     gateway: UInt160,
     node_key: PrivateKey,
     start_block: u32,
+    /// `oracle.max_attempts`; `None`: the default.
+    max_attempts: Option<u32>,
 }
 
 /// A running `nsl serve`, SIGKILLed on drop.
@@ -606,6 +685,11 @@ impl Node {
             .env("NSL_ORACLE__ALLOW_PRIVATE_HOSTS", "true")
             .env("NSL_ORACLE__POLL_INTERVAL_MS", "100")
             .env("NSL_ORACLE__START_BLOCK", config.start_block.to_string())
+            .envs(
+                config
+                    .max_attempts
+                    .map(|n| ("NSL_ORACLE__MAX_ATTEMPTS", n.to_string())),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -686,7 +770,7 @@ impl Node {
     /// The last lines of every run's log, for failure messages.
     fn logs(&self) -> String {
         let mut out = String::new();
-        for run in 1..=2 {
+        for run in 1..=3 {
             let path = self.dir.join(format!("node-{run}.log"));
             if let Ok(text) = std::fs::read_to_string(&path) {
                 let lines: Vec<&str> = text.lines().collect();

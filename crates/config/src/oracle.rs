@@ -39,6 +39,9 @@ pub struct OracleConfig {
     /// stays the same across restarts and a restarted node takes its unfinished work back at
     /// once instead of waiting for its old claims to expire.
     pub instance: String,
+    /// Claims of a request whose worker did not give it back (crashed, hung, killed) before the
+    /// request is answered with code `Error` instead of being worked on again. Default 3.
+    pub max_attempts: u32,
     /// Egress: allow `http://` URLs (development only). Default `false`.
     pub allow_http: bool,
     /// Egress: allow private, loopback and link-local addresses (development only). Default
@@ -58,6 +61,7 @@ impl Default for OracleConfig {
             poll_interval_ms: 100,
             start_block: None,
             instance: String::new(),
+            max_attempts: 3,
             allow_http: false,
             allow_private_hosts: false,
         }

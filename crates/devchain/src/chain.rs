@@ -30,8 +30,13 @@ pub struct ChainConfig {
     /// Network magic.
     pub magic: u32,
     /// Keys designated for the Oracle role at genesis (neo-go `Genesis.Roles`), so no
-    /// `designateAsRole` transaction is needed. neo-go's own oracle service stays off.
+    /// `designateAsRole` transaction is needed. neo-go's own oracle service stays off unless
+    /// [`ChainConfig::neogo_oracle`] is set.
     pub oracle_keys: Vec<PublicKey>,
+    /// Run neo-go's own oracle service (`ApplicationConfiguration.Oracle`): the reference
+    /// implementation answering native OracleContract requests on this chain, for parity tests and
+    /// side-by-side benchmarks. `None` (default): off.
+    pub neogo_oracle: Option<NeoGoOracle>,
     /// Where the wallet, config and log go. `None`: a fresh temporary directory removed on drop.
     pub work_dir: Option<PathBuf>,
     /// How long to wait for the chain to reach height 2.
@@ -46,6 +51,7 @@ impl Default for ChainConfig {
             block_time: Duration::from_millis(200),
             magic: DEFAULT_MAGIC,
             oracle_keys: Vec::new(),
+            neogo_oracle: None,
             work_dir: None,
             start_timeout: Duration::from_secs(60),
             tools: None,
@@ -61,6 +67,21 @@ impl ChainConfig {
             ..Self::default()
         }
     }
+}
+
+/// neo-go's own oracle service on a [`DevChain`]. It signs with the validator key, which is then
+/// designated for the Oracle role at genesis too (after [`ChainConfig::oracle_keys`]; with other
+/// keys designated, a response needs their signatures as well). neo-go's oracle fetches `https`
+/// URLs only (and `neofs:`, not configured here).
+#[derive(Debug, Clone, Default)]
+pub struct NeoGoOracle {
+    /// `AllowPrivateHost`: allow loopback and private addresses (a local test server).
+    pub allow_private_host: bool,
+    /// PEM file of the CA certificates neo-go trusts for HTTPS instead of the system's (set as
+    /// `SSL_CERT_FILE` of the neo-go process), e.g. the CA of a local test server.
+    pub ca_file: Option<PathBuf>,
+    /// `AllowedContentTypes`; empty: neo-go's default (every content type).
+    pub allowed_content_types: Vec<String>,
 }
 
 enum WorkDir {
@@ -176,6 +197,13 @@ impl DevChain {
             .try_clone()
             .map_err(|e| Attempt::Failed(DevchainError::io("neogo.log", e)))?;
         let mut cmd = Command::new(neogo);
+        if let Some(ca) = config
+            .neogo_oracle
+            .as_ref()
+            .and_then(|o| o.ca_file.as_ref())
+        {
+            cmd.env("SSL_CERT_FILE", ca);
+        }
         cmd.arg("node")
             .arg("--config-file")
             .arg(&protocol)
@@ -420,10 +448,14 @@ fn protocol_yaml(
     let _ = writeln!(y, "  TimePerBlock: {ms}ms");
     let _ = writeln!(y, "  Genesis:");
     let _ = writeln!(y, "    TimePerBlock: {ms}ms");
-    if !config.oracle_keys.is_empty() {
+    let mut oracle_keys = config.oracle_keys.clone();
+    if config.neogo_oracle.is_some() {
+        oracle_keys.push(*validator);
+    }
+    if !oracle_keys.is_empty() {
         let _ = writeln!(y, "    Roles:");
         let _ = writeln!(y, "      Oracle:");
-        for k in &config.oracle_keys {
+        for k in &oracle_keys {
             let _ = writeln!(y, "        - {}", k.to_hex());
         }
     }
@@ -447,6 +479,20 @@ fn protocol_yaml(
     let _ = writeln!(y, "    UnlockWallet:");
     let _ = writeln!(y, "      Path: {}", yaml_str(&wallet.display().to_string()));
     let _ = writeln!(y, "      Password: \"{WALLET_PASSWORD}\"");
+    if let Some(oracle) = &config.neogo_oracle {
+        let _ = writeln!(y, "  Oracle:");
+        let _ = writeln!(y, "    Enabled: true");
+        let _ = writeln!(y, "    AllowPrivateHost: {}", oracle.allow_private_host);
+        if !oracle.allowed_content_types.is_empty() {
+            let _ = writeln!(y, "    AllowedContentTypes:");
+            for t in &oracle.allowed_content_types {
+                let _ = writeln!(y, "      - {}", yaml_str(t));
+            }
+        }
+        let _ = writeln!(y, "    UnlockWallet:");
+        let _ = writeln!(y, "      Path: {}", yaml_str(&wallet.display().to_string()));
+        let _ = writeln!(y, "      Password: \"{WALLET_PASSWORD}\"");
+    }
     y
 }
 
@@ -466,6 +512,32 @@ mod tests {
         cfg.oracle_keys = vec![key];
         let y = protocol_yaml(&cfg, &key, Path::new("/w.json"), 1, 2);
         assert!(y.contains("Roles:\n      Oracle:\n        - "));
+        assert!(
+            !y.contains("  Oracle:\n    Enabled: true"),
+            "neo-go's oracle stays off"
+        );
+    }
+
+    #[test]
+    fn protocol_yaml_runs_neo_gos_oracle_when_asked() {
+        let validator = PrivateKey::generate().public_key();
+        let cfg = ChainConfig {
+            neogo_oracle: Some(NeoGoOracle {
+                allow_private_host: true,
+                ca_file: None,
+                allowed_content_types: vec!["application/json".into()],
+            }),
+            ..ChainConfig::default()
+        };
+        let y = protocol_yaml(&cfg, &validator, Path::new("/w.json"), 1, 2);
+        // The validator key is designated and neo-go's service signs with its wallet.
+        assert!(y.contains(&format!(
+            "Roles:\n      Oracle:\n        - {}",
+            validator.to_hex()
+        )));
+        assert!(y.contains(
+            "  Oracle:\n    Enabled: true\n    AllowPrivateHost: true\n    AllowedContentTypes:\n      - \"application/json\"\n    UnlockWallet:\n      Path: \"/w.json\""
+        ), "{y}");
     }
 
     /// A stand-in for neo-go whose node dies at once.

@@ -32,7 +32,7 @@ pub use neo;
 /// The RPC client this harness is built on (re-exported).
 pub use neo_rpc;
 
-pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain};
+pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain, NeoGoOracle};
 pub use compile::{CompiledContract, compile_contract, compile_contract_cached};
 pub use error::{DevchainError, Result};
 pub use tools::{

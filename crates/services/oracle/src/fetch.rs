@@ -9,7 +9,7 @@ use crate::code::{
     MAX_RESULT_SIZE, MAX_URL_LEN, ResponseCode, code_for_egress_error, code_for_http_status,
     code_name,
 };
-use crate::filter::{FilterError, MAX_FILTER_LEN, apply_filter};
+use crate::filter::{FILTER_DEADLINE, FilterError, MAX_FILTER_LEN, apply_filter_bounded};
 
 /// The outcome of one oracle fetch: what goes into the response (transaction attribute or
 /// `fulfill` call).
@@ -106,8 +106,19 @@ async fn answer_inner(egress: &Egress, url: &str, filter: Option<&str>) -> Answe
     if std::str::from_utf8(&response.body).is_err() {
         return Answer::failure(ResponseCode::Error, "response body is not UTF-8");
     }
-    let result = match apply_filter(&response.body, filter) {
+    // CPU-bound: off the async runtime, a few at once, with a deadline (`Error` when it passes,
+    // as neo-go answers every filter failure).
+    let result = match apply_filter_bounded(
+        response.body.to_vec(),
+        filter.map(str::to_owned),
+        FILTER_DEADLINE,
+    )
+    .await
+    {
         Ok(r) => r,
+        Err(e @ FilterError::ResultTooLarge) => {
+            return Answer::failure(ResponseCode::ResponseTooLarge, e.to_string());
+        }
         Err(e) => return Answer::failure(ResponseCode::Error, e.to_string()),
     };
     if result.len() > MAX_RESULT_SIZE {

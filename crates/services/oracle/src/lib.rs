@@ -11,7 +11,8 @@
 //!                                                                                            ▼
 //!        fetch::answer(egress, url, filter):  URL/filter limits ─ nsl-egress GET (SSRF guard,
 //!        65,535-byte cap) ─ code::code_for_egress_error / code_for_http_status ─ UTF-8 check
-//!        ─ filter::apply_filter (JSONPath, neo-go's JSON output) ─ result size  ──▶ Answer{code, result}
+//!        ─ filter::apply_filter_bounded (neo-go's JSONPath dialect and JSON output, on a
+//!          blocking thread, a few at once, with a deadline) ─ result size  ──▶ Answer{code, result}
 //!                                                                                            │
 //!              ┌─ native: unsigned_response_tx ─ calculatenetworkfee ─ set_fees ─ OracleSigner ─ send
 //!              └─ gateway: fulfill_script(requestId, code, result) ─ node account (CustomContracts)
@@ -22,6 +23,8 @@
 //!   result ([`Answer`]); [`OracleError`] is only for "cannot answer at all" (chain unreachable,
 //!   malformed event, node not designated).
 //! - A result is at most 65,535 bytes and empty unless the code is `Success`.
+//! - No filter can make a body expensive: the dialect has no sub-queries, 6 steps over at most
+//!   1,024 values, and the filter runs off the async runtime under a deadline.
 //! - Every outbound fetch goes through `nsl-egress`; the egress policy decides schemes and
 //!   addresses (production: HTTPS, public addresses only).
 //! - The signing key is used only through [`OracleSigner`] (a `neo::PrivateKey` today, the
@@ -43,6 +46,9 @@ pub use code::{
 };
 pub use error::{OracleError, Result};
 pub use fetch::{Answer, answer};
-pub use filter::{Filter, FilterError, MAX_FILTER_LEN, apply_filter, validate_filter};
+pub use filter::{
+    FILTER_DEADLINE, Filter, FilterError, MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_MATCHES,
+    apply_filter, apply_filter_bounded, validate_filter,
+};
 pub use gateway::{OraclePayload, ServiceRequest};
 pub use native::{NativeOracle, OracleRequest, OracleRequestEvent, OracleSigner, ResponseTx};

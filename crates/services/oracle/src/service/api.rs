@@ -110,6 +110,9 @@ pub struct RequestView {
     pub response_tx_hash: Option<String>,
     /// Block holding the response, once confirmed.
     pub confirmed_block: Option<i64>,
+    /// Claims of the request by a worker that never finished it (crash, hang); past
+    /// `oracle.max_attempts` the request is answered with `Error`.
+    pub attempts: i64,
     /// When the node saw the request (RFC 3339).
     pub created_at: String,
     /// Last state change (RFC 3339).
@@ -141,6 +144,7 @@ impl From<&RequestRow> for RequestView {
             code_name,
             response_tx_hash: r.response_tx_hash.clone(),
             confirmed_block: r.confirmed_block,
+            attempts: r.attempts,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
         }

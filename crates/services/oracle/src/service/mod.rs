@@ -92,6 +92,10 @@ pub struct ServiceConfig {
     /// GAS fractions added to a gateway response's test-run GAS for its system fee (default
     /// [`SYSTEM_FEE_MARGIN`]).
     pub system_fee_margin: i64,
+    /// Claims of a row whose worker never gave it back (crash, hang) after which the row is
+    /// answered with code `Error` without fetching again (default 3). Twice as many and the row
+    /// is `failed` (even that answer could not be built).
+    pub max_attempts: u32,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -107,6 +111,7 @@ impl Default for ServiceConfig {
             start_block: None,
             claim_lease: Duration::from_secs(30),
             system_fee_margin: SYSTEM_FEE_MARGIN,
+            max_attempts: 3,
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
         }
     }
@@ -260,6 +265,7 @@ impl OracleService {
             workers: usize::try_from(cfg.workers.max(1)).unwrap_or(1),
             poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(10)),
             start_block: cfg.start_block,
+            max_attempts: cfg.max_attempts.max(1),
             instance: match cfg.instance.trim() {
                 "" => ServiceConfig::default().instance,
                 name => name.to_string(),

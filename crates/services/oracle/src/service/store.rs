@@ -166,6 +166,9 @@ pub struct RequestRow {
     pub response_tx_hash: Option<String>,
     /// Block holding the response, once confirmed.
     pub confirmed_block: Option<i64>,
+    /// Claims of the row by a worker that did not give it back (crashed, hung, killed); see
+    /// [`OracleStore::claim`].
+    pub attempts: i64,
     /// When the row was created.
     pub created_at: UnixMillis,
     /// When it last changed.
@@ -262,7 +265,10 @@ pub trait OracleStore: Send + Sync {
     ) -> StoreResult<Vec<RequestRow>>;
 
     /// Claim up to `limit` rows in `seen` or `fetched` whose claim is free or expired, for
-    /// `owner` until `until`.
+    /// `owner` until `until`. Each claim adds one to the row's `attempts` (a claim made by
+    /// [`OracleStore::record_block`] is the first); [`OracleStore::release`] takes it back, a
+    /// lease that runs out or [`OracleStore::release_owner`] (the worker died) does not. A
+    /// [`OracleStore::requeue`] starts the count again.
     async fn claim(
         &self,
         owner: &str,
@@ -322,11 +328,12 @@ pub trait OracleStore: Send + Sync {
         now: UnixMillis,
     ) -> StoreResult<bool>;
 
-    /// Give up a claim (transient error): the row is claimable again.
+    /// Give up a claim (transient error, shutdown): the row is claimable again and the claim
+    /// does not count as an attempt.
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()>;
 
-    /// Give up every claim of `owner` (at start: what a previous run of this instance held).
-    /// Returns how many rows were released.
+    /// Give up every claim of `owner` (at start: what a previous run of this instance held; the
+    /// claims still count as attempts). Returns how many rows were released.
     async fn release_owner(&self, owner: &str) -> StoreResult<u64>;
 
     /// Rows in `outbox` or `sent` with their outbox entries.
@@ -344,7 +351,8 @@ pub trait OracleStore: Send + Sync {
 
 const REQUEST_COLUMNS: &str = "r.id, r.chain, r.kind, r.tx_hash, r.notification_index, \
      r.block_index, r.request_id, r.requester, r.url, r.filter, r.invalid, r.service, r.payload, \
-     r.state, r.code, r.result, r.response_tx_hash, r.confirmed_block, r.created_at, r.updated_at";
+     r.state, r.code, r.result, r.response_tx_hash, r.confirmed_block, r.attempts AS r_attempts, \
+     r.created_at, r.updated_at";
 
 fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
     let state: String = row.try_get("state")?;
@@ -368,6 +376,7 @@ fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
         result: row.try_get("result")?,
         response_tx_hash: row.try_get("response_tx_hash")?,
         confirmed_block: row.try_get("confirmed_block")?,
+        attempts: row.try_get("r_attempts")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -519,8 +528,8 @@ impl OracleStore for Store {
             let res = sqlx::query(
                 "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
                  block_index, request_id, requester, url, filter, invalid, service, payload, \
-                 state, claimed_by, claim_until, created_at, updated_at) VALUES ($1, $2, $3, $4, \
-                 $5, $6, $7, $8, $9, $10, $11, $12, $13, 'seen', $14, $15, $16, $16) \
+                 state, claimed_by, claim_until, attempts, created_at, updated_at) VALUES ($1, $2, \
+                 $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'seen', $14, $15, $16, $17, $17) \
                  ON CONFLICT (chain, tx_hash, notification_index) DO NOTHING",
             )
             .bind(id.clone())
@@ -538,6 +547,7 @@ impl OracleStore for Store {
             .bind(r.payload.clone())
             .bind(claimed_by.clone())
             .bind(claim_until)
+            .bind(i64::from(claim.is_some()))
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -563,6 +573,7 @@ impl OracleStore for Store {
                     result: None,
                     response_tx_hash: None,
                     confirmed_block: None,
+                    attempts: i64::from(claim.is_some()),
                     created_at: now,
                     updated_at: now,
                 });
@@ -591,8 +602,8 @@ impl OracleStore for Store {
         for c in candidates {
             let id: String = c.try_get(0)?;
             let res = sqlx::query(
-                "UPDATE oracle_requests SET claimed_by = $1, claim_until = $2 \
-                 WHERE id = $3 AND state IN ('seen', 'fetched') \
+                "UPDATE oracle_requests SET claimed_by = $1, claim_until = $2, \
+                 attempts = attempts + 1 WHERE id = $3 AND state IN ('seen', 'fetched') \
                  AND (claim_until IS NULL OR claim_until < $4)",
             )
             .bind(owner)
@@ -742,7 +753,7 @@ impl OracleStore for Store {
         let mut tx = self.pool().begin().await?;
         let res = sqlx::query(
             "UPDATE oracle_requests SET state = 'fetched', claimed_by = NULL, claim_until = NULL, \
-             updated_at = $1 WHERE id = $2 AND state IN ('outbox', 'sent') \
+             attempts = 0, updated_at = $1 WHERE id = $2 AND state IN ('outbox', 'sent') \
              AND response_tx_hash = $3",
         )
         .bind(now)
@@ -765,7 +776,8 @@ impl OracleStore for Store {
 
     async fn release(&self, id: &str, owner: &str) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE oracle_requests SET claimed_by = NULL, claim_until = NULL \
+            "UPDATE oracle_requests SET claimed_by = NULL, claim_until = NULL, \
+             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
              WHERE id = $1 AND claimed_by = $2",
         )
         .bind(id)
@@ -1135,7 +1147,15 @@ mod tests {
         let back = s.claim("me", 5_000, 10, 200).await.unwrap();
         assert_eq!(back.len(), 2);
         let stored = s.request(&rows[1].id).await.unwrap().unwrap().request;
-        assert_eq!(stored, rows[1]);
+        // Claimed by the recorder, then again after the restart: two attempts.
+        assert_eq!(stored.attempts, 2);
+        assert_eq!(
+            stored,
+            RequestRow {
+                attempts: 2,
+                ..rows[1].clone()
+            }
+        );
         assert_eq!(stored.service, "function");
         assert_eq!(stored.payload.as_deref(), Some(&br#"{"function":"f"}"#[..]));
 
@@ -1209,6 +1229,77 @@ mod tests {
         assert_eq!(functions.len(), 1);
         assert_eq!(functions[0].service, "function");
         s.close().await;
+    }
+
+    /// Claims count as attempts unless the worker gives the row back; a restart's release of
+    /// the dead run's claims keeps the count; a rebuild starts it again.
+    async fn attempts(db: Db) {
+        let s = &db.store;
+        let rows = s
+            .record_block(
+                "neo:1",
+                "oracle",
+                8,
+                &[req("0xaa", 0, RequestKind::Native)],
+                Some(("me", 1_000)),
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].attempts, 1,
+            "the follower's claim is the first attempt"
+        );
+        let id = rows[0].id.clone();
+        let attempts = |rows: Vec<RequestRow>| rows.iter().find(|r| r.id == id).map(|r| r.attempts);
+        // The worker crashed: the restarted instance releases its old claims, claims again.
+        assert_eq!(s.release_owner("me").await.unwrap(), 1);
+        assert_eq!(
+            attempts(s.claim("me", 5_000, 10, 200).await.unwrap()),
+            Some(2)
+        );
+        // The worker hung: its lease runs out and someone else claims it.
+        assert_eq!(
+            attempts(s.claim("other", 9_000, 10, 5_001).await.unwrap()),
+            Some(3)
+        );
+        // A live worker gives it back (RPC down, shutdown): that claim does not count.
+        s.release(&id, "other").await.unwrap();
+        assert_eq!(
+            attempts(s.claim("other", 9_000, 10, 5_002).await.unwrap()),
+            Some(3)
+        );
+        let detail = s.request(&id).await.unwrap().unwrap();
+        assert_eq!(detail.request.attempts, 3);
+        // Answered, signed, expired unbroadcast: rebuilt with a fresh count.
+        assert!(
+            s.store_answer(&id, "other", 0xff, b"", 5_003)
+                .await
+                .unwrap()
+        );
+        let outbox = OutboxRow {
+            request: id.clone(),
+            tx_hash: "0xbb".into(),
+            tx: vec![1],
+            valid_until_block: 50,
+            attempts: 0,
+        };
+        assert!(write(s, "other", &outbox, None, 5_004).await);
+        assert!(s.requeue(&id, "0xbb", "expired", 5_005).await.unwrap());
+        assert_eq!(
+            attempts(s.claim("me", 9_000, 10, 5_006).await.unwrap()),
+            Some(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn attempts_sqlite() {
+        attempts(sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn attempts_postgres() {
+        attempts(postgres().await).await;
     }
 
     #[tokio::test]

@@ -177,7 +177,31 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
     let Work { row, seen } = work;
     let owner = shared.config.instance.as_str();
     let mut handler_time = Duration::ZERO;
+    let max_attempts = i64::from(shared.config.max_attempts.max(1));
+    if row.attempts > 2 * max_attempts
+        && matches!(row.state, RequestState::Seen | RequestState::Fetched)
+    {
+        let why = format!(
+            "gave up after {} claims whose worker never finished",
+            row.attempts - 1
+        );
+        tracing::warn!(request = %row.id, why, "oracle request ends");
+        shared
+            .store
+            .mark_final(&row.id, RequestState::Failed, &why, now_ms())
+            .await?;
+        return Ok(Outcome::Done);
+    }
     let (answer, fresh) = match row.state {
+        // Its worker crashed or hung on it every time: answer Error, fetch nothing.
+        RequestState::Seen | RequestState::Fetched if row.attempts > max_attempts => {
+            let why = format!(
+                "gave up after {} attempts whose worker never finished",
+                row.attempts - 1
+            );
+            tracing::warn!(request = %row.id, why, "oracle request answered with Error");
+            (Answer::failure(ResponseCode::Error, why), true)
+        }
         RequestState::Seen => {
             let started = Instant::now();
             let answer = compute_answer(shared, &row).await;
