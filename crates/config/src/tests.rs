@@ -397,8 +397,7 @@ fn hardening_keys_have_safe_defaults_and_are_validated() {
             ("NSL_API__TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
             ("NSL_AUTH__OPEN_SIGNUP", "true"),
             ("NSL_AUTH__LOGIN_DOMAIN", "app.example.com"),
-            ("NSL_RATE_LIMIT__GROUPS__READ__PER_ACCOUNT__BURST", "7"),
-            ("NSL_RATE_LIMIT__GROUPS__READ__PER_ACCOUNT__RATE_PER_SEC", "1"),
+            ("NSL_RATE_LIMIT__PER_ACCOUNT__BURST", "7"),
         ]),
     )
     .unwrap();
