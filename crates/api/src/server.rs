@@ -159,6 +159,9 @@ async fn refuse(mut stream: TcpStream) {
 struct ConnActivity {
     in_flight: AtomicUsize,
     completed: AtomicU64,
+    /// The connection's reader, parked while a request was in flight: woken when it completes so
+    /// the idle deadline starts even if the client sends nothing more.
+    reader: futures::task::AtomicWaker,
 }
 
 /// Marks a request in flight until dropped (when its response future completes).
@@ -175,6 +178,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.completed.fetch_add(1, Ordering::AcqRel);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.reader.wake();
     }
 }
 
@@ -272,7 +276,12 @@ impl AsyncRead for GuardedIo {
             this.idle_since = now;
             this.head_since = None;
         }
-        let in_flight = this.activity.in_flight.load(Ordering::Acquire) > 0;
+        let mut in_flight = this.activity.in_flight.load(Ordering::Acquire) > 0;
+        if in_flight && res.is_pending() {
+            // Be woken when the request completes (re-checked after registering: no lost wake-up).
+            this.activity.reader.register(cx.waker());
+            in_flight = this.activity.in_flight.load(Ordering::Acquire) > 0;
+        }
         match res {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before && !in_flight && this.head_since.is_none() {
