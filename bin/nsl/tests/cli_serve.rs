@@ -551,3 +551,71 @@ fn serve_refuses_unknown_wallets_by_default() {
     assert_eq!(st, 200, "{resp}");
     assert_eq!(json_body(&resp)["account_id"], account_id.as_str(), "{resp}");
 }
+
+/// Run one SQL statement through `psql` on the test PostgreSQL server (`NSL_TEST_PG_URL`).
+fn psql(sql: &str) {
+    let admin = std::env::var("NSL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+    let out = Command::new("psql")
+        .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql {sql}: {out:?}");
+}
+
+/// Drops the test database when the test ends (also on failure).
+struct PgDb(String);
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let admin = std::env::var("NSL_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+        let _ = Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
+            ])
+            .output();
+    }
+}
+
+/// A real `nsl serve` on PostgreSQL whose database disappears: `/ready` and a route that needs
+/// the store answer with a stable code and a generic message, never the driver's error text
+/// (database name, "does not exist", server messages).
+#[test]
+fn database_failures_do_not_leak_into_bodies() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let name = format!("nsl_t_serve_{}", std::process::id());
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let db = PgDb(name.clone());
+    let admin = std::env::var("NSL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+    let url = match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("bad NSL_TEST_PG_URL {admin}"),
+    };
+    let (_server, addr) = start_serve_with(d, &[("NSL_DATABASE__URL", url.as_str())]);
+    let (st, body) = get(&addr, "/ready", None);
+    assert_eq!(st, 200, "{body}");
+    psql(&format!("DROP DATABASE {} WITH (FORCE)", db.0));
+    let (st, ready) = get(&addr, "/ready", None);
+    assert_eq!(st, 503, "{ready}");
+    assert_eq!(json_body(&ready)["code"], "unavailable", "{ready}");
+    let (st, challenge) = request(
+        &addr,
+        "POST",
+        "/v1/auth/challenge",
+        None,
+        Some(r#"{"address":"NPTmAHDxo6Pkyic8Nvu3kwyXoYJCvcCB6i"}"#),
+    );
+    assert!(st == 500 || st == 503, "{challenge}");
+    for resp in [&ready, &challenge] {
+        let body = json_body(resp).to_string().to_lowercase();
+        for leak in [name.as_str(), "does not exist", "database \"", "sqlx", "error returned"] {
+            assert!(!body.contains(leak), "{leak:?} leaked: {resp}");
+        }
+    }
+}
