@@ -500,8 +500,11 @@ fn connections_beyond_the_cap_are_refused() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mut s = TcpStream::connect(&addr).expect("connect");
-        write!(s, "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-            .expect("write");
+        write!(
+            s,
+            "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
         let resp = read_until_closed(&mut s);
         if resp.starts_with("HTTP/1.1 200") {
             break;
@@ -511,7 +514,10 @@ fn connections_beyond_the_cap_are_refused() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (_, metrics) = keep_alive_get(&mut held[0], &addr, "/metrics");
-    assert!(metrics.contains("nsl_http_connections_refused_total"), "{metrics}");
+    assert!(
+        metrics.contains("nsl_http_connections_refused_total"),
+        "{metrics}"
+    );
 }
 
 /// Open sign-up is off by default for `nsl serve`: an unknown wallet gets 403 `signup_closed`; a
@@ -523,7 +529,14 @@ fn serve_refuses_unknown_wallets_by_default() {
     let member = neo::PrivateKey::generate();
     let out = nsl(
         d,
-        &["admin", "create-account", "--name", "member", "--wallet", &member.address()],
+        &[
+            "admin",
+            "create-account",
+            "--name",
+            "member",
+            "--wallet",
+            &member.address(),
+        ],
     );
     let account_id = field(&out, "id");
     let (_server, addr) = start_serve(d);
@@ -542,14 +555,24 @@ fn serve_refuses_unknown_wallets_by_default() {
         let body = serde_json::json!({
             "nonce": ch["nonce"], "public_key": key.public_key().to_hex(), "signature": sig,
         });
-        request(&addr, "POST", "/v1/auth/login", None, Some(&body.to_string()))
+        request(
+            &addr,
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&body.to_string()),
+        )
     };
     let (st, resp) = login(&neo::PrivateKey::generate());
     assert_eq!(st, 403, "{resp}");
     assert_eq!(json_body(&resp)["code"], "signup_closed", "{resp}");
     let (st, resp) = login(&member);
     assert_eq!(st, 200, "{resp}");
-    assert_eq!(json_body(&resp)["account_id"], account_id.as_str(), "{resp}");
+    assert_eq!(
+        json_body(&resp)["account_id"],
+        account_id.as_str(),
+        "{resp}"
+    );
 }
 
 /// Run one SQL statement through `psql` on the test PostgreSQL server (`NSL_TEST_PG_URL`).
@@ -614,7 +637,13 @@ fn database_failures_do_not_leak_into_bodies() {
     assert!(st == 500 || st == 503, "{challenge}");
     for resp in [&ready, &challenge] {
         let body = json_body(resp).to_string().to_lowercase();
-        for leak in [name.as_str(), "does not exist", "database \"", "sqlx", "error returned"] {
+        for leak in [
+            name.as_str(),
+            "does not exist",
+            "database \"",
+            "sqlx",
+            "error returned",
+        ] {
             assert!(!body.contains(leak), "{leak:?} leaked: {resp}");
         }
     }

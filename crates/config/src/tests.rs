@@ -406,10 +406,19 @@ fn hardening_keys_have_safe_defaults_and_are_validated() {
     assert_eq!(cfg.login_uri(), "http://app.example.com");
     assert_eq!(cfg.rate_limit.per_account_for(RouteGroup::Read).burst, 7);
     for (text, key) in [
-        ("[api]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "api.trusted_proxies"),
+        (
+            "[api]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+            "api.trusted_proxies",
+        ),
         ("[api]\nmax_connections = 0\n", "api.max_connections"),
-        ("[api]\nheader_read_timeout_ms = 0\n", "api.header_read_timeout_ms"),
-        ("[rate_limit]\nipv6_prefix_len = 0\n", "rate_limit.ipv6_prefix_len"),
+        (
+            "[api]\nheader_read_timeout_ms = 0\n",
+            "api.header_read_timeout_ms",
+        ),
+        (
+            "[rate_limit]\nipv6_prefix_len = 0\n",
+            "rate_limit.ipv6_prefix_len",
+        ),
         ("[auth]\nlogin_domain = \"a\\nb\"\n", "auth.login_domain"),
     ] {
         let err = load_text(text, &[]).unwrap_err().to_string();

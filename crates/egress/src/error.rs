@@ -212,19 +212,22 @@ impl EgressError {
 
     /// The text shown to tenants (a function's `fetch` error, an oracle request's detail): like
     /// `Display`, but without what the node learned on its own side: no resolved or refused
-    /// addresses (`host resolves to 10.0.0.5, a private address` is `destination not allowed`) and
+    /// addresses (`host resolves to 10.0.0.5, a private address` is `forbidden: destination not
+    /// allowed`) and
     /// no transport error text (which can name addresses). Only the URL the tenant gave (redacted,
     /// host as written) may appear. The full `Display` text is for the operator log.
     pub fn public_message(&self) -> String {
         match self {
             Self::Forbidden { reason, .. } => match reason {
                 ForbiddenReason::HostNotAllowed { host } => {
-                    format!("destination not allowed: host `{host}` is not in the allowlist")
+                    format!(
+                        "forbidden: destination not allowed: host `{host}` is not in the allowlist"
+                    )
                 }
                 ForbiddenReason::InsecureRedirect => {
-                    "destination not allowed: redirect from https to http".into()
+                    "forbidden: destination not allowed: redirect from https to http".into()
                 }
-                _ => "destination not allowed".into(),
+                _ => "forbidden: destination not allowed".into(),
             },
             Self::Connect { .. } => "cannot connect to the destination".into(),
             Self::Request { .. } => "the request to the destination failed".into(),

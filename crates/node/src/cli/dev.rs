@@ -275,15 +275,14 @@ impl DevEnvironment {
         progress(
             "starting the node (nsl serve, SQLite, oracle service on; dev egress policy allows http and private hosts)",
         );
-        let node =
-            NodeProcess::start(
-                &dir.join("node"),
-                chain.rpc_url(),
-                &gateway,
-                &node_key,
-                chain.network_magic(),
-            )
-            .await?;
+        let node = NodeProcess::start(
+            &dir.join("node"),
+            chain.rpc_url(),
+            &gateway,
+            &node_key,
+            chain.network_magic(),
+        )
+        .await?;
         progress(&format!("node API at {}", node.api_url));
         progress(&format!("ready in {:.1?}", t.elapsed()));
         Ok(Self {

@@ -255,7 +255,9 @@ fn create_account(
     if let Some(w) = wallet
         && neo::address_to_script_hash(w).is_err()
     {
-        return Err(CliError::bad_input("--wallet is not a valid Neo N3 address"));
+        return Err(CliError::bad_input(
+            "--wallet is not a valid Neo N3 address",
+        ));
     }
     let role = match role {
         RoleArg::User => Role::User,
@@ -271,7 +273,9 @@ fn create_account(
                     nsl_store::StoreError::Conflict { .. } => {
                         CliError::bad_input("this wallet is already linked to an account")
                     }
-                    e => anyhow::Error::new(e).context("cannot create account").into(),
+                    e => anyhow::Error::new(e)
+                        .context("cannot create account")
+                        .into(),
                 })?,
             None => store
                 .create_account(name, role)

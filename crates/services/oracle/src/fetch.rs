@@ -210,7 +210,10 @@ mod tests {
         .await;
         assert_eq!(a.code, ResponseCode::Forbidden);
         let detail = a.detail.unwrap();
-        assert!(!detail.contains("127.0.0.1") && !detail.contains("::1"), "{detail}");
+        assert!(
+            !detail.contains("127.0.0.1") && !detail.contains("::1"),
+            "{detail}"
+        );
         assert!(detail.contains("destination not allowed"), "{detail}");
     }
 
