@@ -91,7 +91,10 @@ impl LoginMessage {
             .strip_suffix(" wants you to sign in with your Neo N3 account:")?
             .to_owned();
         let address = lines.next()?.to_owned();
-        if lines.next()? != "" || lines.next()? != LOGIN_STATEMENT || lines.next()? != "" {
+        if !lines.next()?.is_empty()
+            || lines.next()? != LOGIN_STATEMENT
+            || !lines.next()?.is_empty()
+        {
             return None;
         }
         let mut field = |name: &str| -> Option<String> {

@@ -349,7 +349,8 @@ async fn login_message_is_bound_to_the_deployment(b: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
     // Each of these is signed correctly by the right key, but for something else.
-    let cases: Vec<(&str, Box<dyn Fn(&mut nsl_api::LoginMessage)>)> = vec![
+    type Change = Box<dyn Fn(&mut nsl_api::LoginMessage)>;
+    let cases: Vec<(&str, Change)> = vec![
         (
             "another domain",
             Box::new(|m| m.domain = "evil.example".into()),
