@@ -96,6 +96,9 @@ where
     let purge = spawn_purge(state.clone());
     let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
     let (closing_tx, closing_rx) = watch::channel(false);
+    // Refusals being written; beyond the cap more connections are dropped without an answer, so
+    // a flood cannot pile up refusal tasks either.
+    let refusing = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -112,7 +115,16 @@ where
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics::counter!("nsl_http_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream));
+            if refusing.fetch_add(1, Ordering::AcqRel) < limits.max_connections as usize {
+                let refusing = refusing.clone();
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    refusing.fetch_sub(1, Ordering::AcqRel);
+                });
+            } else {
+                refusing.fetch_sub(1, Ordering::AcqRel);
+                drop(stream);
+            }
             continue;
         };
         let app = app.clone();
