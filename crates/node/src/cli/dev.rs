@@ -343,7 +343,10 @@ impl DevEnvironment {
         };
         let path = self.dir.join("dev.json");
         let text = serde_json::to_string_pretty(&state).context("encoding dev.json")?;
-        write_private(&path, text.as_bytes())
+        // Written whole, then renamed: a reader polling for the file never sees it half written.
+        let tmp = self.dir.join("dev.json.tmp");
+        write_private(&tmp, text.as_bytes())
+            .and_then(|()| std::fs::rename(&tmp, &path))
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(path)
     }
