@@ -428,3 +428,16 @@ async fn closed_signup_refuses_unknown_wallets(b: Backend) {
     assert_eq!(s.account_id, acct.id.to_string());
 }
 both_backends!(closed_signup_refuses_unknown_wallets);
+
+/// An expired challenge is refused with `challenge_invalid` even with a valid signature.
+async fn expired_challenge_is_refused(b: Backend) {
+    let t = app_with(b, |c| c.auth.challenge_ttl_secs = 1, axum::Router::new()).await;
+    let key = neo::PrivateKey::generate();
+    let (nonce, message) = challenge(&t.app, &key.address()).await;
+    // Outlive the one-second challenge (a wait, not a timing assertion).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    login(&t.app, signed_login(&key, &nonce, &message, false))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "challenge_invalid");
+}
+both_backends!(expired_challenge_is_refused);
