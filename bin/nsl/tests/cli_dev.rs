@@ -146,6 +146,26 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
         Some(200),
         "node API is ready"
     );
+    // `nsl dev` turns open sign-up on and binds login messages to its privnet: the funded user's
+    // wallet logs in (a new account) with a message naming network 56753.
+    let (st, ch) = http_post(
+        &api_url,
+        "/v1/auth/challenge",
+        &format!(r#"{{"address":"{address}"}}"#),
+    )
+    .expect("challenge answered");
+    assert_eq!(st, 200, "{ch}");
+    let ch: serde_json::Value = serde_json::from_str(&ch).expect("json");
+    let message = ch["message"].as_str().expect("message");
+    assert!(message.contains("\nNetwork: 56753\n"), "{message}");
+    let login = serde_json::json!({
+        "nonce": ch["nonce"],
+        "public_key": key.public_key().to_hex(),
+        "signature": hex::encode(neo::sign_message(&key, "", message)),
+    });
+    let (st, body) =
+        http_post(&api_url, "/v1/auth/login", &login.to_string()).expect("login answered");
+    assert_eq!(st, 200, "open sign-up in nsl dev: {body}");
 
     // SIGTERM: exit 0, chain gone, state file removed.
     let mut child = dev.0.take().expect("child");
@@ -196,4 +216,26 @@ fn http_status(base: &str, path: &str) -> Option<u16> {
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `POST path` with a JSON body on `base`: (status, body), or None if nothing answers.
+fn http_post(base: &str, path: &str, json: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://")?;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Some((status, body))
 }

@@ -122,9 +122,15 @@ fn request(
 
 /// Start `nsl serve` on a free port (log in `serve.log`); returns the process and `host:port`.
 fn start_serve(d: &Path) -> (Server, String) {
+    start_serve_with(d, &[])
+}
+
+/// As [`start_serve`], with extra `NSL_*` variables.
+fn start_serve_with(d: &Path, env: &[(&str, &str)]) -> (Server, String) {
     let log = std::fs::File::create(d.join("serve.log")).expect("log file");
     let child = base_cmd(d)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .env("NSL_LOG__FORMAT", "json")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
@@ -382,4 +388,263 @@ fn serve_answers_on_a_socket_and_stops_on_sigterm() {
     let audit = nsl(d, &["audit", "list", "--action", "apikey.revoke"]);
     let audit = String::from_utf8_lossy(&audit.stdout).into_owned();
     assert!(audit.contains(&key_id) && audit.contains("cli"), "{audit}");
+}
+
+/// Read from `s` until the server closes the connection; panics if it is still open after the
+/// test's 30 s safety read timeout. Returns what was read.
+fn read_until_closed(s: &mut TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One keep-alive request on an open connection: the status and the body.
+fn keep_alive_get(s: &mut TcpStream, addr: &str, path: &str) -> (u16, String) {
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("write");
+    let mut reader = BufReader::new(s.try_clone().expect("clone"));
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).expect("status line");
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header");
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().expect("length");
+        }
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).expect("body");
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Slow clients: half a request head, or nothing at all, is cut off by the header-read and idle
+/// timeouts, while a normal client is served.
+#[test]
+fn slow_clients_are_disconnected() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let (_server, addr) = start_serve_with(
+        d,
+        &[
+            ("NSL_API__HEADER_READ_TIMEOUT_MS", "300"),
+            ("NSL_API__KEEP_ALIVE_TIMEOUT_MS", "300"),
+        ],
+    );
+    // Half a header, then silence: disconnected without an answer.
+    let mut half = TcpStream::connect(&addr).expect("connect");
+    write!(half, "GET /health HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ").expect("write");
+    let got = read_until_closed(&mut half);
+    assert!(!got.contains("200 OK"), "{got}");
+    // A connection that never sends anything is closed too.
+    let mut idle = TcpStream::connect(&addr).expect("connect");
+    read_until_closed(&mut idle);
+    // A keep-alive connection is closed after its request once idle.
+    let mut ka = TcpStream::connect(&addr).expect("connect");
+    let (st, body) = keep_alive_get(&mut ka, &addr, "/health");
+    assert_eq!(st, 200, "{body}");
+    read_until_closed(&mut ka);
+    // Normal clients are served all along.
+    let (st, body) = get(&addr, "/health", None);
+    assert_eq!(st, 200, "{body}");
+}
+
+/// The connection cap: with `max_connections` connections open, one more is answered 503
+/// `unavailable` and closed, the open ones are still served, and once one closes a new client
+/// gets in.
+#[test]
+fn connections_beyond_the_cap_are_refused() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let (_server, addr) = start_serve_with(d, &[("NSL_API__MAX_CONNECTIONS", "2")]);
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).expect("connect");
+            let (st, body) = keep_alive_get(&mut s, &addr, "/health");
+            assert_eq!(st, 200, "{body}");
+            s
+        })
+        .collect();
+    let mut extra = TcpStream::connect(&addr).expect("connect");
+    let refused = read_until_closed(&mut extra);
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("\"code\":\"unavailable\""), "{refused}");
+    // The held connections are still served.
+    for s in &mut held {
+        let (st, body) = keep_alive_get(s, &addr, "/ready");
+        assert_eq!(st, 200, "{body}");
+    }
+    // Free a slot: a new client gets in (the server notices the close asynchronously).
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        write!(
+            s,
+            "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let resp = read_until_closed(&mut s);
+        if resp.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+        assert!(Instant::now() < deadline, "no slot freed: {resp}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, metrics) = keep_alive_get(&mut held[0], &addr, "/metrics");
+    assert!(
+        metrics.contains("nsl_http_connections_refused_total"),
+        "{metrics}"
+    );
+}
+
+/// Open sign-up is off by default for `nsl serve`: an unknown wallet gets 403 `signup_closed`; a
+/// wallet the operator linked with `nsl admin create-account --wallet` logs in.
+#[test]
+fn serve_refuses_unknown_wallets_by_default() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let member = neo::PrivateKey::generate();
+    let out = nsl(
+        d,
+        &[
+            "admin",
+            "create-account",
+            "--name",
+            "member",
+            "--wallet",
+            &member.address(),
+        ],
+    );
+    let account_id = field(&out, "id");
+    let (_server, addr) = start_serve(d);
+    let login = |key: &neo::PrivateKey| {
+        let (st, resp) = request(
+            &addr,
+            "POST",
+            "/v1/auth/challenge",
+            None,
+            Some(&format!(r#"{{"address":"{}"}}"#, key.address())),
+        );
+        assert_eq!(st, 200, "{resp}");
+        let ch = json_body(&resp);
+        let message = ch["message"].as_str().expect("message");
+        let sig = hex::encode(neo::sign_message(key, "", message));
+        let body = serde_json::json!({
+            "nonce": ch["nonce"], "public_key": key.public_key().to_hex(), "signature": sig,
+        });
+        request(
+            &addr,
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&body.to_string()),
+        )
+    };
+    let (st, resp) = login(&neo::PrivateKey::generate());
+    assert_eq!(st, 403, "{resp}");
+    assert_eq!(json_body(&resp)["code"], "signup_closed", "{resp}");
+    let (st, resp) = login(&member);
+    assert_eq!(st, 200, "{resp}");
+    assert_eq!(
+        json_body(&resp)["account_id"],
+        account_id.as_str(),
+        "{resp}"
+    );
+}
+
+/// Run one SQL statement through `psql` on the test PostgreSQL server (`NSL_TEST_PG_URL`).
+fn psql(sql: &str) {
+    let admin = std::env::var("NSL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+    let out = Command::new("psql")
+        .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql {sql}: {out:?}");
+}
+
+/// Drops the test database when the test ends (also on failure).
+struct PgDb(String);
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let admin = std::env::var("NSL_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+        let _ = Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
+            ])
+            .output();
+    }
+}
+
+/// A real `nsl serve` on PostgreSQL whose database disappears: `/ready` and a route that needs
+/// the store answer with a stable code and a generic message, never the driver's error text
+/// (database name, "does not exist", server messages).
+#[test]
+fn database_failures_do_not_leak_into_bodies() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let name = format!("nsl_t_serve_{}", std::process::id());
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let db = PgDb(name.clone());
+    let admin = std::env::var("NSL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+    let url = match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("bad NSL_TEST_PG_URL {admin}"),
+    };
+    let (_server, addr) = start_serve_with(d, &[("NSL_DATABASE__URL", url.as_str())]);
+    let (st, body) = get(&addr, "/ready", None);
+    assert_eq!(st, 200, "{body}");
+    psql(&format!("DROP DATABASE {} WITH (FORCE)", db.0));
+    let (st, ready) = get(&addr, "/ready", None);
+    assert_eq!(st, 503, "{ready}");
+    assert_eq!(json_body(&ready)["code"], "unavailable", "{ready}");
+    let (st, challenge) = request(
+        &addr,
+        "POST",
+        "/v1/auth/challenge",
+        None,
+        Some(r#"{"address":"NPTmAHDxo6Pkyic8Nvu3kwyXoYJCvcCB6i"}"#),
+    );
+    assert!(st == 500 || st == 503, "{challenge}");
+    for resp in [&ready, &challenge] {
+        let body = json_body(resp).to_string().to_lowercase();
+        for leak in [
+            name.as_str(),
+            "does not exist",
+            "database \"",
+            "sqlx",
+            "error returned",
+        ] {
+            assert!(!body.contains(leak), "{leak:?} leaked: {resp}");
+        }
+    }
 }

@@ -78,6 +78,9 @@ pub enum AuthMethod {
         prefix: String,
         /// Scopes granted to the key.
         scopes: Vec<String>,
+        /// When the key expires (Unix ms), if it does: keys it creates or rotates cannot outlive it.
+        #[serde(skip)]
+        expires_at: Option<i64>,
     },
 }
 
@@ -179,7 +182,7 @@ impl FromRequestParts<AppState> for Principal {
         let ip = client_ip(
             &parts.headers,
             &parts.extensions,
-            state.settings().trust_forwarded_for,
+            &state.settings().forwarded,
         );
         let principal = match credential(&parts.headers)? {
             Credential::ApiKey(key) => authenticate_key(state, key, ip).await?,
@@ -192,9 +195,15 @@ impl FromRequestParts<AppState> for Principal {
             .unwrap_or(RouteGroup::Read);
         let subject = match &principal.method {
             AuthMethod::ApiKey { key_id, .. } => Subject::Key(format!("key:{key_id}")),
-            AuthMethod::Session { .. } => Subject::Key(format!("acct:{}", principal.account_id)),
+            AuthMethod::Session { family_id } => Subject::Key(format!("session:{family_id}")),
         };
-        if let Err(wait) = state.inner().limiter.check(group, subject) {
+        // The credential's own bucket, then the account's, shared by all its keys and sessions.
+        let limiter = &state.inner().limiter;
+        let account = Subject::Account(principal.account_id.to_string());
+        if let Err(wait) = limiter
+            .check(group, subject)
+            .and_then(|()| limiter.check(group, account))
+        {
             return Err(ApiError::RateLimited {
                 retry_after_secs: retry_after_secs(wait),
             });
@@ -218,7 +227,7 @@ impl FromRequestParts<AppState> for ClientIp {
         Ok(Self(client_ip(
             &parts.headers,
             &parts.extensions,
-            state.settings().trust_forwarded_for,
+            &state.settings().forwarded,
         )))
     }
 }
@@ -287,6 +296,7 @@ async fn authenticate_key(state: &AppState, key: &str, ip: IpAddr) -> Result<Pri
             key_id: entry.key.id,
             prefix: entry.key.prefix.clone(),
             scopes: entry.key.scopes.clone(),
+            expires_at: entry.key.expires_at,
         },
         ip,
     })
@@ -486,6 +496,7 @@ mod tests {
             key_id: ApiKeyId::new_random(),
             prefix: "p".into(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            expires_at: None,
         };
         let admin_read_key = principal(Role::Admin, key(&[SCOPE_READ]));
         assert!(

@@ -44,6 +44,13 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: the request conflicts with the current state (duplicate, already used).
     Conflict,
+    /// 401: the wallet login challenge is unknown, already used or expired; ask for a new one.
+    ChallengeInvalid,
+    /// 401: the signed wallet login message is malformed or not bound to this deployment and
+    /// challenge (domain, URI, version, network, address, nonce, times).
+    LoginMessageInvalid,
+    /// 403: wallet login of an address without an account while open sign-up is off.
+    SignupClosed,
     /// 413: the body exceeds `[api] body_limit_bytes`.
     PayloadTooLarge,
     /// 429: a rate limit bucket is empty; see the `Retry-After` header.
@@ -63,8 +70,10 @@ impl ErrorCode {
             Self::BadRequest | Self::InvalidJson => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unauthorized | Self::ChallengeInvalid | Self::LoginMessageInvalid => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden | Self::SignupClosed => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
@@ -108,6 +117,9 @@ impl ErrorCode {
             Self::NotFound => "not found",
             Self::MethodNotAllowed => "method not allowed on this route",
             Self::Conflict => "conflict with the current state",
+            Self::ChallengeInvalid => "unknown, used or expired challenge; ask for a new one",
+            Self::LoginMessageInvalid => "the login message is not valid for this deployment",
+            Self::SignupClosed => "this node does not create accounts on wallet login",
             Self::PayloadTooLarge => "the request body is too large",
             Self::RateLimited => "rate limit exceeded, retry later",
             Self::Timeout => "the request timed out",
@@ -198,6 +210,9 @@ pub enum ApiError {
     /// Conflicts with current state.
     #[error("{0}")]
     Conflict(String),
+    /// A client error with its own specific code (e.g. `challenge_invalid`, `signup_closed`).
+    #[error("{1}")]
+    Coded(ErrorCode, String),
     /// Body too large.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -210,9 +225,14 @@ pub enum ApiError {
     /// The request timed out.
     #[error("the request timed out")]
     Timeout,
-    /// A dependency is unavailable.
+    /// A dependency is unavailable; the message is public, so it must not carry error text of the
+    /// dependency (use [`ApiError::Database`] for that).
     #[error("{0}")]
     Unavailable(String),
+    /// The database is unavailable; the detail (driver error text) is logged, never sent: the
+    /// body has code `unavailable` and a generic message.
+    #[error("database unavailable: {0}")]
+    Database(String),
     /// An unexpected failure; the string is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -230,10 +250,11 @@ impl ApiError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Coded(code, _) => *code,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Timeout => ErrorCode::Timeout,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Unavailable(_) | Self::Database(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -261,6 +282,7 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             Self::Internal(_) => ErrorCode::Internal.default_message().to_owned(),
+            Self::Database(_) => ErrorCode::Unavailable.default_message().to_owned(),
             other => other.to_string(),
         }
     }
@@ -271,6 +293,7 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
             Self::Unavailable(detail) => tracing::warn!(error = %detail, "dependency unavailable"),
+            Self::Database(detail) => tracing::warn!(error = %detail, "database unavailable"),
             _ => {}
         }
         let payload = ErrorPayload {
@@ -296,7 +319,7 @@ impl From<nsl_store::StoreError> for ApiError {
             S::Conflict { .. } => Self::Conflict("the resource already exists".into()),
             S::NotFound(what) => Self::NotFound(format!("{what} not found")),
             S::Database(sqlx_err) if is_unavailable(&sqlx_err) => {
-                Self::Unavailable(sqlx_err.to_string())
+                Self::Database(sqlx_err.to_string())
             }
             other => Self::Internal(other.to_string()),
         }
@@ -406,6 +429,14 @@ mod tests {
         let e = ApiError::internal("db password=hunter2 failed");
         assert_eq!(e.public_message(), "internal error");
         assert_eq!(e.code().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn database_errors_never_reach_the_wire() {
+        let e = ApiError::from(nsl_store::StoreError::Database(sqlx::Error::PoolClosed));
+        assert_eq!(e.code(), ErrorCode::Unavailable);
+        assert_eq!(e.public_message(), ErrorCode::Unavailable.default_message());
+        assert!(!e.public_message().contains("pool"));
     }
 
     #[test]

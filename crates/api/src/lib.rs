@@ -37,6 +37,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod requesters;
 mod routes;
+pub use routes::session::{LOGIN_STATEMENT, LOGIN_VERSION, LoginMessage};
 pub mod server;
 pub mod state;
 pub mod telemetry;

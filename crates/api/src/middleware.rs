@@ -183,11 +183,7 @@ pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: N
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let group = route_group(req.method(), &path);
-    let ip = client_ip(
-        req.headers(),
-        req.extensions(),
-        state.settings().trust_forwarded_for,
-    );
+    let ip = client_ip(req.headers(), req.extensions(), &state.settings().forwarded);
     if let Err(wait) = state.inner().limiter.check(group, Subject::Ip(ip)) {
         return ApiError::RateLimited {
             retry_after_secs: retry_after_secs(wait),
@@ -198,29 +194,119 @@ pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: N
     next.run(req).await
 }
 
-/// The client's IP: the socket peer, or with `trust_forwarded_for` the last (rightmost) address of
-/// `X-Forwarded-For`, i.e. the one written by the trusted reverse proxy in front of the node.
-/// Without a socket (in-process tests) the unspecified address.
+/// How the client IP is derived from `X-Forwarded-For` (`[api] trust_forwarded_for`,
+/// `trusted_proxies`).
+#[derive(Debug, Clone, Default)]
+pub struct ForwardedFor {
+    /// Use the header at all.
+    pub enabled: bool,
+    /// Networks of trusted reverse proxies (address, prefix length); empty: trust the last entry.
+    pub trusted_proxies: Vec<(IpAddr, u8)>,
+}
+
+impl ForwardedFor {
+    /// From `[api]`: invalid CIDRs were refused by config validation and are skipped here.
+    pub fn from_config(api: &nsl_config::ApiConfig) -> Self {
+        Self {
+            enabled: api.trust_forwarded_for,
+            trusted_proxies: api
+                .trusted_proxies
+                .iter()
+                .filter_map(|c| nsl_config::parse_cidr(c))
+                .collect(),
+        }
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.trusted_proxies
+            .iter()
+            .any(|&(net, prefix)| in_network(ip, canonical(net), prefix))
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port (`1.2.3.4:5`, `[::1]:5`).
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    let e = entry.trim();
+    e.parse::<IpAddr>()
+        .ok()
+        .or_else(|| e.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// The client's IP (rate limit key, audit entries):
+///
+/// - without `trust_forwarded_for`: the socket peer;
+/// - with it and no `trusted_proxies`: exactly the last `X-Forwarded-For` entry (the one the proxy
+///   in front of the node appended); if that entry is not an address, the peer;
+/// - with `trusted_proxies`: the peer unless the peer is a trusted proxy; else the list walked
+///   right to left, skipping trusted proxies: the first other address is the client (an entry that
+///   is not an address stops the walk at the last trusted hop).
+///
+/// Entries left of the client's are whatever the client sent and never count. Without a socket
+/// (in-process tests) the peer is the unspecified address.
 pub fn client_ip(
     req_headers: &HeaderMap,
     extensions: &http::Extensions,
-    trust_forwarded_for: bool,
+    forwarded: &ForwardedFor,
 ) -> IpAddr {
-    if trust_forwarded_for
-        && let Some(ip) = req_headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .next_back()
-    {
-        return ip;
-    }
-    extensions
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    if !forwarded.enabled {
+        return peer;
+    }
+    let entries: Vec<&str> = req_headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    if forwarded.trusted_proxies.is_empty() {
+        return entries
+            .last()
+            .and_then(|e| parse_forwarded(e))
+            .unwrap_or(peer);
+    }
+    if !forwarded.is_trusted(peer) {
+        return peer;
+    }
+    let mut hop = peer;
+    for e in entries.iter().rev() {
+        let Some(ip) = parse_forwarded(e) else {
+            return hop;
+        };
+        if !forwarded.is_trusted(ip) {
+            return ip;
+        }
+        hop = ip;
+    }
+    hop
 }
 
 #[cfg(test)]
@@ -243,18 +329,64 @@ mod tests {
         assert_eq!(request_id_from(&h).len(), 32);
     }
 
+    fn xff(v: &'static str, peer: [u8; 4]) -> (HeaderMap, http::Extensions) {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static(v));
+        let mut ext = http::Extensions::new();
+        ext.insert(ConnectInfo(SocketAddr::from((peer, 1000))));
+        (h, ext)
+    }
+
     #[test]
     fn forwarded_for_only_when_trusted() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("1.1.1.1, 2.2.2.2"),
-        );
-        let mut ext = http::Extensions::new();
-        ext.insert(ConnectInfo(SocketAddr::from(([9, 9, 9, 9], 1000))));
-        assert_eq!(client_ip(&h, &ext, false), IpAddr::from([9, 9, 9, 9]));
-        assert_eq!(client_ip(&h, &ext, true), IpAddr::from([2, 2, 2, 2]));
-        h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
-        assert_eq!(client_ip(&h, &ext, true), IpAddr::from([9, 9, 9, 9]));
+        let off = ForwardedFor::default();
+        let last = ForwardedFor {
+            enabled: true,
+            trusted_proxies: vec![],
+        };
+        let (h, ext) = xff("1.1.1.1, 2.2.2.2", [9, 9, 9, 9]);
+        assert_eq!(client_ip(&h, &ext, &off), IpAddr::from([9, 9, 9, 9]));
+        assert_eq!(client_ip(&h, &ext, &last), IpAddr::from([2, 2, 2, 2]));
+        let (h, ext) = xff("garbage", [9, 9, 9, 9]);
+        assert_eq!(client_ip(&h, &ext, &last), IpAddr::from([9, 9, 9, 9]));
+    }
+
+    #[test]
+    fn only_the_last_entry_counts_without_trusted_proxies() {
+        let last = ForwardedFor {
+            enabled: true,
+            trusted_proxies: vec![],
+        };
+        // The client appended junk after a spoofed address: the proxy's own entry is junk-free,
+        // so a non-address last entry means the peer, never the spoofed address left of it.
+        let (h, ext) = xff("6.6.6.6, not-an-ip", [9, 9, 9, 9]);
+        assert_eq!(client_ip(&h, &ext, &last), IpAddr::from([9, 9, 9, 9]));
+        let (h, ext) = xff("6.6.6.6,", [9, 9, 9, 9]);
+        assert_eq!(client_ip(&h, &ext, &last), IpAddr::from([9, 9, 9, 9]));
+        let (h, ext) = xff("6.6.6.6, 203.0.113.7:4711", [9, 9, 9, 9]);
+        assert_eq!(client_ip(&h, &ext, &last), IpAddr::from([203, 0, 113, 7]));
+    }
+
+    #[test]
+    fn trusted_proxies_are_walked_right_to_left() {
+        let fwd = ForwardedFor {
+            enabled: true,
+            trusted_proxies: vec![
+                (IpAddr::from([10, 0, 0, 0]), 8),
+                ("fd00::".parse().unwrap(), 8),
+            ],
+        };
+        // Client -> proxy 10.0.0.2 -> proxy 10.0.0.1 -> node.
+        let (h, ext) = xff("6.6.6.6, 203.0.113.7, 10.0.0.2", [10, 0, 0, 1]);
+        assert_eq!(client_ip(&h, &ext, &fwd), IpAddr::from([203, 0, 113, 7]));
+        // A peer that is not a trusted proxy is the client, whatever it claims.
+        let (h, ext) = xff("203.0.113.7", [198, 51, 100, 1]);
+        assert_eq!(client_ip(&h, &ext, &fwd), IpAddr::from([198, 51, 100, 1]));
+        // Only trusted hops: the leftmost of them.
+        let (h, ext) = xff("10.1.1.1, 10.0.0.2", [10, 0, 0, 1]);
+        assert_eq!(client_ip(&h, &ext, &fwd), IpAddr::from([10, 1, 1, 1]));
+        // Garbage stops the walk at the last trusted hop.
+        let (h, ext) = xff("6.6.6.6, junk, 10.0.0.2", [10, 0, 0, 1]);
+        assert_eq!(client_ip(&h, &ext, &fwd), IpAddr::from([10, 0, 0, 2]));
     }
 }

@@ -23,8 +23,8 @@ pub struct ApiSettings {
     pub body_limit_bytes: usize,
     /// Per-request deadline.
     pub request_timeout: Duration,
-    /// Take the client IP from `X-Forwarded-For` (rightmost entry).
-    pub trust_forwarded_for: bool,
+    /// How the client IP is taken from `X-Forwarded-For` (see [`crate::middleware::client_ip`]).
+    pub forwarded: crate::middleware::ForwardedFor,
     /// Refresh token lifetime.
     pub refresh_ttl: Duration,
     /// Wallet login challenge lifetime.
@@ -33,8 +33,16 @@ pub struct ApiSettings {
     pub key_cache_ttl: Duration,
     /// Rate limits.
     pub rate_limit: RateLimitPolicy,
-    /// Name shown in the wallet login message ("<name> wants you to sign in ...").
+    /// Domain the wallet login message is bound to ("<domain> wants you to sign in ...").
     pub login_domain: String,
+    /// URI the wallet login message is bound to.
+    pub login_uri: String,
+    /// Network magic written into (and checked in) the wallet login message.
+    pub network_magic: u32,
+    /// Whether a wallet login of an unknown address creates an account.
+    pub open_signup: bool,
+    /// Listener limits (used by [`crate::serve`]).
+    pub listener: crate::server::ListenerLimits,
 }
 
 impl ApiSettings {
@@ -43,12 +51,16 @@ impl ApiSettings {
         Self {
             body_limit_bytes: usize::try_from(cfg.api.body_limit_bytes).unwrap_or(usize::MAX),
             request_timeout: Duration::from_millis(cfg.api.request_timeout_ms),
-            trust_forwarded_for: cfg.api.trust_forwarded_for,
+            forwarded: crate::middleware::ForwardedFor::from_config(&cfg.api),
             refresh_ttl: Duration::from_secs(cfg.auth.refresh_ttl_secs),
             challenge_ttl: Duration::from_secs(cfg.auth.challenge_ttl_secs),
             key_cache_ttl: DEFAULT_KEY_CACHE_TTL,
             rate_limit: RateLimitPolicy::from_config(&cfg.rate_limit),
-            login_domain: "Neo Service Layer".to_owned(),
+            login_domain: cfg.login_domain(),
+            login_uri: cfg.login_uri(),
+            network_magic: cfg.auth.network_magic,
+            open_signup: cfg.auth.open_signup,
+            listener: crate::server::ListenerLimits::from_config(&cfg.api),
         }
     }
 }

@@ -257,6 +257,23 @@ impl Config {
         if self.api.request_timeout_ms == 0 {
             return invalid("api.request_timeout_ms", "must be at least 1".into());
         }
+        for p in &self.api.trusted_proxies {
+            if parse_cidr(p).is_none() {
+                return invalid(
+                    "api.trusted_proxies",
+                    format!("{p:?} is not an address or CIDR such as 10.0.0.0/8"),
+                );
+            }
+        }
+        if self.api.header_read_timeout_ms == 0 {
+            return invalid("api.header_read_timeout_ms", "must be at least 1".into());
+        }
+        if self.api.keep_alive_timeout_ms == 0 {
+            return invalid("api.keep_alive_timeout_ms", "must be at least 1".into());
+        }
+        if self.api.max_connections == 0 {
+            return invalid("api.max_connections", "must be at least 1".into());
+        }
         let auth = &self.auth;
         if auth.jwt_secret.is_some() && auth.jwt_secret_file.is_some() {
             return invalid(
@@ -293,11 +310,26 @@ impl Config {
                 ),
             );
         }
+        for (key, v) in [
+            ("auth.login_domain", &auth.login_domain),
+            ("auth.login_uri", &auth.login_uri),
+        ] {
+            if v.chars().any(char::is_control) {
+                return invalid(key, "must not contain control characters".into());
+            }
+        }
         if auth.challenge_ttl_secs == 0 {
             return invalid("auth.challenge_ttl_secs", "must be at least 1".into());
         }
         check_bucket("rate_limit.per_ip", &self.rate_limit.per_ip)?;
         check_bucket("rate_limit.per_api_key", &self.rate_limit.per_api_key)?;
+        check_bucket("rate_limit.per_account", &self.rate_limit.per_account)?;
+        if !(1..=128).contains(&self.rate_limit.ipv6_prefix_len) {
+            return invalid(
+                "rate_limit.ipv6_prefix_len",
+                "must be between 1 and 128".into(),
+            );
+        }
         for group in RouteGroup::ALL {
             let g = self.rate_limit.groups.get(group);
             if let Some(b) = &g.per_ip {
@@ -306,6 +338,12 @@ impl Config {
             if let Some(b) = &g.per_api_key {
                 check_bucket(
                     &format!("rate_limit.groups.{}.per_api_key", group.as_str()),
+                    b,
+                )?;
+            }
+            if let Some(b) = &g.per_account {
+                check_bucket(
+                    &format!("rate_limit.groups.{}.per_account", group.as_str()),
                     b,
                 )?;
             }
@@ -368,6 +406,26 @@ impl Config {
         }
     }
 
+    /// The domain wallet login messages are bound to: `auth.login_domain`, else `api.listen`.
+    pub fn login_domain(&self) -> String {
+        let d = self.auth.login_domain.trim();
+        if d.is_empty() {
+            self.api.listen.clone()
+        } else {
+            d.to_string()
+        }
+    }
+
+    /// The URI wallet login messages are bound to: `auth.login_uri`, else `http://` + the domain.
+    pub fn login_uri(&self) -> String {
+        let u = self.auth.login_uri.trim();
+        if u.is_empty() {
+            format!("http://{}", self.login_domain())
+        } else {
+            u.to_string()
+        }
+    }
+
     /// The effective config as TOML with every secret (and any database password) redacted.
     pub fn to_redacted_toml(&self) -> String {
         let table = self.redacted_table();
@@ -389,6 +447,26 @@ impl Config {
         }
         table
     }
+}
+
+/// Parse `ADDRESS` or `ADDRESS/PREFIX` into the network address and prefix length (host bits kept;
+/// callers compare under the mask).
+pub fn parse_cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let s = s.trim();
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addr: std::net::IpAddr = addr.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            p.parse::<u8>().ok()?
+        }
+        Some(_) => return None,
+        None => max,
+    };
+    (prefix <= max).then_some((addr, prefix))
 }
 
 /// The field name of serde's "unknown field `x`, expected ..." message.
@@ -528,6 +606,15 @@ fn apply_env_var(
             "false" | "0" => vec![toml::Value::Boolean(false)],
             _ => return Err(env_err(format!("`{dotted}` expects true or false"))),
         },
+        // Lists (e.g. `api.trusted_proxies`): comma-separated strings.
+        Some(toml::Value::Array(_)) => vec![toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        )],
         Some(toml::Value::Table(_)) => {
             return Err(env_err(format!(
                 "`{dotted}` is a section; set its keys, e.g. {var}__<KEY>"

@@ -378,3 +378,50 @@ fn functions_section_refuses_unknown_keys_and_bad_values() {
     let err = load_text("[functions]\nmax_fetches = -1\n", &[]).unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
 }
+
+#[test]
+fn hardening_keys_have_safe_defaults_and_are_validated() {
+    let cfg = Config::default();
+    assert!(!cfg.auth.open_signup, "closed sign-up by default");
+    assert_eq!(cfg.api.header_read_timeout_ms, 10_000);
+    assert_eq!(cfg.api.keep_alive_timeout_ms, 60_000);
+    assert_eq!(cfg.api.max_connections, 1024);
+    assert!(cfg.api.trusted_proxies.is_empty());
+    assert_eq!(cfg.rate_limit.ipv6_prefix_len, 64);
+    assert_eq!(cfg.auth.network_magic, 860_833_102);
+    assert_eq!(cfg.login_domain(), "127.0.0.1:8080");
+    assert_eq!(cfg.login_uri(), "http://127.0.0.1:8080");
+    let cfg = Config::load_from(
+        None,
+        env(&[
+            ("NSL_API__TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
+            ("NSL_AUTH__OPEN_SIGNUP", "true"),
+            ("NSL_AUTH__LOGIN_DOMAIN", "app.example.com"),
+            ("NSL_RATE_LIMIT__PER_ACCOUNT__BURST", "7"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.api.trusted_proxies, vec!["10.0.0.0/8", "fd00::/8"]);
+    assert!(cfg.auth.open_signup);
+    assert_eq!(cfg.login_uri(), "http://app.example.com");
+    assert_eq!(cfg.rate_limit.per_account_for(RouteGroup::Read).burst, 7);
+    for (text, key) in [
+        (
+            "[api]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+            "api.trusted_proxies",
+        ),
+        ("[api]\nmax_connections = 0\n", "api.max_connections"),
+        (
+            "[api]\nheader_read_timeout_ms = 0\n",
+            "api.header_read_timeout_ms",
+        ),
+        (
+            "[rate_limit]\nipv6_prefix_len = 0\n",
+            "rate_limit.ipv6_prefix_len",
+        ),
+        ("[auth]\nlogin_domain = \"a\\nb\"\n", "auth.login_domain"),
+    ] {
+        let err = load_text(text, &[]).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+}

@@ -147,7 +147,22 @@ pub struct ApiConfig {
     /// Per-request time limit in milliseconds. Default 10000.
     pub request_timeout_ms: u64,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted reverse proxy). Default false.
+    /// Without `trusted_proxies` the last entry is taken (the one your proxy appended).
     pub trust_forwarded_for: bool,
+    /// CIDRs of your reverse proxies (e.g. `["10.0.0.0/8"]`). When set (with
+    /// `trust_forwarded_for`), `X-Forwarded-For` is used only when the socket peer is one of them,
+    /// and walked right to left skipping them: the first address that is not a trusted proxy is the
+    /// client. Default empty.
+    pub trusted_proxies: Vec<String>,
+    /// How long a client may take to send a complete request head (request line and headers),
+    /// counted from its first byte, in milliseconds. Default 10000.
+    pub header_read_timeout_ms: u64,
+    /// How long an idle keep-alive connection (no request in flight, no byte of a new one) stays
+    /// open, in milliseconds. Default 60000.
+    pub keep_alive_timeout_ms: u64,
+    /// Most client connections open at once; a connection beyond it is answered 503 `unavailable`
+    /// and closed. Default 1024.
+    pub max_connections: u32,
 }
 
 impl Default for ApiConfig {
@@ -157,6 +172,10 @@ impl Default for ApiConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout_ms: 10_000,
             trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            header_read_timeout_ms: 10_000,
+            keep_alive_timeout_ms: 60_000,
+            max_connections: 1024,
         }
     }
 }
@@ -194,6 +213,19 @@ pub struct AuthConfig {
     pub refresh_ttl_secs: u64,
     /// Wallet login challenge lifetime in seconds. Default 300.
     pub challenge_ttl_secs: u64,
+    /// Whether a wallet login of an unknown address creates a new `user` account (open sign-up).
+    /// Default false for `nsl serve` (accounts are made by the operator, `nsl admin create-account
+    /// --wallet`); `nsl dev` turns it on.
+    pub open_signup: bool,
+    /// The domain (RFC 3986 authority) a wallet login message is bound to, e.g. `app.example.com`.
+    /// Empty (default): `api.listen`.
+    pub login_domain: String,
+    /// The URI a wallet login message is bound to, e.g. `https://app.example.com`. Empty
+    /// (default): `http://` + the login domain.
+    pub login_uri: String,
+    /// Network magic of the Neo N3 network this deployment serves, written into (and checked in)
+    /// the wallet login message. Default 860833102 (N3 MainNet).
+    pub network_magic: u32,
 }
 
 impl Default for AuthConfig {
@@ -204,6 +236,10 @@ impl Default for AuthConfig {
             access_ttl_secs: 900,
             refresh_ttl_secs: 30 * 24 * 3600,
             challenge_ttl_secs: 300,
+            open_signup: false,
+            login_domain: String::new(),
+            login_uri: String::new(),
+            network_magic: 860_833_102,
         }
     }
 }
@@ -251,9 +287,12 @@ pub struct GroupLimits {
     /// Bucket per client IP for this group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_ip: Option<Bucket>,
-    /// Bucket per API key (or per authenticated account) for this group.
+    /// Bucket per API key (or per session) for this group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_api_key: Option<Bucket>,
+    /// Bucket per account (shared by all its keys and sessions) for this group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_account: Option<Bucket>,
 }
 
 /// `[rate_limit]` section.
@@ -264,8 +303,14 @@ pub struct RateLimitConfig {
     pub enabled: bool,
     /// Default bucket per client IP. Default 20/s, burst 40.
     pub per_ip: Bucket,
-    /// Default bucket per API key. Default 50/s, burst 100.
+    /// Default bucket per API key (or session). Default 50/s, burst 100.
     pub per_api_key: Bucket,
+    /// Default bucket per account, shared by all its API keys and sessions. Default 100/s,
+    /// burst 200.
+    pub per_account: Bucket,
+    /// IPv6 clients share one per-IP bucket per network of this prefix length (a client usually
+    /// holds a whole /64). 1..=128, default 64.
+    pub ipv6_prefix_len: u8,
     /// Overrides per route group. Default: `auth` per IP 1/s, burst 10.
     pub groups: RouteGroups,
 }
@@ -291,6 +336,7 @@ impl Default for RouteGroups {
                     burst: 10,
                 }),
                 per_api_key: None,
+                per_account: None,
             },
             read: GroupLimits::default(),
             write: GroupLimits::default(),
@@ -321,6 +367,11 @@ impl Default for RateLimitConfig {
                 rate_per_sec: 50.0,
                 burst: 100,
             },
+            per_account: Bucket {
+                rate_per_sec: 100.0,
+                burst: 200,
+            },
+            ipv6_prefix_len: 64,
             groups: RouteGroups::default(),
         }
     }
@@ -338,6 +389,14 @@ impl RateLimitConfig {
             .get(group)
             .per_api_key
             .unwrap_or(self.per_api_key)
+    }
+
+    /// Effective bucket per account for a group.
+    pub fn per_account_for(&self, group: RouteGroup) -> Bucket {
+        self.groups
+            .get(group)
+            .per_account
+            .unwrap_or(self.per_account)
     }
 }
 

@@ -210,6 +210,33 @@ impl EgressError {
         }
     }
 
+    /// The text shown to tenants (a function's `fetch` error, an oracle request's detail): like
+    /// `Display`, but without what the node learned on its own side: no resolved or refused
+    /// addresses (`host resolves to 10.0.0.5, a private address` is `forbidden: destination not
+    /// allowed`) and
+    /// no transport error text (which can name addresses). Only the URL the tenant gave (redacted,
+    /// host as written) may appear. The full `Display` text is for the operator log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Forbidden { reason, .. } => match reason {
+                ForbiddenReason::HostNotAllowed { host } => {
+                    format!(
+                        "forbidden: destination not allowed: host `{host}` is not in the allowlist"
+                    )
+                }
+                ForbiddenReason::InsecureRedirect => {
+                    "forbidden: destination not allowed: redirect from https to http".into()
+                }
+                _ => "forbidden: destination not allowed".into(),
+            },
+            Self::Connect { .. } => "cannot connect to the destination".into(),
+            Self::Request { .. } => "the request to the destination failed".into(),
+            Self::NotFound { .. } => "not found (HTTP 404)".into(),
+            Self::Http { status, .. } => format!("HTTP status {status}"),
+            other => other.to_string(),
+        }
+    }
+
     /// The HTTP status for [`EgressError::NotFound`] (404) and [`EgressError::Http`].
     pub fn status(&self) -> Option<u16> {
         match self {

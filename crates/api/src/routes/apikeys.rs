@@ -127,6 +127,29 @@ fn ceiling(p: &Principal) -> Option<&[String]> {
     }
 }
 
+/// The expiry ceiling of keys made by this caller: an API key cannot create or rotate into a key
+/// that outlives it (sessions: none).
+fn expiry_ceiling(p: &Principal) -> Option<i64> {
+    match &p.method {
+        AuthMethod::ApiKey { expires_at, .. } => *expires_at,
+        AuthMethod::Session { .. } => None,
+    }
+}
+
+/// 403 when `expires_at` (None: never) is later than the caller's own expiry.
+fn check_expiry_ceiling(p: &Principal, expires_at: Option<i64>) -> Result<(), ApiError> {
+    let Some(ceiling) = expiry_ceiling(p) else {
+        return Ok(());
+    };
+    if expires_at.is_none_or(|e| e > ceiling) {
+        return Err(ApiError::Forbidden(format!(
+            "this API key expires at {}; a key it creates or rotates must expire no later (give expires_in_secs)",
+            rfc3339(ceiling)
+        )));
+    }
+    Ok(())
+}
+
 fn parse_id(s: &str) -> Result<ApiKeyId, ApiError> {
     s.parse()
         .map_err(|_| ApiError::not_found("no such API key"))
@@ -156,7 +179,7 @@ async fn account_of(state: &AppState, p: &Principal) -> Result<nsl_store::Accoun
     security(("bearer" = [])),
     responses(
         (status = 201, body = CreatedKeyView),
-        (status = 401, body = ErrorBody), (status = 403, description = "missing `keys` scope or scope escalation", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "missing `keys` scope, scope escalation, or an expiry later than the calling key's", body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
     ))]
 pub(crate) async fn create(
@@ -181,6 +204,7 @@ pub(crate) async fn create(
             ));
         }
     };
+    check_expiry_ceiling(&p, expires_at)?;
     let created = svc::create_key(
         state.store(),
         &account,
@@ -244,7 +268,7 @@ pub(crate) async fn revoke(
 /// you revoke it, so clients can switch over first.
 #[utoipa::path(post, path = "/v1/apikeys/{id}/rotate", tag = "apikeys", security(("bearer" = [])),
     params(("id" = String, Path, description = "key id")),
-    responses((status = 201, body = CreatedKeyView), (status = 404, body = ErrorBody), (status = 409, description = "key revoked or expired", body = ErrorBody)))]
+    responses((status = 201, body = CreatedKeyView), (status = 403, description = "scope escalation, or the successor would outlive the calling key", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "key revoked or expired", body = ErrorBody)))]
 pub(crate) async fn rotate(
     State(state): State<AppState>,
     p: Principal,
@@ -255,6 +279,8 @@ pub(crate) async fn rotate(
     let account = account_of(&state, &p).await?;
     // The successor gets the old key's scopes: they must still be grantable by this caller.
     svc::validate_scopes(&old.scopes, account.role, ceiling(&p))?;
+    // The successor gets the old key's expiry: it must not outlive the caller's key either.
+    check_expiry_ceiling(&p, old.expires_at)?;
     let created = svc::rotate_key(state.store(), &account, &old, &actor(&p)).await?;
     tracing::info!(account_id = %account.id, old_key_id = %old.id, key_id = %created.key.id, "API key rotated");
     Ok((StatusCode::CREATED, Json(created.into())))

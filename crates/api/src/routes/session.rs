@@ -3,10 +3,13 @@
 //!
 //! ```text
 //! challenge {address} --> nonce + message (stored, single use, expires)
+//!       message: SIWE-shaped (EIP-4361), bound to [auth] login_domain, login_uri, network_magic
 //! wallet signs message (signMessage envelope, or raw P-256 over the message)
-//! login {nonce, public_key, signature, salt?} --> take challenge --> key maps to address?
-//!       --> signature verifies? --> account of the address (created on first login)
-//!       --> access JWT + refresh token (new family)
+//! login {nonce, public_key, signature, salt?, message?} --> take challenge (else `challenge_invalid`)
+//!       --> message fields = this deployment and this challenge? (else `login_message_invalid`)
+//!       --> key maps to address? --> signature verifies?
+//!       --> account of the address (created on first login only with [auth] open_signup,
+//!           else 403 `signup_closed`) --> access JWT + refresh token (new family)
 //! refresh {refresh_token} --> rotate (old marked used, new stored, same family) --> new pair
 //!       reuse of a used token --> whole family revoked + audit `auth.token_replay` --> 401
 //! logout {refresh_token} --> family revoked
@@ -27,12 +30,153 @@ use utoipa::ToSchema;
 
 use super::rfc3339;
 use crate::auth::ClientIp;
-use crate::error::{ApiError, ErrorBody, Json};
+use crate::error::{ApiError, ErrorBody, ErrorCode, Json};
 use crate::keys;
 use crate::state::AppState;
 
 /// Largest accepted salt (wallets send 32 hex characters).
 const MAX_SALT_LEN: usize = 64;
+/// Largest accepted login message.
+const MAX_MESSAGE_LEN: usize = 2048;
+/// The statement line of the login message.
+pub const LOGIN_STATEMENT: &str = "Sign in to the Neo Service Layer.";
+/// The version of the login message format.
+pub const LOGIN_VERSION: &str = "1";
+/// Clock skew tolerated on the message's `Issued At`, in milliseconds.
+const ISSUED_AT_SKEW_MS: i64 = 60_000;
+
+/// The fields of a wallet login message (EIP-4361 shape with the Neo network magic in place of
+/// the chain id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginMessage {
+    /// RFC 3986 authority of the deployment (`[auth] login_domain`).
+    pub domain: String,
+    /// The Neo N3 address signing in.
+    pub address: String,
+    /// `[auth] login_uri`.
+    pub uri: String,
+    /// Always [`LOGIN_VERSION`].
+    pub version: String,
+    /// Network magic (`[auth] network_magic`).
+    pub network: u32,
+    /// The challenge nonce.
+    pub nonce: String,
+    /// RFC 3339.
+    pub issued_at: String,
+    /// RFC 3339.
+    pub expiration_time: String,
+}
+
+impl LoginMessage {
+    /// The exact text a wallet signs.
+    pub fn render(&self) -> String {
+        format!(
+            "{domain} wants you to sign in with your Neo N3 account:\n{address}\n\n{LOGIN_STATEMENT}\n\nURI: {uri}\nVersion: {version}\nNetwork: {network}\nNonce: {nonce}\nIssued At: {issued}\nExpiration Time: {expires}",
+            domain = self.domain,
+            address = self.address,
+            uri = self.uri,
+            version = self.version,
+            network = self.network,
+            nonce = self.nonce,
+            issued = self.issued_at,
+            expires = self.expiration_time,
+        )
+    }
+
+    /// Parse a message of exactly the rendered shape (`None` otherwise).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut lines = text.split('\n');
+        let domain = lines
+            .next()?
+            .strip_suffix(" wants you to sign in with your Neo N3 account:")?
+            .to_owned();
+        let address = lines.next()?.to_owned();
+        if !lines.next()?.is_empty()
+            || lines.next()? != LOGIN_STATEMENT
+            || !lines.next()?.is_empty()
+        {
+            return None;
+        }
+        let mut field = |name: &str| -> Option<String> {
+            lines
+                .next()?
+                .strip_prefix(name)?
+                .strip_prefix(": ")
+                .map(str::to_owned)
+        };
+        let uri = field("URI")?;
+        let version = field("Version")?;
+        let network = field("Network")?;
+        let nonce = field("Nonce")?;
+        let issued_at = field("Issued At")?;
+        let expiration_time = field("Expiration Time")?;
+        if lines.next().is_some() || network.starts_with('+') {
+            return None;
+        }
+        Some(Self {
+            domain,
+            address,
+            uri,
+            version,
+            network: network.parse().ok()?,
+            nonce,
+            issued_at,
+            expiration_time,
+        })
+    }
+}
+
+fn parse_time_ms(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Check a signed login message against this deployment and the taken challenge; `Err` names the
+/// first field at fault.
+fn check_message(
+    state: &AppState,
+    text: &str,
+    ch: &nsl_store::Challenge,
+    now: i64,
+) -> Result<(), String> {
+    let m =
+        LoginMessage::parse(text).ok_or("the message does not have the login message format")?;
+    let s = state.settings();
+    if m.domain != s.login_domain {
+        return Err(format!("domain {:?} is not this deployment's", m.domain));
+    }
+    if m.uri != s.login_uri {
+        return Err(format!("URI {:?} is not this deployment's", m.uri));
+    }
+    if m.version != LOGIN_VERSION {
+        return Err(format!("version {:?} is not supported", m.version));
+    }
+    if m.network != s.network_magic {
+        return Err(format!(
+            "network {} is not this deployment's ({})",
+            m.network, s.network_magic
+        ));
+    }
+    if m.address != ch.address {
+        return Err("the address is not the challenged one".into());
+    }
+    if m.nonce != ch.id {
+        return Err("the nonce is not the challenge's".into());
+    }
+    let issued = parse_time_ms(&m.issued_at).ok_or("Issued At is not an RFC 3339 time")?;
+    let expires =
+        parse_time_ms(&m.expiration_time).ok_or("Expiration Time is not an RFC 3339 time")?;
+    if issued > now.saturating_add(ISSUED_AT_SKEW_MS) {
+        return Err("Issued At is in the future".into());
+    }
+    if expires <= now {
+        return Err("the message has expired".into());
+    }
+    if expires > ch.expires_at || issued > expires {
+        return Err("Expiration Time is later than the challenge's".into());
+    }
+    Ok(())
+}
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -83,12 +227,18 @@ pub(crate) async fn challenge(
     let now = now_ms();
     let ttl_ms = i64::try_from(state.settings().challenge_ttl.as_millis()).unwrap_or(i64::MAX / 2);
     let expires_at = now.saturating_add(ttl_ms);
-    let message = format!(
-        "{domain} wants you to sign in with your Neo N3 account:\n{address}\n\nNonce: {nonce}\nIssued At: {issued}\nExpiration Time: {expires}",
-        domain = state.settings().login_domain,
-        issued = rfc3339(now),
-        expires = rfc3339(expires_at),
-    );
+    let settings = state.settings();
+    let message = LoginMessage {
+        domain: settings.login_domain.clone(),
+        address: address.to_owned(),
+        uri: settings.login_uri.clone(),
+        version: LOGIN_VERSION.to_owned(),
+        network: settings.network_magic,
+        nonce: nonce.clone(),
+        issued_at: rfc3339(now),
+        expiration_time: rfc3339(expires_at),
+    }
+    .render();
     let stored = state
         .store()
         .create_challenge(&NewChallenge {
@@ -119,6 +269,11 @@ pub(crate) struct LoginRequest {
     /// "without salt" envelope, or a raw P-256 signature over the message.
     #[serde(default)]
     salt: Option<String>,
+    /// The message the wallet signed, if the client built it itself (see docs/auth.md for the
+    /// format). Absent: the challenge's `message`. Either way every field is checked against this
+    /// deployment and the challenge.
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// Tokens of a session.
@@ -167,7 +322,8 @@ fn signature_valid(pk: &neo::PublicKey, message: &str, salt: Option<&str>, sig: 
 /// Exchange a signed challenge for tokens (creates a user account on the first login of an address).
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = TokenResponse),
-    (status = 401, description = "unknown or expired challenge, key does not match the address, bad signature", body = ErrorBody),
+    (status = 401, description = "`challenge_invalid`: unknown, used or expired challenge; `login_message_invalid`: message for another domain, URI, network, version, address or nonce, or expired; `unauthorized`: key does not match the address, bad signature", body = ErrorBody),
+    (status = 403, description = "`signup_closed`: no account for this wallet and open sign-up is off", body = ErrorBody),
     (status = 422, description = "malformed public key, signature or salt", body = ErrorBody),
     (status = 429, description = "rate limited", body = ErrorBody),
 ))]
@@ -187,15 +343,35 @@ pub(crate) async fn login(
         .ok()
         .filter(|s| s.len() == 64)
         .ok_or_else(|| ApiError::validation("signature must be 64 bytes (r || s) in hex"))?;
+    if req
+        .message
+        .as_deref()
+        .is_some_and(|m| m.len() > MAX_MESSAGE_LEN)
+    {
+        return Err(ApiError::validation(format!(
+            "message longer than {MAX_MESSAGE_LEN} bytes"
+        )));
+    }
     let now = now_ms();
     let Some(ch) = state.store().take_challenge(req.nonce.trim(), now).await? else {
         state
             .audit_best_effort(failed(None, &ip, "unknown or expired challenge"))
             .await;
-        return Err(ApiError::unauthorized(
-            "unknown, used or expired challenge; ask for a new one",
+        return Err(ApiError::Coded(
+            ErrorCode::ChallengeInvalid,
+            "unknown, used or expired challenge; ask for a new one".into(),
         ));
     };
+    let message = req.message.clone().unwrap_or_else(|| ch.message.clone());
+    if let Err(why) = check_message(&state, &message, &ch, now) {
+        state
+            .audit_best_effort(failed(Some(&ch.address), &ip, "login message rejected"))
+            .await;
+        return Err(ApiError::Coded(
+            ErrorCode::LoginMessageInvalid,
+            format!("login message rejected: {why}"),
+        ));
+    }
     if pk.address() != ch.address {
         state
             .audit_best_effort(failed(
@@ -208,7 +384,6 @@ pub(crate) async fn login(
             "the public key does not belong to the challenged address",
         ));
     }
-    let message = ch.message.clone();
     let salt = req.salt.clone();
     let ok =
         tokio::task::spawn_blocking(move || signature_valid(&pk, &message, salt.as_deref(), &sig))
@@ -222,6 +397,15 @@ pub(crate) async fn login(
     }
     let account = match state.store().account_by_wallet(&ch.address).await? {
         Some(a) => a,
+        None if !state.settings().open_signup => {
+            state
+                .audit_best_effort(failed(Some(&ch.address), &ip, "sign-up closed"))
+                .await;
+            return Err(ApiError::Coded(
+                ErrorCode::SignupClosed,
+                "no account is linked to this wallet and this node does not create accounts on login; ask the operator for one".into(),
+            ));
+        }
         None => match state
             .store()
             .create_account_with_wallet(&ch.address, Role::User, &ch.address)
@@ -439,6 +623,30 @@ pub(crate) async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_messages_round_trip_and_reject_other_shapes() {
+        let m = LoginMessage {
+            domain: "app.example.com".into(),
+            address: "NPTmAHDxo6Pkyic8Nvu3kwyXoYJCvcCB6i".into(),
+            uri: "https://app.example.com".into(),
+            version: "1".into(),
+            network: 860_833_102,
+            nonce: "5c1f0123456789abcdef0123456789ab".into(),
+            issued_at: "2026-01-02T03:04:05.678Z".into(),
+            expiration_time: "2026-01-02T03:09:05.678Z".into(),
+        };
+        let text = m.render();
+        assert_eq!(
+            text,
+            "app.example.com wants you to sign in with your Neo N3 account:\nNPTmAHDxo6Pkyic8Nvu3kwyXoYJCvcCB6i\n\nSign in to the Neo Service Layer.\n\nURI: https://app.example.com\nVersion: 1\nNetwork: 860833102\nNonce: 5c1f0123456789abcdef0123456789ab\nIssued At: 2026-01-02T03:04:05.678Z\nExpiration Time: 2026-01-02T03:09:05.678Z"
+        );
+        assert_eq!(LoginMessage::parse(&text), Some(m));
+        assert!(LoginMessage::parse(&format!("{text}\nExtra: 1")).is_none());
+        assert!(LoginMessage::parse(&text.replace("Network: ", "Chain ID: ")).is_none());
+        assert!(LoginMessage::parse(&text.replace("860833102", "x")).is_none());
+        assert!(LoginMessage::parse("").is_none());
+    }
 
     #[test]
     fn both_signature_forms_verify_and_nothing_else() {

@@ -343,3 +343,71 @@ async fn scopes_and_expiry_are_enforced(b: Backend) {
         .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
 both_backends!(scopes_and_expiry_are_enforced);
+
+/// A key created or rotated with an expiring API key cannot outlive that key: no later expiry and
+/// no "never expires" (sessions are not limited this way).
+async fn expiring_key_cannot_mint_a_longer_lived_key(b: Backend) {
+    let t = app(b).await;
+    let s = wallet_login(&t.app, &neo::PrivateKey::generate()).await;
+    let r = create_key(
+        &t.app,
+        &s.access,
+        json!({"name": "short", "scopes": ["read", "keys"], "expires_in_secs": 3600}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let short = r.str("key");
+    // No expiry, or a later one: refused.
+    create_key(
+        &t.app,
+        &short,
+        json!({"name": "forever", "scopes": ["read"]}),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    create_key(
+        &t.app,
+        &short,
+        json!({"name": "longer", "scopes": ["read"], "expires_in_secs": 7200}),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    // Shorter: fine.
+    let r = create_key(
+        &t.app,
+        &short,
+        json!({"name": "shorter", "scopes": ["read"], "expires_in_secs": 600}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Rotating a key without expiry would mint a non-expiring successor: refused.
+    let forever = create_key(
+        &t.app,
+        &s.access,
+        json!({"name": "forever", "scopes": ["read"]}),
+    )
+    .await;
+    assert_eq!(forever.status, StatusCode::CREATED, "{}", forever.text);
+    let path = format!("/v1/apikeys/{}/rotate", forever.str("id"));
+    call(&t.app, Method::POST, &path, None, Some(&short))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    // The session may rotate it (no ceiling), and the short key may rotate itself.
+    let r = call(&t.app, Method::POST, &path, None, Some(&s.access)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let me = call(&t.app, Method::GET, "/v1/me", None, Some(&short)).await;
+    let own_id = me.body["auth"]["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    let r = call(
+        &t.app,
+        Method::POST,
+        &format!("/v1/apikeys/{own_id}/rotate"),
+        None,
+        Some(&short),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+both_backends!(expiring_key_cannot_mint_a_longer_lived_key);

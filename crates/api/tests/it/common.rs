@@ -57,6 +57,12 @@ pub(crate) async fn config(backend: Backend, tune: impl FnOnce(&mut Config)) -> 
         rate_per_sec: 10_000.0,
         burst: 10_000,
     };
+    cfg.rate_limit.per_account = nsl_config::Bucket {
+        rate_per_sec: 10_000.0,
+        burst: 10_000,
+    };
+    // Most tests log in with fresh wallets; the closed default is tested on its own.
+    cfg.auth.open_signup = true;
     cfg.rate_limit.groups = nsl_config::RouteGroups {
         auth: Default::default(),
         read: Default::default(),

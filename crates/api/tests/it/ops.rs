@@ -95,3 +95,36 @@ async fn extra_routes_and_their_docs_are_merged() {
         doc.text
     );
 }
+
+/// With the database gone, `/ready` and a route that needs the store answer 503 `unavailable`
+/// with a generic message: no driver error text (pool state, host, database or user names).
+async fn database_errors_stay_out_of_bodies(b: Backend) {
+    let t = app(b).await;
+    t.store.close().await;
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    r.assert_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let r2 = call(
+        &t.app,
+        Method::POST,
+        "/v1/auth/challenge",
+        Some(serde_json::json!({"address": "NPTmAHDxo6Pkyic8Nvu3kwyXoYJCvcCB6i"})),
+        None,
+    )
+    .await;
+    r2.assert_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    for r in [&r, &r2] {
+        let msg = r.str("message").to_lowercase();
+        for leak in [
+            "pool",
+            "closed",
+            "database:",
+            "sqlx",
+            "postgres",
+            "sqlite",
+            "connection",
+        ] {
+            assert!(!msg.contains(leak), "{leak:?} in {}", r.text);
+        }
+    }
+}
+both_backends!(database_errors_stay_out_of_bodies);

@@ -8,7 +8,7 @@ use nsl_store::{AuditFilter, AuditStore as _};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::common::{Backend, JWT_SECRET, app, call, wallet_login};
+use crate::common::{Backend, JWT_SECRET, app, app_with, call, wallet_login};
 
 async fn challenge(app: &axum::Router, address: &str) -> (String, String) {
     let r = call(
@@ -88,7 +88,7 @@ async fn bad_logins_are_refused_and_audited(b: Backend) {
     // The challenge is single use even after a failure.
     let sig = neo::sign_message(&key, salt, &message);
     let r = login(&t.app, json!({"nonce": nonce, "public_key": key.public_key().to_hex(), "signature": hex::encode(sig), "salt": salt})).await;
-    r.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    r.assert_error(StatusCode::UNAUTHORIZED, "challenge_invalid");
 
     // Replayed challenge after a successful login.
     let (nonce, message) = challenge(&t.app, &key.address()).await;
@@ -97,7 +97,7 @@ async fn bad_logins_are_refused_and_audited(b: Backend) {
     assert_eq!(login(&t.app, body.clone()).await.status, StatusCode::OK);
     login(&t.app, body)
         .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        .assert_error(StatusCode::UNAUTHORIZED, "challenge_invalid");
 
     // Malformed inputs.
     let (nonce, _) = challenge(&t.app, &key.address()).await;
@@ -308,3 +308,136 @@ async fn logout_revokes_the_family(b: Backend) {
     .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
 both_backends!(logout_revokes_the_family);
+
+const SALT: &str = "00112233445566778899aabbccddeeff";
+
+fn signed_login(key: &neo::PrivateKey, nonce: &str, message: &str, send_message: bool) -> Value {
+    let sig = hex::encode(neo::sign_message(key, SALT, message));
+    let mut body = json!({"nonce": nonce, "public_key": key.public_key().to_hex(), "signature": sig, "salt": SALT});
+    if send_message {
+        body["message"] = json!(message);
+    }
+    body
+}
+
+/// The login message is bound to the deployment (EIP-4361 shape): domain and URI from config,
+/// network magic, version, nonce, times. A message signed for another domain, URI or network, an
+/// expired one, or a reused nonce is refused with a stable code.
+async fn login_message_is_bound_to_the_deployment(b: Backend) {
+    let t = app_with(
+        b,
+        |c| {
+            c.auth.login_domain = "app.example.com".into();
+            c.auth.login_uri = "https://app.example.com/login".into();
+            c.auth.network_magic = 5_195_086;
+        },
+        axum::Router::new(),
+    )
+    .await;
+    let key = neo::PrivateKey::generate();
+    let (nonce, message) = challenge(&t.app, &key.address()).await;
+    let m = nsl_api::LoginMessage::parse(&message).expect("the documented format");
+    assert_eq!(m.domain, "app.example.com");
+    assert_eq!(m.uri, "https://app.example.com/login");
+    assert_eq!(m.network, 5_195_086);
+    assert_eq!(m.version, "1");
+    assert_eq!(m.nonce, nonce);
+    assert_eq!(m.address, key.address());
+    // A client that builds the message itself from the documented format logs in.
+    assert_eq!(m.render(), message);
+    let r = login(&t.app, signed_login(&key, &nonce, &m.render(), true)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // Each of these is signed correctly by the right key, but for something else.
+    type Change = Box<dyn Fn(&mut nsl_api::LoginMessage)>;
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "another domain",
+            Box::new(|m| m.domain = "evil.example".into()),
+        ),
+        (
+            "another URI",
+            Box::new(|m| m.uri = "https://evil.example/login".into()),
+        ),
+        ("another network", Box::new(|m| m.network = 860_833_102)),
+        ("another version", Box::new(|m| m.version = "2".into())),
+        ("another nonce", Box::new(|m| m.nonce = "00".repeat(16))),
+        (
+            "expired",
+            Box::new(|m| {
+                m.issued_at = "2020-01-01T00:00:00.000Z".into();
+                m.expiration_time = "2020-01-01T00:05:00.000Z".into();
+            }),
+        ),
+        (
+            "valid past the challenge",
+            Box::new(|m| m.expiration_time = "2999-01-01T00:00:00.000Z".into()),
+        ),
+    ];
+    for (what, change) in cases {
+        let (nonce, message) = challenge(&t.app, &key.address()).await;
+        let mut m = nsl_api::LoginMessage::parse(&message).expect("format");
+        change(&mut m);
+        let r = login(&t.app, signed_login(&key, &nonce, &m.render(), true)).await;
+        assert_eq!(r.code(), "login_message_invalid", "{what}: {}", r.text);
+        r.assert_error(StatusCode::UNAUTHORIZED, "login_message_invalid");
+    }
+    // A message that is not in the format at all.
+    let (nonce, _) = challenge(&t.app, &key.address()).await;
+    login(&t.app, signed_login(&key, &nonce, "please sign in", true))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "login_message_invalid");
+    // A reused nonce.
+    let (nonce, message) = challenge(&t.app, &key.address()).await;
+    let body = signed_login(&key, &nonce, &message, false);
+    assert_eq!(login(&t.app, body.clone()).await.status, StatusCode::OK);
+    login(&t.app, body)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "challenge_invalid");
+}
+both_backends!(login_message_is_bound_to_the_deployment);
+
+/// With open sign-up off (the `nsl serve` default) an unknown wallet gets 403 `signup_closed`
+/// and no account is created; a wallet the operator linked to an account still logs in.
+async fn closed_signup_refuses_unknown_wallets(b: Backend) {
+    let t = app_with(b, |c| c.auth.open_signup = false, axum::Router::new()).await;
+    assert!(
+        !nsl_config::Config::default().auth.open_signup,
+        "closed by default"
+    );
+    let stranger = neo::PrivateKey::generate();
+    let (nonce, message) = challenge(&t.app, &stranger.address()).await;
+    login(&t.app, signed_login(&stranger, &nonce, &message, false))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "signup_closed");
+    use nsl_store::AccountStore as _;
+    assert!(
+        t.store
+            .account_by_wallet(&stranger.address())
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let member = neo::PrivateKey::generate();
+    let acct = t
+        .store
+        .create_account_with_wallet("member", nsl_store::Role::User, &member.address())
+        .await
+        .expect("account");
+    let s = wallet_login(&t.app, &member).await;
+    assert_eq!(s.account_id, acct.id.to_string());
+}
+both_backends!(closed_signup_refuses_unknown_wallets);
+
+/// An expired challenge is refused with `challenge_invalid` even with a valid signature.
+async fn expired_challenge_is_refused(b: Backend) {
+    let t = app_with(b, |c| c.auth.challenge_ttl_secs = 1, axum::Router::new()).await;
+    let key = neo::PrivateKey::generate();
+    let (nonce, message) = challenge(&t.app, &key.address()).await;
+    // Outlive the one-second challenge (a wait, not a timing assertion).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    login(&t.app, signed_login(&key, &nonce, &message, false))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "challenge_invalid");
+}
+both_backends!(expired_challenge_is_refused);

@@ -164,6 +164,61 @@ async fn a_name_resolving_to_loopback_is_forbidden_after_resolution() {
     assert_eq!(accepted.load(Ordering::SeqCst), 0);
 }
 
+/// What tenants see of a refused destination (function `fetch` errors, oracle answer details)
+/// never names the address the node resolved; the operator's `Display` text keeps it.
+#[tokio::test]
+async fn tenant_text_does_not_reveal_resolved_addresses() {
+    let (target, accepted) = canary("127.0.0.1").await;
+    let port = target.addr.port();
+    let policy = EgressPolicy {
+        allow_http: true,
+        ..EgressPolicy::default()
+    };
+    let egress = Egress::new(policy).expect("client");
+    let err = egress
+        .get(
+            &format!("http://localhost:{port}/"),
+            &RequestOptions::default(),
+        )
+        .await
+        .expect_err("loopback");
+    assert!(
+        err.to_string().contains("127.0.0.1"),
+        "operator text: {err}"
+    );
+    let public = err.public_message();
+    assert_eq!(public, "forbidden: destination not allowed");
+    // A literal private address is refused with the same text.
+    let err = egress
+        .get("http://10.0.0.5/", &RequestOptions::default())
+        .await
+        .expect_err("private");
+    assert_eq!(err.public_message(), "forbidden: destination not allowed");
+    // Refused connections do not leak transport text either.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let dev = Egress::new(EgressPolicy::development()).expect("client");
+    let err = dev
+        .get(
+            &format!("http://localhost:{closed_port}/"),
+            &RequestOptions::default(),
+        )
+        .await
+        .expect_err("closed port");
+    assert!(
+        !err.public_message().contains("127.0.0.1"),
+        "{}",
+        err.public_message()
+    );
+    assert!(
+        !err.public_message().contains("::1"),
+        "{}",
+        err.public_message()
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 0);
+}
+
 #[derive(Clone)]
 struct Origin {
     hits: Arc<AtomicUsize>,

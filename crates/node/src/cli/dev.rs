@@ -275,8 +275,14 @@ impl DevEnvironment {
         progress(
             "starting the node (nsl serve, SQLite, oracle service on; dev egress policy allows http and private hosts)",
         );
-        let node =
-            NodeProcess::start(&dir.join("node"), chain.rpc_url(), &gateway, &node_key).await?;
+        let node = NodeProcess::start(
+            &dir.join("node"),
+            chain.rpc_url(),
+            &gateway,
+            &node_key,
+            chain.network_magic(),
+        )
+        .await?;
         progress(&format!("node API at {}", node.api_url));
         progress(&format!("ready in {:.1?}", t.elapsed()));
         Ok(Self {
@@ -337,7 +343,10 @@ impl DevEnvironment {
         };
         let path = self.dir.join("dev.json");
         let text = serde_json::to_string_pretty(&state).context("encoding dev.json")?;
-        write_private(&path, text.as_bytes())
+        // Written whole, then renamed: a reader polling for the file never sees it half written.
+        let tmp = self.dir.join("dev.json.tmp");
+        write_private(&tmp, text.as_bytes())
+            .and_then(|()| std::fs::rename(&tmp, &path))
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(path)
     }
@@ -381,6 +390,7 @@ impl NodeProcess {
         rpc_url: &str,
         gateway: &UInt160,
         node_key: &PrivateKey,
+        network_magic: u32,
     ) -> CliResult<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -395,6 +405,9 @@ impl NodeProcess {
         cmd.arg("serve")
             .env("NSL_NODE__DATA_DIR", dir.join("data"))
             .env("NSL_API__LISTEN", format!("127.0.0.1:{port}"))
+            // Any local wallet may sign up; login messages name the privnet's magic.
+            .env("NSL_AUTH__OPEN_SIGNUP", "true")
+            .env("NSL_AUTH__NETWORK_MAGIC", network_magic.to_string())
             .env("NSL_ORACLE__ENABLED", "true")
             .env("NSL_ORACLE__RPC_URL", rpc_url)
             .env("NSL_ORACLE__GATEWAY_HASH", gateway.to_string())

@@ -105,6 +105,10 @@ pub(crate) enum AdminCmd {
         /// Role of the new account.
         #[arg(long, value_enum, default_value = "user")]
         role: RoleArg,
+        /// Neo N3 address to link: its wallet logs in to this account (needed for wallet login
+        /// while `[auth] open_signup` is off).
+        #[arg(long, value_name = "ADDRESS")]
+        wallet: Option<String>,
     },
 }
 
@@ -166,7 +170,9 @@ pub(super) fn run(cmd: PlatformCmd, out: &Output) -> CliResult {
         PlatformCmd::Admin(args) => {
             let cfg = args.config.load()?;
             match args.cmd {
-                AdminCmd::CreateAccount { name, role } => create_account(&cfg, &name, role, out),
+                AdminCmd::CreateAccount { name, role, wallet } => {
+                    create_account(&cfg, &name, role, wallet.as_deref(), out)
+                }
             }
         }
         PlatformCmd::Audit(args) => {
@@ -234,10 +240,24 @@ fn run_config(args: ConfigCmdArgs, out: &Output) -> CliResult {
     }
 }
 
-fn create_account(cfg: &Config, name: &str, role: RoleArg, out: &Output) -> CliResult {
+fn create_account(
+    cfg: &Config,
+    name: &str,
+    role: RoleArg,
+    wallet: Option<&str>,
+    out: &Output,
+) -> CliResult {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(CliError::bad_input("--name must be 1 to 200 characters"));
+    }
+    let wallet = wallet.map(str::trim);
+    if let Some(w) = wallet
+        && neo::address_to_script_hash(w).is_err()
+    {
+        return Err(CliError::bad_input(
+            "--wallet is not a valid Neo N3 address",
+        ));
     }
     let role = match role {
         RoleArg::User => Role::User,
@@ -245,10 +265,23 @@ fn create_account(cfg: &Config, name: &str, role: RoleArg, out: &Output) -> CliR
     };
     block_on(async {
         let store = Store::open(cfg).await.context("cannot open the database")?;
-        let account = store
-            .create_account(name, role)
-            .await
-            .context("cannot create account")?;
+        let account = match wallet {
+            Some(w) => store
+                .create_account_with_wallet(name, role, w)
+                .await
+                .map_err(|e| match e {
+                    nsl_store::StoreError::Conflict { .. } => {
+                        CliError::bad_input("this wallet is already linked to an account")
+                    }
+                    e => anyhow::Error::new(e)
+                        .context("cannot create account")
+                        .into(),
+                })?,
+            None => store
+                .create_account(name, role)
+                .await
+                .context("cannot create account")?,
+        };
         store
             .append_audit(&NewAuditEntry {
                 ts: nsl_store::now_ms(),
@@ -256,7 +289,7 @@ fn create_account(cfg: &Config, name: &str, role: RoleArg, out: &Output) -> CliR
                 action: "account.create".into(),
                 target: Some(account.id.to_string()),
                 ip: None,
-                detail: serde_json::json!({ "name": account.name, "role": account.role }),
+                detail: serde_json::json!({ "name": account.name, "role": account.role, "wallet": wallet }),
             })
             .await
             .context("cannot write the audit log")?;

@@ -105,13 +105,16 @@ impl EgressFetch {
     }
 }
 
+/// The error a function sees: the tenant-safe text of the egress error (no resolved or internal
+/// addresses); the full error goes to the operator log.
 fn host_error(e: &EgressError) -> HostError {
+    tracing::debug!(error = %e, "function fetch refused or failed");
     match e.kind() {
         ErrorKind::Forbidden | ErrorKind::ProtocolNotSupported | ErrorKind::InvalidUrl => {
-            HostError::Refused(e.to_string())
+            HostError::Refused(e.public_message())
         }
         ErrorKind::Timeout => HostError::Timeout,
-        _ => HostError::Failed(e.to_string()),
+        _ => HostError::Failed(e.public_message()),
     }
 }
 

@@ -97,7 +97,12 @@ async fn answer_inner(egress: &Egress, url: &str, filter: Option<&str>) -> Answe
     };
     let response = match egress.get(url, &opts).await {
         Ok(r) => r,
-        Err(e) => return Answer::failure(code_for_egress_error(&e), e.to_string()),
+        Err(e) => {
+            // The operator log keeps the detail (resolved address, transport error); the answer's
+            // detail is shown to the tenant and must not reveal internal addresses.
+            tracing::info!(error = %e, "oracle fetch refused or failed");
+            return Answer::failure(code_for_egress_error(&e), e.public_message());
+        }
     };
     let code = code_for_http_status(response.status);
     if code != ResponseCode::Success {
@@ -196,6 +201,31 @@ mod tests {
 
     fn dev_egress() -> Egress {
         Egress::new(EgressPolicy::development()).unwrap()
+    }
+
+    /// The answer's detail is shown to the tenant (`/v1/oracle/requests`): a host name resolving to
+    /// loopback is "destination not allowed", without the resolved address.
+    #[tokio::test]
+    async fn refused_destinations_do_not_reveal_resolved_addresses() {
+        let srv = serve(vec![("/x", 200, "application/json", b"1".to_vec())]).await;
+        let egress = Egress::new(EgressPolicy {
+            allow_http: true,
+            ..EgressPolicy::default()
+        })
+        .unwrap();
+        let a = answer(
+            &egress,
+            &format!("http://localhost:{}/x", srv.addr.port()),
+            None,
+        )
+        .await;
+        assert_eq!(a.code, ResponseCode::Forbidden);
+        let detail = a.detail.unwrap();
+        assert!(
+            !detail.contains("127.0.0.1") && !detail.contains("::1"),
+            "{detail}"
+        );
+        assert!(detail.contains("destination not allowed"), "{detail}");
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ fn app(env: &TestEnv) -> Router {
     };
     cfg.rate_limit.per_ip = generous;
     cfg.rate_limit.per_api_key = generous;
+    cfg.rate_limit.per_account = generous;
     let state = AppState::from_config(env.store.clone(), &cfg).expect("state");
     nsl_api::router_with(state, nsl_secrets::router(Arc::clone(&env.service)))
 }

@@ -58,6 +58,7 @@ async fn setup(b: Backend) -> TestApp {
     };
     cfg.rate_limit.per_ip = generous;
     cfg.rate_limit.per_api_key = generous;
+    cfg.rate_limit.per_account = generous;
     cfg.rate_limit.groups = nsl_config::RouteGroups {
         auth: Default::default(),
         read: Default::default(),
