@@ -262,6 +262,12 @@ impl DevChain {
         &self.rpc_url
     }
 
+    /// The node's WebSocket URL (`ws://127.0.0.1:<rpc port>/ws`): neo-go serves `/ws` on the
+    /// RPC port whenever RPC is enabled, no extra configuration (see `neo_rpc::ws`).
+    pub fn ws_url(&self) -> String {
+        format!("ws{}/ws", self.rpc_url.trim_start_matches("http"))
+    }
+
     /// A client for the node.
     pub fn rpc(&self) -> &RpcClient {
         &self.rpc
