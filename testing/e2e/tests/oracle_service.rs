@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use neo::{Arg, StackItem, UInt160};
 use neo_rpc::{Invoker, ONE_GAS, RpcClient};
+use nsl_e2e::rpc_proxy::{Match, Proxy, Trap};
 use nsl_e2e::{
     OracleChain, OracleChainConfig, PRICE_BODY, PriceServer, price_server, test_block_time,
 };
@@ -114,6 +115,19 @@ impl Env {
         watch::Sender<bool>,
         tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
     ) {
+        self.start_via(store, self.rpc(), change).await
+    }
+
+    /// [`Env::start_configured`] talking to the node through `rpc`.
+    async fn start_via(
+        &self,
+        store: Arc<dyn OracleStore>,
+        rpc: RpcClient,
+        change: impl FnOnce(&mut ServiceConfig),
+    ) -> (
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
+    ) {
         let egress = Egress::new(EgressPolicy {
             allow_http: true,
             allow_private_hosts: true,
@@ -130,7 +144,7 @@ impl Env {
         change(&mut config);
         let service = OracleService::new(
             store,
-            self.rpc(),
+            rpc,
             egress,
             NodeKey(self.node_key.clone()),
             config,
@@ -271,6 +285,35 @@ async fn pushed_blocks_wake_the_follower_when_polling_is_off() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1, "the request was recorded by the follower");
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// A node reached through a proxy that only forwards plain HTTP (no WebSocket upgrade): block
+/// push is on but unavailable, and polling alone finds and answers the request.
+#[tokio::test]
+async fn follower_polls_when_the_node_has_no_websocket() {
+    let env = setup().await;
+    let proxy = Proxy::start(
+        env.chain.rpc_url(),
+        Match::RpcMethod("no-such-method".into()),
+        Trap::Hold,
+    )
+    .await;
+    let err = neo_rpc::WsClient::connect(&proxy.url()).await.unwrap_err();
+    assert!(
+        matches!(err, neo_rpc::Error::WsUnsupported { .. }),
+        "{err:?}"
+    );
+    let store = env.store().await;
+    let rpc = RpcClient::new(proxy.url()).unwrap();
+    let (stop, task) = env
+        .start_via(Arc::new(store.clone()), rpc, |c| {
+            assert!(c.block_push, "push is the default");
+        })
+        .await;
+    let id = env.gateway_request("$.data.price").await;
+    assert_eq!(env.gateway_result(id).await, (0, b"[42.17]".to_vec()));
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 }

@@ -6,6 +6,7 @@ use neo::{Arg, PrivateKey};
 use neo_rpc::types::VmState;
 use neo_rpc::ws::{Event, EventStream, StreamItem, StreamOptions, Subscription, WsClient};
 use neo_rpc::{Error, Nep17, ONE_GAS, native};
+use nsl_e2e::rpc_proxy::{Match, Proxy, Trap};
 use nsl_e2e::tcp_proxy::TcpProxy;
 use nsl_e2e::{http_server, start_chain};
 
@@ -309,6 +310,20 @@ async fn an_endpoint_without_websocket_is_a_documented_error() {
         matches!(err, Error::WsUnsupported { status: 404, .. }),
         "{err}"
     );
+
+    // A real neo-go behind a proxy that forwards plain HTTP only (the upgrade is lost): neo-go
+    // answers 400, and JSON-RPC over HTTP through the same proxy works.
+    let chain = start_chain().await;
+    let proxy = Proxy::start(
+        chain.rpc_url(),
+        Match::RpcMethod("no-such-method".into()),
+        Trap::Hold,
+    )
+    .await;
+    let err = WsClient::connect(&proxy.url()).await.unwrap_err();
+    assert!(matches!(err, Error::WsUnsupported { .. }), "{err:?}");
+    let over_http = neo_rpc::RpcClient::new(proxy.url()).unwrap();
+    assert!(over_http.get_block_count().await.unwrap() > 0);
 
     // Nothing listening at all is a transport error (the node may come back).
     let port = {
