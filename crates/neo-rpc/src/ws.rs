@@ -737,6 +737,18 @@ mod tests {
         assert!(Event::decode("notification_from_execution", json!([{"contract": "x"}])).is_err());
     }
 
+    /// No TLS stack is compiled in: a `wss://` node is refused, never silently spoken to in clear.
+    #[tokio::test]
+    async fn wss_is_refused_without_tls() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let err = WsClient::connect(&format!("https://127.0.0.1:{port}"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::WsTransport { .. }), "{err:?}");
+        assert!(err.to_string().contains("TLS"), "{err}");
+    }
+
     #[test]
     fn a_full_buffer_turns_into_missed() {
         let (tx, mut rx) = mpsc::channel(1);
