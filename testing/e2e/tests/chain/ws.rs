@@ -336,3 +336,52 @@ async fn an_endpoint_without_websocket_is_a_documented_error() {
     assert!(matches!(err, Error::WsTransport { .. }), "{err:?}");
     assert!(err.is_transport());
 }
+
+#[tokio::test]
+async fn stream_recovers_after_the_node_restarts() {
+    let mut chain = start_chain().await;
+    let options = StreamOptions {
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        ..StreamOptions::default()
+    };
+    let mut stream = EventStream::connect(chain.rpc_url(), vec![Subscription::blocks()], options)
+        .await
+        .unwrap();
+    let mut before = 0;
+    while before < 2 {
+        if let StreamItem::Event(Event::Block(_)) = next_item(&mut stream).await {
+            before += 1;
+        }
+    }
+    // neo-go is killed and started again on the same port (a new in-memory chain).
+    chain.restart().await.unwrap();
+    let mut disconnected = false;
+    let mut reconnected = false;
+    let mut after = Vec::new();
+    while after.len() < 3 {
+        match next_item(&mut stream).await {
+            StreamItem::Disconnected { error, .. } => {
+                assert!(error.is_transport(), "{error}");
+                disconnected = true;
+            }
+            StreamItem::Reconnected => {
+                assert!(disconnected);
+                reconnected = true;
+            }
+            StreamItem::Event(Event::Block(b)) if reconnected => after.push(b),
+            // Blocks of the old node still in the socket buffer, or heights of the new chain
+            // above the last one seen: not what this test checks.
+            StreamItem::Event(Event::Block(_)) | StreamItem::Gap { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // The blocks are the restarted node's.
+    for pair in after.windows(2) {
+        assert_eq!(pair[1].index, pair[0].index + 1);
+    }
+    for b in &after {
+        assert_eq!(chain.rpc().get_block(b.index).await.unwrap().hash, b.hash);
+    }
+    stream.close().await;
+}
