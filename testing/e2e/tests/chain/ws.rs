@@ -241,10 +241,15 @@ async fn stream_reports_the_gap_and_recovers_after_the_socket_is_cut() {
     // Reconnected, then the hole is reported before the first new block.
     let mut gaps = Vec::new();
     let mut reconnected = false;
+    let mut failed_attempts = 0;
     let mut after = Vec::new();
     while after.len() < 3 {
         match next_item(&mut stream).await {
-            StreamItem::Disconnected { .. } => assert!(!reconnected),
+            StreamItem::Disconnected { .. } => {
+                assert!(!reconnected);
+                failed_attempts += 1;
+                assert!(failed_attempts < 300, "never reconnected");
+            }
             StreamItem::Reconnected => reconnected = true,
             StreamItem::Gap { from, to } => {
                 assert!(reconnected);
@@ -358,12 +363,16 @@ async fn stream_recovers_after_the_node_restarts() {
     chain.restart().await.unwrap();
     let mut disconnected = false;
     let mut reconnected = false;
+    let mut failed_attempts = 0;
     let mut after = Vec::new();
     while after.len() < 3 {
         match next_item(&mut stream).await {
             StreamItem::Disconnected { error, .. } => {
                 assert!(error.is_transport(), "{error}");
+                assert!(!reconnected);
                 disconnected = true;
+                failed_attempts += 1;
+                assert!(failed_attempts < 300, "never reconnected");
             }
             StreamItem::Reconnected => {
                 assert!(disconnected);
