@@ -137,7 +137,7 @@ async fn notification_filter_delivers_exactly_the_matching_events_of_a_tx() {
 }
 
 #[tokio::test]
-async fn unsubscribe_stops_the_events_and_close_ends_the_stream() {
+async fn unsubscribe_stops_block_events_on_that_socket() {
     let chain = start_chain().await;
     let mut ws = WsClient::connect(&chain.ws_url()).await.unwrap();
     let id = ws.subscribe(&Subscription::blocks()).await.unwrap();
