@@ -296,6 +296,14 @@ impl WsClient {
                     status: resp.status().as_u16(),
                 });
             }
+            // A URL tungstenite cannot use (above all `wss://`: no TLS stack is built in) is the
+            // caller's to fix, not worth retrying.
+            Ok(Err(tungstenite::Error::Url(e))) => {
+                return Err(Error::InvalidArgument(format!(
+                    "websocket URL {}: {e}",
+                    redact(&url)
+                )));
+            }
             Ok(Err(e)) => return Err(transport(&url, e)),
             Ok(Ok(s)) => s,
         };
@@ -745,7 +753,8 @@ mod tests {
         let err = WsClient::connect(&format!("https://127.0.0.1:{port}"))
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::WsTransport { .. }), "{err:?}");
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+        assert!(!err.is_transport(), "not worth retrying");
         assert!(err.to_string().contains("TLS"), "{err}");
     }
 

@@ -72,14 +72,25 @@ async fn shutdown_or_wake(
 }
 
 /// Wake the follower on every block the node announces (and after a reconnect, when blocks may
-/// have been missed). Ends when the node has no WebSocket endpoint: polling alone goes on.
+/// have been missed). Ends when the node has no WebSocket endpoint (polling alone goes on); a
+/// node that cannot be reached at start is tried again with back-off.
 async fn watch_blocks(rpc_url: String, wake: Arc<Notify>) {
-    let subs = vec![Subscription::blocks()];
-    let mut stream = match EventStream::connect(&rpc_url, subs, StreamOptions::default()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::info!(error = %e, "oracle follower: no block push, polling only");
-            return;
+    let options = StreamOptions::default();
+    let mut delay = options.backoff_min;
+    let mut stream = loop {
+        let subs = vec![Subscription::blocks()];
+        match EventStream::connect(&rpc_url, subs, options.clone()).await {
+            Ok(s) => break s,
+            // The node is down for now: try again (polling goes on meanwhile).
+            Err(e) if e.is_transport() => {
+                tracing::debug!(error = %e, "oracle follower: block push not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(options.backoff_max);
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "oracle follower: no block push, polling only");
+                return;
+            }
         }
     };
     tracing::info!("oracle follower: woken by pushed blocks (polling stays the fallback)");
