@@ -30,6 +30,10 @@ pub struct OracleConfig {
     /// Pause between follower/sender rounds in milliseconds (how late a new block is seen).
     /// Default 100.
     pub poll_interval_ms: u64,
+    /// Wake the follower as soon as the node pushes a new block over its WebSocket endpoint
+    /// (neo-go: `/ws` on the RPC port); polling every `poll_interval_ms` stays the fallback, and
+    /// is all there is when the node has no WebSocket endpoint. Default `true`.
+    pub block_push: bool,
     /// First block to scan when the database has no cursor yet. Unset: the chain's height at the
     /// first start (requests made before it are not answered).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +63,7 @@ impl Default for OracleConfig {
             node_key_file: None,
             workers: 128,
             poll_interval_ms: 100,
+            block_push: true,
             start_block: None,
             instance: String::new(),
             max_attempts: 3,

@@ -115,6 +115,8 @@ pub struct DevChain {
     version: Version,
     validator: PrivateKey,
     block_time: Duration,
+    neogo: PathBuf,
+    start_timeout: Duration,
 }
 
 impl std::fmt::Debug for DevChain {
@@ -137,6 +139,7 @@ impl DevChain {
             None => ToolCache::from_env()?,
         };
         let neogo = blocking(move || tools.neogo()).await?;
+        let neogo_path = neogo.clone();
         let dir = match &config.work_dir {
             Some(p) => {
                 fs::create_dir_all(p)
@@ -167,6 +170,8 @@ impl DevChain {
                         version,
                         validator,
                         block_time: config.block_time,
+                        neogo: neogo_path,
+                        start_timeout: config.start_timeout,
                     });
                 }
                 Err(Attempt::PortTaken(e)) => last_err = Some(e),
@@ -290,6 +295,12 @@ impl DevChain {
         &self.rpc_url
     }
 
+    /// The node's WebSocket URL (`ws://127.0.0.1:<rpc port>/ws`): neo-go serves `/ws` on the
+    /// RPC port whenever RPC is enabled, no extra configuration (see `neo_rpc::ws`).
+    pub fn ws_url(&self) -> String {
+        format!("ws{}/ws", self.rpc_url.trim_start_matches("http"))
+    }
+
     /// A client for the node.
     pub fn rpc(&self) -> &RpcClient {
         &self.rpc
@@ -377,6 +388,62 @@ impl DevChain {
             &fs::read_to_string(&self.log_path).unwrap_or_default(),
             lines,
         )
+    }
+
+    /// Kill neo-go and start it again with the same configuration and ports, then wait until its
+    /// height is at least 2 again. The database is in memory: the restarted node begins a new
+    /// chain from the same genesis (heights start over, block hashes differ). For tests of
+    /// clients that must survive a node restart.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.stop();
+        let dir = self.dir.path().to_owned();
+        let log = File::options()
+            .append(true)
+            .open(&self.log_path)
+            .map_err(|e| DevchainError::io("opening neogo.log", e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| DevchainError::io("neogo.log", e))?;
+        let mut cmd = Command::new(&self.neogo);
+        cmd.arg("node")
+            .arg("--config-file")
+            .arg(dir.join("protocol.yml"))
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        let child = spawn_guarded(cmd).map_err(|e| DevchainError::Tool {
+            tool: "neo-go node".into(),
+            detail: format!("could not restart {}: {e}", self.neogo.display()),
+        })?;
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Err(self.start_failed(format!("neo-go exited after restart ({status})")));
+            }
+            if started.elapsed() > self.start_timeout {
+                return Err(self.start_failed(format!(
+                    "height 2 not reached within {:?} after restart",
+                    self.start_timeout
+                )));
+            }
+            if let Ok(count) = self.rpc.get_block_count().await
+                && count >= 3
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    fn start_failed(&mut self, reason: String) -> DevchainError {
+        self.stop();
+        DevchainError::ChainStart {
+            reason,
+            log: self.log_path.display().to_string(),
+            log_tail: self.log_tail(30),
+        }
     }
 
     /// Kill neo-go and wait for it. Idempotent; also done on drop.

@@ -129,6 +129,30 @@ pub enum Error {
         /// Its last valid block.
         valid_until_block: u32,
     },
+    /// The node has no WebSocket endpoint: it answered the upgrade with a plain HTTP status
+    /// (e.g. 404 or 405). Poll over HTTP instead.
+    #[error("no WebSocket endpoint at {url} (HTTP {status}): poll over HTTP instead")]
+    WsUnsupported {
+        /// The WebSocket URL (without credentials).
+        url: String,
+        /// The HTTP status the node answered.
+        status: u16,
+    },
+    /// The WebSocket could not be opened or failed (connection refused, reset, protocol error).
+    #[error("websocket {url}: {source}")]
+    WsTransport {
+        /// The WebSocket URL (without credentials).
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The WebSocket was closed (by either side) or lost.
+    #[error("websocket {url}: connection closed")]
+    WsClosed {
+        /// The WebSocket URL (without credentials).
+        url: String,
+    },
     /// A caller-supplied argument is unusable (e.g. a multisig account without enough keys).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -146,11 +170,16 @@ impl Error {
         }
     }
 
-    /// Whether this is a transport-level failure (the node may not have seen the request).
+    /// Whether this is a transport-level failure (the node may not have seen the request, or a
+    /// socket was lost). [`Error::WsUnsupported`] is not: retrying will not help.
     pub fn is_transport(&self) -> bool {
         matches!(
             self,
-            Self::Transport { .. } | Self::Timeout { .. } | Self::Http { .. }
+            Self::Transport { .. }
+                | Self::Timeout { .. }
+                | Self::Http { .. }
+                | Self::WsTransport { .. }
+                | Self::WsClosed { .. }
         )
     }
 

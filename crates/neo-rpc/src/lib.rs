@@ -10,6 +10,7 @@ mod invoker;
 pub mod native;
 mod nep17;
 pub mod types;
+pub mod ws;
 
 pub use account::Account;
 pub use actor::{Actor, DEFAULT_WAIT, LocalFees, SentTx, SignerAccount, TxOutcome, wait_for};
@@ -19,3 +20,4 @@ pub use invoker::{Invoker, call_script};
 pub use native::{ContractManagement, Deployed, Oracle, Policy, Role, RoleManagement};
 pub use neo::StackItem;
 pub use nep17::{Nep17, ONE_GAS};
+pub use ws::{EventStream, StreamItem, StreamOptions, Subscription, WsClient};

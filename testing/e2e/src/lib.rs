@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod rpc_proxy;
+pub mod tcp_proxy;
 
 pub use nsl_devchain::{ChainConfig, DevChain, compile_contract, compile_contract_cached};
 

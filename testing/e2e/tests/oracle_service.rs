@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use neo::{Arg, StackItem, UInt160};
 use neo_rpc::{Invoker, ONE_GAS, RpcClient};
+use nsl_e2e::rpc_proxy::{Match, Proxy, Trap};
 use nsl_e2e::{
     OracleChain, OracleChainConfig, PRICE_BODY, PriceServer, price_server, test_block_time,
 };
@@ -101,25 +102,52 @@ impl Env {
         watch::Sender<bool>,
         tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
     ) {
+        self.start_configured(store, |c| c.system_fee_margin = system_fee_margin)
+            .await
+    }
+
+    /// [`Env::start`] with the test's service config changed by `change`.
+    async fn start_configured(
+        &self,
+        store: Arc<dyn OracleStore>,
+        change: impl FnOnce(&mut ServiceConfig),
+    ) -> (
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
+    ) {
+        self.start_via(store, self.rpc(), change).await
+    }
+
+    /// [`Env::start_configured`] talking to the node through `rpc`.
+    async fn start_via(
+        &self,
+        store: Arc<dyn OracleStore>,
+        rpc: RpcClient,
+        change: impl FnOnce(&mut ServiceConfig),
+    ) -> (
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), nsl_oracle::service::ServiceError>>,
+    ) {
         let egress = Egress::new(EgressPolicy {
             allow_http: true,
             allow_private_hosts: true,
             ..EgressPolicy::default()
         })
         .unwrap();
+        let mut config = ServiceConfig {
+            gateway: Some(self.gateway),
+            poll_interval: test_block_time() / 2,
+            claim_lease: Duration::from_secs(2),
+            start_block: Some(0),
+            ..ServiceConfig::default()
+        };
+        change(&mut config);
         let service = OracleService::new(
             store,
-            self.rpc(),
+            rpc,
             egress,
             NodeKey(self.node_key.clone()),
-            ServiceConfig {
-                gateway: Some(self.gateway),
-                poll_interval: test_block_time() / 2,
-                claim_lease: Duration::from_secs(2),
-                start_block: Some(0),
-                system_fee_margin,
-                ..ServiceConfig::default()
-            },
+            config,
             Vec::new(),
         )
         .await
@@ -233,6 +261,61 @@ async fn confirmed_rows(store: &Store, n: usize) -> Vec<RequestDetail> {
 
 fn states(detail: &RequestDetail) -> Vec<&str> {
     detail.history.iter().map(|h| h.state.as_str()).collect()
+}
+
+/// The follower learns of new blocks from the node's WebSocket push: with polling as good as off
+/// (one round an hour), a request made after the start is still recorded and answered.
+#[tokio::test]
+async fn pushed_blocks_wake_the_follower_when_polling_is_off() {
+    let env = setup().await;
+    let store = env.store().await;
+    let (stop, task) = env
+        .start_configured(Arc::new(store.clone()), |c| {
+            c.poll_interval = Duration::from_secs(3600);
+            assert!(c.block_push, "push is the default");
+        })
+        .await;
+    let id = env.gateway_request("$.data.price").await;
+    assert_eq!(env.gateway_result(id).await, (0, b"[42.17]".to_vec()));
+    let rows = store
+        .list_requests(&RequestFilter {
+            limit: 10,
+            ..RequestFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the request was recorded by the follower");
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// A node reached through a proxy that only forwards plain HTTP (no WebSocket upgrade): block
+/// push is on but unavailable, and polling alone finds and answers the request.
+#[tokio::test]
+async fn follower_polls_when_the_node_has_no_websocket() {
+    let env = setup().await;
+    let proxy = Proxy::start(
+        env.chain.rpc_url(),
+        Match::RpcMethod("no-such-method".into()),
+        Trap::Hold,
+    )
+    .await;
+    let err = neo_rpc::WsClient::connect(&proxy.url()).await.unwrap_err();
+    assert!(
+        matches!(err, neo_rpc::Error::WsUnsupported { .. }),
+        "{err:?}"
+    );
+    let store = env.store().await;
+    let rpc = RpcClient::new(proxy.url()).unwrap();
+    let (stop, task) = env
+        .start_via(Arc::new(store.clone()), rpc, |c| {
+            assert!(c.block_push, "push is the default");
+        })
+        .await;
+    let id = env.gateway_request("$.data.price").await;
+    assert_eq!(env.gateway_result(id).await, (0, b"[42.17]".to_vec()));
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
 }
 
 #[tokio::test]

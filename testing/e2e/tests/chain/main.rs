@@ -7,3 +7,4 @@ mod local_fees;
 mod multisig;
 mod natives;
 mod transfer;
+mod ws;

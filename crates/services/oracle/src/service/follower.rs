@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use neo_rpc::types::Notification;
+use neo_rpc::ws::{Event, EventStream, StreamItem, StreamOptions, Subscription};
 use nsl_store::now_ms;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::store::{NewRequest, RequestKind};
@@ -17,18 +18,93 @@ use crate::native::parse_oracle_request;
 
 /// Follow the chain until shutdown. RPC errors are logged and retried after the poll interval;
 /// store errors stop the service.
+///
+/// With `block_push`, a watcher task subscribes to the node's `block_added` over WebSocket and
+/// wakes the follower as soon as a block is announced; the follower still reads every block from
+/// its cursor in order over HTTP, and polls every `poll_interval` whatever the push does (the
+/// fallback when the node has no WebSocket endpoint or the socket is down).
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
+    let wake = Arc::new(Notify::new());
+    let watcher = shared.config.block_push.then(|| {
+        AbortOnDrop(tokio::spawn(watch_blocks(
+            shared.rpc.url().to_owned(),
+            wake.clone(),
+        )))
+    });
     loop {
         match step(&shared, &shutdown).await {
             Ok(()) => {}
             Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
             Err(e) => tracing::warn!(error = %e, "oracle follower: chain unreachable, retrying"),
         }
-        if pause(&mut shutdown, shared.config.poll_interval).await {
+        if shutdown_or_wake(&mut shutdown, shared.config.poll_interval, &wake).await {
+            drop(watcher);
             return Ok(());
+        }
+    }
+}
+
+/// Aborts the watcher task when the follower stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Wait for `interval`, a pushed block, or shutdown; `true` when shutting down.
+async fn shutdown_or_wake(
+    shutdown: &mut watch::Receiver<bool>,
+    interval: std::time::Duration,
+    wake: &Notify,
+) -> bool {
+    tokio::select! {
+        stop = pause(shutdown, interval) => stop,
+        () = wake.notified() => {
+            metrics::counter!("nsl_oracle_follower_wakeups_total", "source" => "push").increment(1);
+            *shutdown.borrow()
+        }
+    }
+}
+
+/// Wake the follower on every block the node announces (and after a reconnect, when blocks may
+/// have been missed). Ends when the node has no WebSocket endpoint (polling alone goes on); a
+/// node that cannot be reached at start is tried again with back-off.
+async fn watch_blocks(rpc_url: String, wake: Arc<Notify>) {
+    let options = StreamOptions::default();
+    let mut delay = options.backoff_min;
+    let mut stream = loop {
+        let subs = vec![Subscription::blocks()];
+        match EventStream::connect(&rpc_url, subs, options.clone()).await {
+            Ok(s) => break s,
+            // The node is down for now: try again (polling goes on meanwhile).
+            Err(e) if e.is_transport() => {
+                tracing::debug!(error = %e, "oracle follower: block push not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(options.backoff_max);
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "oracle follower: no block push, polling only");
+                return;
+            }
+        }
+    };
+    tracing::info!("oracle follower: woken by pushed blocks (polling stays the fallback)");
+    loop {
+        match stream.next().await {
+            StreamItem::Event(Event::Block(_))
+            | StreamItem::Gap { .. }
+            | StreamItem::Reconnected => {
+                wake.notify_one();
+            }
+            StreamItem::Event(_) => {}
+            StreamItem::Disconnected { error, retry_in } => {
+                tracing::debug!(error = %error, ?retry_in, "oracle follower: block push lost, polling");
+            }
         }
     }
 }

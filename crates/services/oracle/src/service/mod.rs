@@ -85,6 +85,9 @@ pub struct ServiceConfig {
     /// Pause between follower / sender rounds when there is nothing new (the follower sees a new
     /// block at most this late).
     pub poll_interval: Duration,
+    /// Wake the follower as soon as the node pushes a new block (`block_added` over its
+    /// WebSocket endpoint); polling every `poll_interval` stays the fallback. Default `true`.
+    pub block_push: bool,
     /// First block to scan when the store has no cursor yet; `None`: the chain's height then.
     pub start_block: Option<u32>,
     /// How long a worker's claim on a row lasts before another worker may take it over.
@@ -108,6 +111,7 @@ impl Default for ServiceConfig {
             gateway: None,
             workers: 128,
             poll_interval: Duration::from_millis(100),
+            block_push: true,
             start_block: None,
             claim_lease: Duration::from_secs(30),
             system_fee_margin: SYSTEM_FEE_MARGIN,
@@ -264,6 +268,7 @@ impl OracleService {
             gateway,
             workers: usize::try_from(cfg.workers.max(1)).unwrap_or(1),
             poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(10)),
+            block_push: cfg.block_push,
             start_block: cfg.start_block,
             max_attempts: cfg.max_attempts.max(1),
             instance: match cfg.instance.trim() {
