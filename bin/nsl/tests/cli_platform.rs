@@ -38,6 +38,9 @@ impl Drop for TempDir {
     }
 }
 
+/// The vault key-encryption key of the test nodes (32 bytes, hex).
+const TEST_KEK: &str = "6b6579206f6620746865206e736c2074657374207661756c742c2066616b6521";
+
 /// `nsl` in `dir`, with the data dir inside it and no inherited NSL_ variables.
 fn nsl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsl"));
@@ -48,6 +51,8 @@ fn nsl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         }
     }
     cmd.env("NSL_NODE__DATA_DIR", dir.join("data"));
+    // A production-style vault key (from the environment, not beside the vault state).
+    cmd.env("NSL_VAULT_KEK", TEST_KEK);
     for (k, v) in env {
         cmd.env(k, v);
     }

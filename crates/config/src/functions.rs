@@ -42,6 +42,10 @@ pub struct FunctionsConfig {
     pub max_pending: u32,
     /// Executions returned by a list call at most (1..=1000). Default 100.
     pub list_limit: u32,
+    /// `secrets.get` calls per execution at most (each name is decrypted and audited once per
+    /// execution, repeated calls are answered from the execution's cache but still count); the
+    /// call past the limit throws a `HostError`. Default 100.
+    pub max_secret_gets: u32,
 }
 
 impl Default for FunctionsConfig {
@@ -60,6 +64,7 @@ impl Default for FunctionsConfig {
             max_concurrent: 0,
             max_pending: 1000,
             list_limit: 100,
+            max_secret_gets: 100,
         }
     }
 }

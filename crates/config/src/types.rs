@@ -28,6 +28,19 @@ pub struct Config {
     pub oracle: crate::OracleConfig,
     /// `[functions]`: the functions service's maxima and execution pool (enabled by default).
     pub functions: crate::FunctionsConfig,
+    /// `[vault]`: the node's key vault (development mode switch).
+    pub vault: VaultConfig,
+}
+
+/// `[vault]` section. The key-encryption key itself never comes from the config: it is
+/// `NSL_VAULT_KEK` or `NSL_VAULT_KEK_FILE` (see docs/enclave.md).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Development only: with no KEK configured, generate one into a file beside the vault state
+    /// (which protects nothing). Default `false`: `nsl serve` without `NSL_VAULT_KEK` or
+    /// `NSL_VAULT_KEK_FILE` refuses to start. `nsl dev` sets it.
+    pub dev_mode: bool,
 }
 
 /// `[node]` section.

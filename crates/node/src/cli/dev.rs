@@ -395,6 +395,8 @@ impl NodeProcess {
         cmd.arg("serve")
             .env("NSL_NODE__DATA_DIR", dir.join("data"))
             .env("NSL_API__LISTEN", format!("127.0.0.1:{port}"))
+            // `nsl dev` is development: the vault may keep a generated KEK beside its state.
+            .env("NSL_VAULT__DEV_MODE", "true")
             .env("NSL_ORACLE__ENABLED", "true")
             .env("NSL_ORACLE__RPC_URL", rpc_url)
             .env("NSL_ORACLE__GATEWAY_HASH", gateway.to_string())

@@ -79,6 +79,19 @@ impl CliError {
     }
 }
 
+/// Open the node's vault as `nsl serve` does. A missing or misplaced key-encryption key is bad
+/// input (exit 2) with the vault's message, which says what to set; other failures exit 1.
+pub(crate) fn open_vault(cfg: &nsl_config::Config) -> CliResult<nsl_enclave::SoftwareVault> {
+    use nsl_enclave::VaultError;
+    use nsl_secrets::SecretsError;
+    nsl_secrets::open_node_vault(&cfg.node.data_dir, cfg.vault.dev_mode).map_err(|e| match e {
+        SecretsError::Vault(
+            VaultError::KekMissing | VaultError::KekInvalid { .. } | VaultError::WrongKek { .. },
+        ) => CliError::bad_input(format_args!("vault: {e}")),
+        e => CliError::Runtime(anyhow::anyhow!("opening the vault: {e}")),
+    })
+}
+
 /// Result of a command.
 pub type CliResult<T = ()> = Result<T, CliError>;
 

@@ -46,7 +46,7 @@ pub(super) fn run(cmd: SecretsCmd, out: &Output) -> CliResult {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let vault = match nsl_secrets::open_node_vault(&cfg.node.data_dir) {
+            let vault = match nsl_secrets::open_node_vault(&cfg.node.data_dir, cfg.vault.dev_mode) {
                 Ok(vault) => vault,
                 Err(SecretsError::Vault(nsl_enclave::VaultError::Locked { .. })) => {
                     let url = api_url.unwrap_or_else(|| default_api_url(&cfg.api.listen));

@@ -37,7 +37,7 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
     }
     let addr = cfg.api.listen_addr().map_err(CliError::bad_input)?;
     nsl_api::telemetry::init_logging(&cfg.log).map_err(CliError::bad_input)?;
-    let vault = nsl_secrets::open_node_vault(&cfg.node.data_dir).context("opening the vault")?;
+    let vault = super::open_vault(&cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("nsl-worker")

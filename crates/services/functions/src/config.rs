@@ -29,6 +29,8 @@ pub struct FunctionsConfig {
     pub max_pending: usize,
     /// Executions returned by a list call at most (default 100).
     pub list_limit: u32,
+    /// `secrets.get` calls per execution at most (default 100).
+    pub max_secret_gets: u32,
 }
 
 impl Default for FunctionsConfig {
@@ -68,6 +70,7 @@ impl FunctionsConfig {
             },
             max_pending: to_usize(u64::from(c.max_pending)),
             list_limit: c.list_limit,
+            max_secret_gets: c.max_secret_gets,
         }
     }
 }

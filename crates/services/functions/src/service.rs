@@ -582,6 +582,7 @@ impl FunctionsService {
             max_fetches: inner.config.max_fetches,
             max_result_bytes: inner.config.max_result_bytes,
             max_log_bytes: inner.config.max_log_bytes,
+            max_secret_gets: inner.config.max_secret_gets,
             ..Limits::default()
         };
         let limits = Limits {
@@ -590,6 +591,7 @@ impl FunctionsService {
             max_fetches: spec.max_fetches,
             max_result_bytes: inner.config.max_result_bytes,
             max_log_bytes: inner.config.max_log_bytes,
+            max_secret_gets: inner.config.max_secret_gets,
             ..Limits::default()
         };
         let sandbox = Sandbox::new(

@@ -43,6 +43,7 @@ both_backends!(
     cases::recover_marks_unfinished_executions_interrupted,
     cases::pending_executions_are_bounded,
     cases::nsl_secrets_service_serves_granted_secrets_and_audits_reads,
+    cases::secrets_get_is_cached_and_capped_per_execution,
     http::http_api_end_to_end_with_two_accounts,
     http::http_onchain_callers_chain_executions_and_openapi,
     chain::onchain_callers_are_validated_and_normalized,
