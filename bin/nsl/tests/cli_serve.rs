@@ -192,7 +192,7 @@ fn master_key_rotation_runs_online_through_the_running_node() {
     let dir = TempDir::new();
     let d = dir.0.as_path();
     let (_, admin_key) = account_with_key(d, "ops", "admin", "read,write,admin");
-    let (_, user_key) = account_with_key(d, "dapp", "user", "read,write");
+    let (_, user_key) = account_with_key(d, "dapp", "user", "read,write,grant");
     let (server, addr) = start_serve(d);
 
     // A secret and a function that reads it (its digest, so the value never leaves the sandbox).

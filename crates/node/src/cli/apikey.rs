@@ -25,7 +25,7 @@ pub enum ApikeyCmd {
         /// Label.
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: read, write, keys, admin (admin accounts only).
+        /// Comma-separated scopes: read, write, grant (secrets and on-chain callers of functions), keys, admin (admin accounts only).
         #[arg(long, value_delimiter = ',', default_value = "read,write")]
         scopes: Vec<String>,
         /// Lifetime in days; without it the key does not expire.

@@ -698,11 +698,13 @@ export default function main() {
         .await
         .expect("execute");
     assert_eq!(e.status, ExecutionStatus::Failed, "{e:?}");
-    let error = e.error.clone().expect("error");
-    assert_eq!(error.kind, "host_error", "{error:?}");
+    assert_eq!(e.error_kind.as_deref(), Some("host_error"), "{e:?}");
     assert!(
-        error.message.contains("secrets.get limit reached: at most 100 calls"),
-        "{error:?}"
+        e.error_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("secrets.get limit reached: at most 100 calls"),
+        "{e:?}"
     );
     let reads = |page: nsl_store::AuditPage| {
         let mut names: Vec<String> = page

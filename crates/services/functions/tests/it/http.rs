@@ -50,20 +50,29 @@ async fn call(
 }
 
 async fn key_for(db: &TestDb, name: &str) -> String {
+    key_with(db, name, &["read", "write"]).await
+}
+
+/// A new account `name` and an API key of it with `scopes`.
+async fn key_with(db: &TestDb, name: &str, scopes: &[&str]) -> String {
     let account = db
         .store
         .create_account(name, Role::User)
         .await
         .expect("account");
+    another_key(db, &account, scopes).await
+}
+
+async fn another_key(db: &TestDb, account: &nsl_store::Account, scopes: &[&str]) -> String {
     let actor = Actor {
         name: account.id.to_string(),
         ip: None,
     };
     create_key(
         &db.store,
-        &account,
+        account,
         "test",
-        vec!["read".into(), "write".into()],
+        scopes.iter().map(|s| (*s).to_owned()).collect(),
         None,
         &actor,
     )
@@ -248,7 +257,7 @@ pub(crate) async fn http_onchain_callers_chain_executions_and_openapi(db: &TestD
         nsl_functions::router(svc.clone()),
         <nsl_functions::FunctionsApiDoc as utoipa::OpenApi>::openapi(),
     );
-    let alice = key_for(db, "alice").await;
+    let alice = key_with(db, "alice", &["read", "write", "grant"]).await;
     let consumer =
         neo::UInt160::from_hex_be("0x00112233445566778899aabbccddeeff00112233").expect("hash");
 
@@ -389,4 +398,119 @@ pub(crate) async fn http_onchain_callers_chain_executions_and_openapi(db: &TestD
     assert!(schemas["ExecutionView"]["properties"]["trigger"].is_object());
     // The platform's own routes are still there.
     assert!(paths["/v1/apikeys"].is_object());
+}
+
+/// Issue #9 item 1: a default `read,write` key can neither grant secrets to a function nor set
+/// its `onchain_callers` (403 `forbidden`); a key with the `grant` scope can, and every change of
+/// either list is in the audit log with the account and the credential.
+pub(crate) async fn http_grants_need_the_grant_scope_and_are_audited(db: &TestDb) {
+    use nsl_store::{AuditFilter, AuditStore};
+    let cfg = db.config();
+    let state = AppState::from_config(db.store.clone(), &cfg).expect("state");
+    let svc = service(db, Arc::new(NoFunctionSecrets));
+    let app = nsl_api::router_with(state, nsl_functions::router(svc));
+    let account = db
+        .store
+        .create_account("alice", Role::User)
+        .await
+        .expect("account");
+    let everyday = another_key(db, &account, &["read", "write"]).await;
+    let granter = another_key(db, &account, &["read", "write", "grant"]).await;
+    let caller = "0x00112233445566778899aabbccddeeff00112233";
+    let src = "export default () => secrets.get('DB_PASSWORD');";
+
+    for body in [
+        json!({"name": "f", "source": src, "secrets": ["DB_PASSWORD"]}),
+        json!({"name": "f", "source": src, "onchain_callers": [caller]}),
+    ] {
+        let (s, b) = call(&app, Method::POST, "/v1/functions", &everyday, Some(body)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["code"], "forbidden");
+        assert!(b["message"].as_str().unwrap_or("").contains("grant"), "{b}");
+    }
+    // Without grants the everyday key still creates and updates functions.
+    let (s, f) = call(
+        &app,
+        Method::POST,
+        "/v1/functions",
+        &everyday,
+        Some(json!({"name": "f", "source": "export default () => 1;"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    let id = f["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/functions/{id}");
+    for body in [
+        json!({"source": src, "secrets": ["DB_PASSWORD"]}),
+        json!({"source": src, "onchain_callers": [caller]}),
+    ] {
+        let (s, b) = call(&app, Method::PUT, &path, &everyday, Some(body)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    }
+    let audit = |action: &'static str| {
+        let store = db.store.clone();
+        async move {
+            store
+                .list_audit(&AuditFilter {
+                    action: Some(action.into()),
+                    ..AuditFilter::default()
+                })
+                .await
+                .expect("audit")
+                .entries
+        }
+    };
+    assert!(audit("function.secrets_grant").await.is_empty());
+
+    // The grant key grants; both changes are audited.
+    let (s, f) = call(
+        &app,
+        Method::PUT,
+        &path,
+        &granter,
+        Some(json!({"source": src, "secrets": ["DB_PASSWORD"], "onchain_callers": [caller]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{f}");
+    let grants = audit("function.secrets_grant").await;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0].actor, account.id.to_string());
+    assert_eq!(grants[0].target.as_deref(), Some(format!("function:{id}").as_str()));
+    assert_eq!(grants[0].detail["secrets"], json!(["DB_PASSWORD"]));
+    assert_eq!(grants[0].detail["version"], 2);
+    assert!(
+        grants[0].detail["credential"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("api_key:"),
+        "{:?}",
+        grants[0].detail
+    );
+    let callers = audit("function.onchain_callers").await;
+    assert_eq!(callers.len(), 1, "{callers:?}");
+    assert_eq!(callers[0].detail["onchain_callers"], json!([caller]));
+
+    // The everyday key cannot replace the source of a version holding grants either (the new
+    // source would read the granted secrets), but it can drop the grants (audited too).
+    let (s, b) = call(
+        &app,
+        Method::PUT,
+        &path,
+        &everyday,
+        Some(json!({"source": "export default () => secrets.get('DB_PASSWORD') + '!';",
+                    "secrets": ["DB_PASSWORD"], "onchain_callers": [caller]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    let (s, f) = call(
+        &app,
+        Method::PUT,
+        &path,
+        &everyday,
+        Some(json!({"source": "export default () => 2;"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{f}");
+    assert_eq!(audit("function.secrets_grant").await.len(), 2);
+    assert_eq!(audit("function.onchain_callers").await.len(), 2);
 }
