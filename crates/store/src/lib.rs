@@ -57,8 +57,8 @@ mod types;
 pub use account::{Account, AccountStore, Role};
 pub use api_key::{ApiKey, ApiKeyStore, NewApiKey};
 pub use audit::{
-    AuditEntry, AuditFilter, AuditPage, AuditProblem, AuditStore, AuditVerification,
-    CanonicalFields, GENESIS_HASH, NewAuditEntry, entry_hash,
+    AuditEntry, AuditFilter, AuditKey, AuditPage, AuditProblem, AuditStore, AuditVerification,
+    CanonicalFields, GENESIS_HASH, NewAuditEntry, entry_hash, head_mac, keyed_entry_hash,
 };
 pub use auth::{AuthStore, Challenge, NewChallenge, NewRefreshToken, RefreshToken, RotateOutcome};
 pub use contract::{AccountContract, ContractStore, is_canonical_script_hash};

@@ -118,7 +118,7 @@ fn api_err(e: nsl_api::ApiError) -> CliError {
 
 async fn open(config: &ConfigArg) -> CliResult<Store> {
     let cfg = config.load()?;
-    Ok(Store::open(&cfg).await.context("opening the database")?)
+    super::audit_key::open_store(&cfg).await
 }
 
 async fn resolve_account(store: &Store, account: &str) -> CliResult<nsl_store::Account> {

@@ -244,7 +244,7 @@ fn create_account(cfg: &Config, name: &str, role: RoleArg, out: &Output) -> CliR
         RoleArg::Admin => Role::Admin,
     };
     block_on(async {
-        let store = Store::open(cfg).await.context("cannot open the database")?;
+        let store = super::audit_key::open_store(cfg).await?;
         let account = store
             .create_account(name, role)
             .await
@@ -268,7 +268,7 @@ fn create_account(cfg: &Config, name: &str, role: RoleArg, out: &Output) -> CliR
 
 fn audit_verify(cfg: &Config, out: &Output) -> CliResult {
     block_on(async {
-        let store = Store::open(cfg).await.context("cannot open the database")?;
+        let store = super::audit_key::open_store(cfg).await?;
         let v = store
             .verify_audit()
             .await

@@ -62,9 +62,7 @@ pub(super) fn run(cmd: SecretsCmd, out: &Output) -> CliResult {
                 }
             };
             rt.block_on(async move {
-                let store = nsl_store::Store::open(&cfg)
-                    .await
-                    .context("opening the database")?;
+                let store = super::audit_key::open_store(&cfg).await?;
                 let service = SecretsService::new(store.clone(), Arc::new(vault));
                 let report = service
                     .rotate_master()

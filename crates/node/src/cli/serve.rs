@@ -44,9 +44,19 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let store = nsl_store::Store::open(&cfg)
+        let store = super::audit_key::open_store(&cfg).await?;
+        // The audit key exists (this node keyed its chain): an unkeyed chain was rewritten by
+        // someone without the key. Refuse to run on it.
+        if !store
+            .audit_chain_keyed()
             .await
-            .context("opening the database")?;
+            .context("reading the audit chain head")?
+        {
+            return Err(CliError::Runtime(anyhow::anyhow!(
+                "the audit chain is not keyed although this node's audit key exists: it was \
+                 rewritten without the key; run `nsl audit verify` and investigate"
+            )));
+        }
         let state =
             nsl_api::AppState::from_config(store.clone(), &cfg).map_err(CliError::bad_input)?;
         let secrets = std::sync::Arc::new(nsl_secrets::SecretsService::new(
