@@ -59,10 +59,10 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         }
         let state =
             nsl_api::AppState::from_config(store.clone(), &cfg).map_err(CliError::bad_input)?;
-        let secrets = std::sync::Arc::new(nsl_secrets::SecretsService::new(
-            store.clone(),
-            std::sync::Arc::new(vault),
-        ));
+        let secrets = std::sync::Arc::new(
+            nsl_secrets::SecretsService::new(store.clone(), std::sync::Arc::new(vault))
+                .with_quotas(cfg.secrets.clone()),
+        );
         let egress = nsl_egress::Egress::new(nsl_egress::EgressPolicy::default())
             .context("building the egress client")?;
         // `[functions] enabled` (default): the functions routes, and gateway `function`

@@ -92,6 +92,8 @@ pub struct SecretsService {
     write_gate: RwLock<()>,
     /// One rotation at a time.
     rotation: Mutex<()>,
+    /// Per-account quotas (`[secrets]`).
+    quotas: nsl_config::SecretsConfig,
 }
 
 impl std::fmt::Debug for SecretsService {
@@ -138,7 +140,14 @@ impl SecretsService {
             vault,
             write_gate: RwLock::new(()),
             rotation: Mutex::new(()),
+            quotas: nsl_config::SecretsConfig::default(),
         }
+    }
+
+    /// This service with the operator's per-account quotas (`[secrets]`).
+    pub fn with_quotas(mut self, quotas: nsl_config::SecretsConfig) -> Self {
+        self.quotas = quotas;
+        self
     }
 
     /// The store.
@@ -191,6 +200,22 @@ impl SecretsService {
                 len: value.len(),
                 max: MAX_VALUE_LEN,
             });
+        }
+        let (names, bytes) = self.store.secret_usage(account).await?;
+        let exists = self.store.latest_secret_version(account, name).await?.is_some();
+        let max_names = u64::from(self.quotas.max_secrets_per_account);
+        if !exists && names >= max_names {
+            return Err(SecretsError::Quota(format!(
+                "secrets: the account has {names} secrets; at most {max_names} are allowed"
+            )));
+        }
+        let new = u64::try_from(value.len()).unwrap_or(u64::MAX);
+        if bytes.saturating_add(new) > self.quotas.max_bytes_per_account {
+            return Err(SecretsError::Quota(format!(
+                "stored_bytes: the account stores {bytes} bytes of secrets; {new} more would pass \
+                 the {} allowed",
+                self.quotas.max_bytes_per_account
+            )));
         }
         let plaintext = Arc::new(SecretBytes::from_vec(value.to_vec()));
         let account_str = account.to_string();

@@ -21,7 +21,7 @@ pub(crate) fn service(db: &TestDb, secrets: Arc<dyn FunctionSecrets>) -> Functio
     service_with(db, secrets, FunctionsConfig::default())
 }
 
-fn service_with(
+pub(crate) fn service_with(
     db: &TestDb,
     secrets: Arc<dyn FunctionSecrets>,
     config: FunctionsConfig,

@@ -47,6 +47,8 @@ both_backends!(
     http::http_api_end_to_end_with_two_accounts,
     http::http_onchain_callers_chain_executions_and_openapi,
     http::http_grants_need_the_grant_scope_and_are_audited,
+    http::http_function_quotas_are_per_account,
+    http::http_one_account_cannot_starve_another,
     chain::onchain_callers_are_validated_and_normalized,
     chain::chain_request_runs_for_an_allowed_requester_as_the_owner,
     chain::chain_request_is_forbidden_or_not_found_without_a_record,
