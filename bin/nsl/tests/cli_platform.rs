@@ -471,6 +471,34 @@ fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Run `cmd` to its end, but kill it after 60 s (a `nsl serve` that should have refused to start
+/// would otherwise run until the test harness gives up).
+fn output_within_a_minute(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn nsl");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output().expect("wait");
+        let _ = tx.send(());
+        out
+    });
+    if rx.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let out = waiter.join().expect("waiter");
+        panic!(
+            "nsl did not exit within 60 s (it should have refused to start): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    waiter.join().expect("waiter")
+}
+
 /// Issue #9 item 5 on SQLite: the chain is keyed (HMAC under a key sealed by the vault), so a
 /// row edited and the whole chain recomputed with plain SHA-256 is detected; marking the chain
 /// unkeyed as well is detected too, and `nsl serve` refuses to start on it.
@@ -489,7 +517,10 @@ fn audit_verify_detects_a_chain_recomputed_without_the_key() {
     assert_eq!(stdout(&ok).trim(), "ok, 3 entries", "{}", stderr(&ok));
     let vault = dir.path().join("data/vault");
     assert!(vault.join("audit.key").exists(), "the sealed audit key");
-    assert!(!vault.join("vault.kek").exists(), "no key file beside the vault");
+    assert!(
+        !vault.join("vault.kek").exists(),
+        "no key file beside the vault"
+    );
     let db = dir.path().join("data/nsl.db");
     let url = format!("sqlite://{}", db.display());
 
@@ -503,11 +534,24 @@ fn audit_verify_detects_a_chain_recomputed_without_the_key() {
     );
 
     // Downgrade: the head says "not keyed" (the pre-0010 format) and carries no MAC.
-    sqlite3(&db, "UPDATE audit_head SET keyed = 0, head_mac = NULL WHERE id = 1;");
+    sqlite3(
+        &db,
+        "UPDATE audit_head SET keyed = 0, head_mac = NULL WHERE id = 1;",
+    );
     let out = nsl(dir.path(), &["audit", "verify"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stderr(&out).contains("not keyed"), "{}", stderr(&out));
-    let serve = nsl(dir.path(), &["serve", "--listen", "127.0.0.1:0"], &[]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsl"));
+    cmd.current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("NSL_NODE__DATA_DIR", dir.path().join("data"))
+        .env("NSL_VAULT_KEK", TEST_KEK);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NSL_") && k != "NSL_VAULT_KEK" && k != "NSL_NODE__DATA_DIR" {
+            cmd.env_remove(k);
+        }
+    }
+    let serve = output_within_a_minute(&mut cmd);
     assert_eq!(serve.status.code(), Some(1), "{}", stdout(&serve));
     assert!(
         stderr(&serve).contains("audit chain is not keyed"),

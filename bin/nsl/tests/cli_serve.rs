@@ -389,6 +389,34 @@ fn serve_answers_on_a_socket_and_stops_on_sigterm() {
     assert!(audit.contains(&key_id) && audit.contains("cli"), "{audit}");
 }
 
+/// Run `cmd` to its end, but kill it after 60 s (a `nsl serve` that should have refused to start
+/// would otherwise run until the test harness gives up).
+fn output_within_a_minute(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn nsl");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output().expect("wait");
+        let _ = tx.send(());
+        out
+    });
+    if rx.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let out = waiter.join().expect("waiter");
+        panic!(
+            "nsl did not exit within 60 s (it should have refused to start): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    waiter.join().expect("waiter")
+}
+
 /// Item 4 of issue #9: without a configured KEK, `nsl serve` refuses to start (exit 2, a message
 /// that names what to set) and writes no key file; only an explicit dev mode generates one beside
 /// the state, and a production KEK never leaves a key file there.
@@ -398,11 +426,11 @@ fn serve_without_a_vault_key_refuses_to_start_unless_dev_mode_is_explicit() {
     let d = dir.0.as_path();
     let vault_dir = d.join("data").join("vault");
 
-    let refused = base_cmd(d)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("NSL_VAULT_KEK")
-        .output()
-        .expect("run nsl serve");
+    let refused = output_within_a_minute(
+        base_cmd(d)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("NSL_VAULT_KEK"),
+    );
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     assert!(
@@ -418,12 +446,12 @@ fn serve_without_a_vault_key_refuses_to_start_unless_dev_mode_is_explicit() {
     std::fs::create_dir_all(&vault_dir).expect("vault dir");
     let inside = vault_dir.join("my.kek");
     std::fs::write(&inside, TEST_KEK).expect("kek file");
-    let refused = base_cmd(d)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("NSL_VAULT_KEK")
-        .env("NSL_VAULT_KEK_FILE", &inside)
-        .output()
-        .expect("run nsl serve");
+    let refused = output_within_a_minute(
+        base_cmd(d)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("NSL_VAULT_KEK")
+            .env("NSL_VAULT_KEK_FILE", &inside),
+    );
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("inside the vault directory"),

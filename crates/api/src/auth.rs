@@ -52,7 +52,13 @@ pub const SCOPE_ADMIN: &str = "admin";
 /// that outlives it. Sessions (wallet logins) hold it.
 pub const SCOPE_GRANT: &str = "grant";
 /// Every scope, in display order.
-pub const ALL_SCOPES: &[&str] = &[SCOPE_READ, SCOPE_WRITE, SCOPE_GRANT, SCOPE_KEYS, SCOPE_ADMIN];
+pub const ALL_SCOPES: &[&str] = &[
+    SCOPE_READ,
+    SCOPE_WRITE,
+    SCOPE_GRANT,
+    SCOPE_KEYS,
+    SCOPE_ADMIN,
+];
 /// Scopes of a new key when none are asked for.
 pub const DEFAULT_SCOPES: &[&str] = &[SCOPE_READ, SCOPE_WRITE];
 

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::crypto::Key32;
 use crate::error::{Result, VaultError};
 use crate::kek::{Kek, KekSource};
-use crate::crypto::Key32;
 use crate::store::{
     KeyStore, STATE_FILE, check_root, create_private_dir, now_unix, seal_key_for, seal_with,
     unseal_with, write_atomic,

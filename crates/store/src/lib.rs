@@ -65,7 +65,8 @@ pub use contract::{AccountContract, ContractStore, is_canonical_script_hash};
 pub use error::{StoreError, StoreResult};
 pub use functions::{
     ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
-    FunctionRecord, FunctionStore, FunctionVersion, FunctionVersionSpec, NewExecution, FunctionUsage,
+    FunctionRecord, FunctionStore, FunctionUsage, FunctionVersion, FunctionVersionSpec,
+    NewExecution,
 };
 pub use nsl_primitives::AccountId;
 pub use secret::{SecretMeta, SecretStore, SecretVersion};

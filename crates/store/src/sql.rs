@@ -704,12 +704,11 @@ impl AuditStore for Store {
 
     async fn verify_audit(&self) -> StoreResult<AuditVerification> {
         // Read the head first: entries appended while we walk are beyond it and not checked.
-        let head = sqlx::query(
-            "SELECT seq, head_hash, keyed, head_mac FROM audit_head WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".into()))?;
+        let head =
+            sqlx::query("SELECT seq, head_hash, keyed, head_mac FROM audit_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".into()))?;
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: Vec<u8> = head.try_get("head_hash")?;
         let keyed: i64 = head.try_get("keyed")?;

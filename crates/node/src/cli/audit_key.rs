@@ -86,11 +86,13 @@ async fn audit_key(cfg: &nsl_config::Config, store: &Store) -> CliResult<AuditKe
     let problem = match outcome.problem {
         Some(p) => Some(p),
         // Already keyed (a previous attempt got this far): it must verify under this key.
-        None if outcome.entries == 0 => keyed
-            .verify_audit()
-            .await
-            .context("verifying the audit chain")?
-            .problem,
+        None if outcome.entries == 0 => {
+            keyed
+                .verify_audit()
+                .await
+                .context("verifying the audit chain")?
+                .problem
+        }
         None => None,
     };
     if let Some(problem) = problem {

@@ -1,11 +1,11 @@
 //! `/v1/functions` and `/v1/executions`: the caller's functions and their executions. Rows of
 //! other accounts are invisible (404). [`FunctionsApiDoc`] describes them (OpenAPI 3.1).
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use nsl_api::AppState;
-use axum::extract::State;
 use nsl_api::auth::{Principal, SCOPE_GRANT, SCOPE_READ, SCOPE_WRITE};
 use nsl_api::error::{ApiError, ErrorBody, Json, Path, Query};
 use nsl_store::{ExecutionRecord, FunctionRecord};

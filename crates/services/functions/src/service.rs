@@ -1,8 +1,8 @@
 //! [`FunctionsService`]: validation, versions and executions.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nsl_egress::Egress;
 use nsl_primitives::AccountId;
@@ -472,7 +472,11 @@ impl FunctionsService {
         };
         let c = &self.inner.config;
         {
-            let mut map = self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = self
+                .inner
+                .accounts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let slots = self.slots(&mut map, account);
             // Executions started in the last minute (this node's memory: a sliding window).
             let now = now_ms();

@@ -202,7 +202,11 @@ impl SecretsService {
             });
         }
         let (names, bytes) = self.store.secret_usage(account).await?;
-        let exists = self.store.latest_secret_version(account, name).await?.is_some();
+        let exists = self
+            .store
+            .latest_secret_version(account, name)
+            .await?
+            .is_some();
         let max_names = u64::from(self.quotas.max_secrets_per_account);
         if !exists && names >= max_names {
             return Err(SecretsError::Quota(format!(

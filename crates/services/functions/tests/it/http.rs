@@ -475,7 +475,10 @@ pub(crate) async fn http_grants_need_the_grant_scope_and_are_audited(db: &TestDb
     let grants = audit("function.secrets_grant").await;
     assert_eq!(grants.len(), 1, "{grants:?}");
     assert_eq!(grants[0].actor, account.id.to_string());
-    assert_eq!(grants[0].target.as_deref(), Some(format!("function:{id}").as_str()));
+    assert_eq!(
+        grants[0].target.as_deref(),
+        Some(format!("function:{id}").as_str())
+    );
     assert_eq!(grants[0].detail["secrets"], json!(["DB_PASSWORD"]));
     assert_eq!(grants[0].detail["version"], 2);
     assert!(
@@ -497,8 +500,10 @@ pub(crate) async fn http_grants_need_the_grant_scope_and_are_audited(db: &TestDb
         Method::PUT,
         &path,
         &everyday,
-        Some(json!({"source": "export default () => secrets.get('DB_PASSWORD') + '!';",
-                    "secrets": ["DB_PASSWORD"], "onchain_callers": [caller]})),
+        Some(
+            json!({"source": "export default () => secrets.get('DB_PASSWORD') + '!';",
+                    "secrets": ["DB_PASSWORD"], "onchain_callers": [caller]}),
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
@@ -547,15 +552,36 @@ pub(crate) async fn http_function_quotas_are_per_account(db: &TestDb) {
     let create = |name: &str| json!({"name": name, "source": src});
     let mut ids = Vec::new();
     for name in ["f1", "f2"] {
-        let (s, f) = call(&app, Method::POST, "/v1/functions", &alice, Some(create(name))).await;
+        let (s, f) = call(
+            &app,
+            Method::POST,
+            "/v1/functions",
+            &alice,
+            Some(create(name)),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED, "{f}");
         ids.push(f["id"].as_str().expect("id").to_owned());
     }
-    let (s, b) = call(&app, Method::POST, "/v1/functions", &alice, Some(create("f3"))).await;
+    let (s, b) = call(
+        &app,
+        Method::POST,
+        "/v1/functions",
+        &alice,
+        Some(create("f3")),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["code"], "quota_exceeded");
     assert!(message(&b).starts_with("functions:"), "{b}");
-    let (s, b) = call(&app, Method::POST, "/v1/functions", &bob, Some(create("f3"))).await;
+    let (s, b) = call(
+        &app,
+        Method::POST,
+        "/v1/functions",
+        &bob,
+        Some(create("f3")),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "bob has his own quota: {b}");
 
     // Versions per function.
@@ -610,8 +636,10 @@ pub(crate) async fn http_one_account_cannot_starve_another(db: &TestDb) {
         Method::POST,
         "/v1/functions",
         &alice,
-        Some(json!({"name": "spin", "source": "export default () => { for (;;) {} };",
-                    "limits": {"timeout_ms": 3000}})),
+        Some(
+            json!({"name": "spin", "source": "export default () => { for (;;) {} };",
+                    "limits": {"timeout_ms": 3000}}),
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{spin}");
@@ -648,7 +676,10 @@ pub(crate) async fn http_one_account_cannot_starve_another(db: &TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{quick}");
-    let quick = format!("/v1/functions/{}/execute", quick["id"].as_str().expect("id"));
+    let quick = format!(
+        "/v1/functions/{}/execute",
+        quick["id"].as_str().expect("id")
+    );
     let (s, bob_run) = call(&app, Method::POST, &quick, &bob, Some(json!({}))).await;
     assert_eq!(s, StatusCode::OK, "{bob_run}");
     assert_eq!(bob_run["status"], "succeeded");
@@ -657,7 +688,14 @@ pub(crate) async fn http_one_account_cannot_starve_another(db: &TestDb) {
     // Wait for alice's first execution to end, then compare recorded times.
     let mut first_finished = None;
     for _ in 0..200 {
-        let (_, list) = call(&app, Method::GET, &format!("{spin}/executions"), &alice, None).await;
+        let (_, list) = call(
+            &app,
+            Method::GET,
+            &format!("{spin}/executions"),
+            &alice,
+            None,
+        )
+        .await;
         first_finished = list["items"]
             .as_array()
             .into_iter()

@@ -269,7 +269,10 @@ pub(crate) async fn http_secret_quotas_are_per_account(env: &TestEnv) {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert_eq!(r.body["code"], "quota_exceeded");
     assert!(
-        r.body["message"].as_str().unwrap_or("").starts_with("secrets:"),
+        r.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("secrets:"),
         "{}",
         r.text
     );
@@ -286,7 +289,10 @@ pub(crate) async fn http_secret_quotas_are_per_account(env: &TestEnv) {
     let r = call(&app, Method::PUT, &path, Some(body), &alice).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert!(
-        r.body["message"].as_str().unwrap_or("").starts_with("stored_bytes:"),
+        r.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("stored_bytes:"),
         "{}",
         r.text
     );
