@@ -79,8 +79,11 @@ struct Inner {
     permits: Arc<Semaphore>,
     pending: Arc<AtomicUsize>,
     /// Per account: its own slots within `permits` (fair share) and its pending API executions.
-    accounts: Arc<Mutex<HashMap<AccountId, AccountSlots>>>,
+    accounts: Accounts,
 }
+
+/// Every account's [`AccountSlots`], created on first use.
+type Accounts = Arc<Mutex<HashMap<AccountId, AccountSlots>>>;
 
 /// One account's share of the pool.
 struct AccountSlots {
@@ -94,7 +97,7 @@ struct AccountSlots {
 /// dropped.
 struct PendingGuard {
     node: Arc<AtomicUsize>,
-    account: Option<(Arc<Mutex<HashMap<AccountId, AccountSlots>>>, AccountId)>,
+    account: Option<(Accounts, AccountId)>,
 }
 
 impl Drop for PendingGuard {
