@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 /// A temp directory removed on drop (also when the test fails).
 struct TempDir(PathBuf);
@@ -38,6 +39,9 @@ impl Drop for TempDir {
     }
 }
 
+/// The vault key-encryption key of the test nodes (32 bytes, hex).
+const TEST_KEK: &str = "6b6579206f6620746865206e736c2074657374207661756c742c2066616b6521";
+
 /// `nsl` in `dir`, with the data dir inside it and no inherited NSL_ variables.
 fn nsl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsl"));
@@ -48,6 +52,8 @@ fn nsl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         }
     }
     cmd.env("NSL_NODE__DATA_DIR", dir.join("data"));
+    // A production-style vault key (from the environment, not beside the vault state).
+    cmd.env("NSL_VAULT_KEK", TEST_KEK);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -393,4 +399,196 @@ fn operator_commands_on_postgres() {
         "{}",
         stderr(&bad)
     );
+}
+
+/// SQL that rewrites the whole audit chain as someone with only database access can: entry 2's
+/// actor changed and every hash recomputed with plain SHA-256 (no audit key), the head moved to
+/// the new last hash. `postgres` selects the bytea literal syntax.
+fn recompute_chain_without_key(db_url: &str, postgres: bool) -> String {
+    use nsl_store::{AuditFilter, AuditStore as _, CanonicalFields, GENESIS_HASH, entry_hash};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut entries = rt.block_on(async {
+        let store = nsl_store::Store::connect_url(db_url, 1, Duration::from_secs(10))
+            .await
+            .expect("open store");
+        let page = store
+            .list_audit(&AuditFilter {
+                limit: 1000,
+                ..AuditFilter::default()
+            })
+            .await
+            .expect("list audit");
+        store.close().await;
+        page.entries
+    });
+    entries.reverse();
+    let bytes = |h: &[u8; 32]| {
+        if postgres {
+            format!("decode('{}', 'hex')", hex_of(h))
+        } else {
+            format!("X'{}'", hex_of(h))
+        }
+    };
+    let mut prev = GENESIS_HASH;
+    let mut sql = String::new();
+    for e in &mut entries {
+        if e.seq == 2 {
+            e.actor = "someone-else".into();
+        }
+        let detail = serde_json::to_string(&e.detail).expect("detail");
+        let hash = entry_hash(
+            &prev,
+            &CanonicalFields {
+                seq: e.seq,
+                ts: e.ts,
+                actor: &e.actor,
+                action: &e.action,
+                target: e.target.as_deref(),
+                ip: e.ip.as_deref(),
+                detail: &detail,
+            },
+        );
+        sql.push_str(&format!(
+            "UPDATE audit_log SET actor = '{}', prev_hash = {}, entry_hash = {} WHERE seq = {};\n",
+            e.actor,
+            bytes(&prev),
+            bytes(&hash),
+            e.seq
+        ));
+        prev = hash;
+    }
+    sql.push_str(&format!(
+        "UPDATE audit_head SET head_hash = {} WHERE id = 1;\n",
+        bytes(&prev)
+    ));
+    sql
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Run `cmd` to its end, but kill it after 60 s (a `nsl serve` that should have refused to start
+/// would otherwise run until the test harness gives up).
+fn output_within_a_minute(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn nsl");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output().expect("wait");
+        let _ = tx.send(());
+        out
+    });
+    if rx.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let out = waiter.join().expect("waiter");
+        panic!(
+            "nsl did not exit within 60 s (it should have refused to start): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    waiter.join().expect("waiter")
+}
+
+/// Issue #9 item 5 on SQLite: the chain is keyed (HMAC under a key sealed by the vault), so a
+/// row edited and the whole chain recomputed with plain SHA-256 is detected; marking the chain
+/// unkeyed as well is detected too, and `nsl serve` refuses to start on it.
+#[test]
+fn audit_verify_detects_a_chain_recomputed_without_the_key() {
+    let dir = TempDir::new();
+    for name in ["a", "b", "c"] {
+        let out = nsl(
+            dir.path(),
+            &["admin", "create-account", "--name", name],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let ok = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(stdout(&ok).trim(), "ok, 3 entries", "{}", stderr(&ok));
+    let vault = dir.path().join("data/vault");
+    assert!(vault.join("audit.key").exists(), "the sealed audit key");
+    assert!(
+        !vault.join("vault.kek").exists(),
+        "no key file beside the vault"
+    );
+    let db = dir.path().join("data/nsl.db");
+    let url = format!("sqlite://{}", db.display());
+
+    sqlite3(&db, &recompute_chain_without_key(&url, false));
+    let out = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("audit chain is broken"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Downgrade: the head says "not keyed" (the pre-0010 format) and carries no MAC.
+    sqlite3(
+        &db,
+        "UPDATE audit_head SET keyed = 0, head_mac = NULL WHERE id = 1;",
+    );
+    let out = nsl(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("not keyed"), "{}", stderr(&out));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsl"));
+    cmd.current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("NSL_NODE__DATA_DIR", dir.path().join("data"))
+        .env("NSL_VAULT_KEK", TEST_KEK);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NSL_") && k != "NSL_VAULT_KEK" && k != "NSL_NODE__DATA_DIR" {
+            cmd.env_remove(k);
+        }
+    }
+    let serve = output_within_a_minute(&mut cmd);
+    assert_eq!(serve.status.code(), Some(1), "{}", stdout(&serve));
+    assert!(
+        stderr(&serve).contains("audit chain is not keyed"),
+        "{}",
+        stderr(&serve)
+    );
+}
+
+/// Issue #9 item 5 on PostgreSQL: the same recomputation without the key is detected.
+#[test]
+fn audit_verify_detects_a_chain_recomputed_without_the_key_on_postgres() {
+    let dir = TempDir::new();
+    let pg = PgDb::create();
+    let env = [("NSL_DATABASE__URL", pg.url.as_str())];
+    for name in ["a", "b", "c"] {
+        let out = nsl(
+            dir.path(),
+            &["admin", "create-account", "--name", name],
+            &env,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let ok = nsl(dir.path(), &["audit", "verify"], &env);
+    assert_eq!(stdout(&ok).trim(), "ok, 3 entries", "{}", stderr(&ok));
+    psql(&pg.url, &recompute_chain_without_key(&pg.url, true));
+    let out = nsl(dir.path(), &["audit", "verify"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("audit chain is broken"),
+        "{}",
+        stderr(&out)
+    );
+    psql(
+        &pg.url,
+        "UPDATE audit_head SET keyed = 0, head_mac = NULL WHERE id = 1",
+    );
+    let out = nsl(dir.path(), &["audit", "verify"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not keyed"), "{}", stderr(&out));
 }

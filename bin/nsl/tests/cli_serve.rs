@@ -52,8 +52,13 @@ fn base_cmd(dir: &Path) -> Command {
         }
     }
     cmd.env("NSL_NODE__DATA_DIR", dir.join("data"));
+    // A production-style vault key (from the environment, not beside the vault state).
+    cmd.env("NSL_VAULT_KEK", TEST_KEK);
     cmd
 }
+
+/// The vault key-encryption key of the test nodes (32 bytes, hex).
+const TEST_KEK: &str = "6b6579206f6620746865206e736c2074657374207661756c742c2066616b6521";
 
 fn nsl(dir: &Path, args: &[&str]) -> Output {
     let out = base_cmd(dir).args(args).output().expect("run nsl");
@@ -193,7 +198,7 @@ fn master_key_rotation_runs_online_through_the_running_node() {
     let dir = TempDir::new();
     let d = dir.0.as_path();
     let (_, admin_key) = account_with_key(d, "ops", "admin", "read,write,admin");
-    let (_, user_key) = account_with_key(d, "dapp", "user", "read,write");
+    let (_, user_key) = account_with_key(d, "dapp", "user", "read,write,grant");
     let (server, addr) = start_serve(d);
 
     // A secret and a function that reads it (its digest, so the value never leaves the sandbox).
@@ -647,4 +652,109 @@ fn database_failures_do_not_leak_into_bodies() {
             assert!(!body.contains(leak), "{leak:?} leaked: {resp}");
         }
     }
+}
+
+/// Run `cmd` to its end, but kill it after 60 s (a `nsl serve` that should have refused to start
+/// would otherwise run until the test harness gives up).
+fn output_within_a_minute(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn nsl");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output().expect("wait");
+        let _ = tx.send(());
+        out
+    });
+    if rx.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let out = waiter.join().expect("waiter");
+        panic!(
+            "nsl did not exit within 60 s (it should have refused to start): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    waiter.join().expect("waiter")
+}
+
+/// Item 4 of issue #9: without a configured KEK, `nsl serve` refuses to start (exit 2, a message
+/// that names what to set) and writes no key file; only an explicit dev mode generates one beside
+/// the state, and a production KEK never leaves a key file there.
+#[test]
+fn serve_without_a_vault_key_refuses_to_start_unless_dev_mode_is_explicit() {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let vault_dir = d.join("data").join("vault");
+
+    let refused = output_within_a_minute(
+        base_cmd(d)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("NSL_VAULT_KEK"),
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        stderr.contains("NSL_VAULT_KEK") && stderr.contains("vault.dev_mode"),
+        "{stderr}"
+    );
+    assert!(
+        !vault_dir.join("vault.kek").exists() && !vault_dir.join("vault.state").exists(),
+        "a refused start wrote vault files"
+    );
+
+    // A KEK file inside the vault directory is refused as well (it would sit beside the state).
+    std::fs::create_dir_all(&vault_dir).expect("vault dir");
+    let inside = vault_dir.join("my.kek");
+    std::fs::write(&inside, TEST_KEK).expect("kek file");
+    let refused = output_within_a_minute(
+        base_cmd(d)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("NSL_VAULT_KEK")
+            .env("NSL_VAULT_KEK_FILE", &inside),
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("inside the vault directory"),
+        "{refused:?}"
+    );
+    std::fs::remove_file(&inside).expect("remove");
+
+    // Production mode (KEK from the environment): starts, and no key file appears.
+    let (server, addr) = start_serve(d);
+    let (st, _) = get(&addr, "/health", None);
+    assert_eq!(st, 200);
+    drop(server);
+    assert!(vault_dir.join("vault.state").exists());
+    assert!(
+        !vault_dir.join("vault.kek").exists(),
+        "production mode wrote a key file beside the vault state"
+    );
+
+    // Dev mode is explicit: a fresh data dir with `vault.dev_mode` gets a generated key file.
+    let dev = TempDir::new();
+    let log = std::fs::File::create(dev.0.join("serve.log")).expect("log");
+    let mut child = base_cmd(&dev.0)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("NSL_VAULT_KEK")
+        .env("NSL_VAULT__DEV_MODE", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Server(Some(child));
+    let started = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("listening"));
+    drop(server);
+    let log = std::fs::read_to_string(dev.0.join("serve.log")).unwrap_or_default();
+    assert!(started, "dev mode did not start: {log}");
+    assert!(log.contains("DEV-ONLY VAULT KEY"), "{log}");
+    assert!(dev.0.join("data/vault/vault.kek").exists());
 }

@@ -677,6 +677,7 @@ impl Node {
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .current_dir(&config.dir)
             .env("NSL_NODE__DATA_DIR", config.dir.join("data"))
+            .env("NSL_VAULT__DEV_MODE", "true")
             .env("NSL_ORACLE__ENABLED", "true")
             .env("NSL_ORACLE__RPC_URL", &config.rpc_url)
             .env("NSL_ORACLE__GATEWAY_HASH", config.gateway.to_string())

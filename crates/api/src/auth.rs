@@ -46,8 +46,19 @@ pub const SCOPE_WRITE: &str = "write";
 pub const SCOPE_KEYS: &str = "keys";
 /// Scope: operator endpoints (audit log); only keys of admin accounts may carry it.
 pub const SCOPE_ADMIN: &str = "admin";
+/// Scope: grant secrets to functions and set the contracts that may run them from chain
+/// (`secrets` / `onchain_callers` of a function version). Not in [`DEFAULT_SCOPES`]: a leaked
+/// everyday key must not be able to read secrets through a function or leave a chain backdoor
+/// that outlives it. Sessions (wallet logins) hold it.
+pub const SCOPE_GRANT: &str = "grant";
 /// Every scope, in display order.
-pub const ALL_SCOPES: &[&str] = &[SCOPE_READ, SCOPE_WRITE, SCOPE_KEYS, SCOPE_ADMIN];
+pub const ALL_SCOPES: &[&str] = &[
+    SCOPE_READ,
+    SCOPE_WRITE,
+    SCOPE_GRANT,
+    SCOPE_KEYS,
+    SCOPE_ADMIN,
+];
 /// Scopes of a new key when none are asked for.
 pub const DEFAULT_SCOPES: &[&str] = &[SCOPE_READ, SCOPE_WRITE];
 

@@ -55,6 +55,12 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 429: a rate limit bucket is empty; see the `Retry-After` header.
     RateLimited,
+    /// 403: an account quota is used up (functions, versions, secrets, stored bytes); the
+    /// message starts with the quota's name. Deleting something frees it.
+    QuotaExceeded,
+    /// 429: the account has too many executions running or started in the last minute; see the
+    /// `Retry-After` header. The message starts with the quota's name.
+    ExecutionQuotaExceeded,
     /// 504: the request did not finish within `[api] request_timeout_ms`.
     Timeout,
     /// 503: a dependency (the database) is not available.
@@ -78,7 +84,8 @@ impl ErrorCode {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::ExecutionQuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Self::QuotaExceeded => StatusCode::FORBIDDEN,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -122,6 +129,8 @@ impl ErrorCode {
             Self::SignupClosed => "this node does not create accounts on wallet login",
             Self::PayloadTooLarge => "the request body is too large",
             Self::RateLimited => "rate limit exceeded, retry later",
+            Self::QuotaExceeded => "an account quota is used up",
+            Self::ExecutionQuotaExceeded => "too many executions for this account, retry later",
             Self::Timeout => "the request timed out",
             Self::Unavailable => "a dependency is unavailable, retry later",
             Self::Internal => "internal error",
@@ -222,6 +231,17 @@ pub enum ApiError {
         /// Seconds until a token is available (the `Retry-After` header).
         retry_after_secs: u64,
     },
+    /// An account quota is used up (403 `quota_exceeded`).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The account's execution quota is used up for now (429 `execution_quota_exceeded`).
+    #[error("{message}")]
+    ExecutionQuota {
+        /// Which quota and the figures.
+        message: String,
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after_secs: u64,
+    },
     /// The request timed out.
     #[error("the request timed out")]
     Timeout,
@@ -253,6 +273,8 @@ impl ApiError {
             Self::Coded(code, _) => *code,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
+            Self::ExecutionQuota { .. } => ErrorCode::ExecutionQuotaExceeded,
             Self::Timeout => ErrorCode::Timeout,
             Self::Unavailable(_) | Self::Database(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
@@ -301,7 +323,11 @@ impl IntoResponse for ApiError {
             message: self.public_message(),
         };
         let mut res = payload.clone().into_response_with_id("", None);
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs }
+        | Self::ExecutionQuota {
+            retry_after_secs, ..
+        } = self
+        {
             res.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs.max(1)),

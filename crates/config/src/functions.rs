@@ -42,6 +42,33 @@ pub struct FunctionsConfig {
     pub max_pending: u32,
     /// Executions returned by a list call at most (1..=1000). Default 100.
     pub list_limit: u32,
+    /// `secrets.get` calls per execution at most (each name is decrypted and audited once per
+    /// execution, repeated calls are answered from the execution's cache but still count); the
+    /// call past the limit throws a `HostError`. Default 100.
+    pub max_secret_gets: u32,
+    /// Functions per account at most (then `403 quota_exceeded`). Default 100.
+    pub max_functions_per_account: u32,
+    /// Versions per function at most (then `403 quota_exceeded`). Default 100.
+    pub max_versions_per_function: u32,
+    /// Source bytes stored per account, all versions of all functions, at most (then `403
+    /// quota_exceeded`). Default 16777216 (16 MiB).
+    pub max_source_bytes_per_account: u64,
+    /// API executions an account may start per minute on this node (sliding window; then `429
+    /// execution_quota_exceeded`). `0` = no limit. Default 600.
+    pub max_executions_per_minute: u32,
+    /// Executions of one account running at once (fair share of `max_concurrent`: one account's
+    /// flood waits behind its own cap and leaves the other slots to other accounts). `0` = half
+    /// of `max_concurrent`, at least 1. Default 0.
+    pub max_concurrent_per_account: u32,
+    /// API executions of one account queued or running at most (then `429
+    /// execution_quota_exceeded`). Default 100.
+    pub max_pending_per_account: u32,
+    /// Finished executions kept per function (older ones are deleted after each execution).
+    /// `0` = no count limit. Default 1000.
+    pub execution_retention_count: u32,
+    /// Finished executions older than this many days are deleted (after each execution of the
+    /// same function). `0` = no age limit. Default 30.
+    pub execution_retention_days: u32,
 }
 
 impl Default for FunctionsConfig {
@@ -60,6 +87,15 @@ impl Default for FunctionsConfig {
             max_concurrent: 0,
             max_pending: 1000,
             list_limit: 100,
+            max_secret_gets: 100,
+            max_functions_per_account: 100,
+            max_versions_per_function: 100,
+            max_source_bytes_per_account: 16 * 1024 * 1024,
+            max_executions_per_minute: 600,
+            max_concurrent_per_account: 0,
+            max_pending_per_account: 100,
+            execution_retention_count: 1000,
+            execution_retention_days: 30,
         }
     }
 }
@@ -81,6 +117,9 @@ impl FunctionsConfig {
                 "max_memory_bytes",
                 "must be at least 2097152 (2 MiB, the sandbox's smallest heap)",
             );
+        }
+        if self.max_pending_per_account == 0 {
+            return invalid("max_pending_per_account", "must be at least 1");
         }
         if self.max_result_bytes == 0 {
             return invalid("max_result_bytes", "must be at least 1");

@@ -36,7 +36,7 @@ pub use oracle::OracleConfig;
 pub use secret::{REDACTED, Secret};
 pub use types::{
     ApiConfig, AuthConfig, Bucket, Config, DatabaseConfig, GroupLimits, LogConfig, LogFormat,
-    NodeConfig, RateLimitConfig, RouteGroup, RouteGroups,
+    NodeConfig, RateLimitConfig, RouteGroup, RouteGroups, SecretsConfig, VaultConfig,
 };
 
 /// Prefix of environment overrides.

@@ -28,6 +28,41 @@ pub struct Config {
     pub oracle: crate::OracleConfig,
     /// `[functions]`: the functions service's maxima and execution pool (enabled by default).
     pub functions: crate::FunctionsConfig,
+    /// `[vault]`: the node's key vault (development mode switch).
+    pub vault: VaultConfig,
+    /// `[secrets]`: per-account quotas of the secrets service.
+    pub secrets: SecretsConfig,
+}
+
+/// `[secrets]` section: operator quotas applied to every account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// Secret names per account at most (then `403 quota_exceeded`). Default 100.
+    pub max_secrets_per_account: u32,
+    /// Ciphertext bytes of all kept versions of an account's secrets at most (then `403
+    /// quota_exceeded`). Default 4194304 (4 MiB).
+    pub max_bytes_per_account: u64,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            max_secrets_per_account: 100,
+            max_bytes_per_account: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[vault]` section. The key-encryption key itself never comes from the config: it is
+/// `NSL_VAULT_KEK` or `NSL_VAULT_KEK_FILE` (see docs/enclave.md).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Development only: with no KEK configured, generate one into a file beside the vault state
+    /// (which protects nothing). Default `false`: `nsl serve` without `NSL_VAULT_KEK` or
+    /// `NSL_VAULT_KEK_FILE` refuses to start. `nsl dev` sets it.
+    pub dev_mode: bool,
 }
 
 /// `[node]` section.

@@ -88,7 +88,7 @@ pub enum VaultError {
 
     /// No key-encryption key was configured and dev mode is off.
     #[error(
-        "no key-encryption key configured: set NSL_VAULT_KEK (32 bytes, hex or base64) or NSL_VAULT_KEK_FILE, or run in dev mode"
+        "no key-encryption key configured: set NSL_VAULT_KEK (32 bytes, hex or base64) or NSL_VAULT_KEK_FILE (a file outside the vault directory), or for development only set `vault.dev_mode = true` (NSL_VAULT__DEV_MODE=true; `nsl dev` does)"
     )]
     KekMissing,
 

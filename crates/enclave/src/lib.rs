@@ -61,7 +61,7 @@ mod vault;
 pub use envelope::{SealedSecret, open_secret, rewrap, seal_secret};
 pub use error::{Result, VaultError};
 pub use kek::{ENV_KEK, ENV_KEK_FILE, Kek, KekSource};
-pub use software::{DEV_KEK_FILE, SoftwareVault, SoftwareVaultConfig};
+pub use software::{DEV_KEK_FILE, RootSealer, SoftwareVault, SoftwareVaultConfig};
 pub use store::{LOCK_FILE, STATE_FILE};
 pub use types::{
     AttestationMode, AttestationReport, DataKey, Evidence, MasterKeyInfo, MasterKeyState,

@@ -4,9 +4,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::crypto::Key32;
 use crate::error::{Result, VaultError};
 use crate::kek::{Kek, KekSource};
-use crate::store::{KeyStore, STATE_FILE, create_private_dir, now_unix, write_atomic};
+use crate::store::{
+    KeyStore, STATE_FILE, check_root, create_private_dir, now_unix, seal_key_for, seal_with,
+    unseal_with, write_atomic,
+};
 use crate::types::{
     AttestationMode, AttestationReport, DataKey, Evidence, MasterKeyInfo, PublicKey, ReportData,
     SecretBytes, Signature, SigningKeyInfo, WrappedKey, report_signed_bytes, sha256,
@@ -73,6 +77,47 @@ impl SoftwareVault {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         self.store.dir()
+    }
+}
+
+/// [`Vault::seal`] / [`Vault::unseal`] of a software vault from its KEK alone: no vault state is
+/// read and no lock is taken, so an operator command can open (and create) sealed files of the
+/// node's vault while the node holds the vault. Blobs are interchangeable with the vault's own.
+pub struct RootSealer {
+    seal_key: Key32,
+}
+
+impl RootSealer {
+    /// Resolve the KEK of `config` as [`SoftwareVault::open`] does (a dev KEK file is created on
+    /// the same terms) and, if the vault state exists, check that it was sealed under this KEK
+    /// ([`VaultError::WrongKek`] otherwise).
+    pub fn open(config: &SoftwareVaultConfig) -> Result<Self> {
+        let kek = match &config.kek {
+            KekSource::Key(kek) => kek.clone(),
+            KekSource::File(path) => Kek::from_file(path)?,
+            KekSource::DevFile => dev_kek(&config.data_dir)?,
+        };
+        let root = kek.key().as_bytes();
+        check_root(&config.data_dir, root)?;
+        Ok(Self {
+            seal_key: seal_key_for(root)?,
+        })
+    }
+
+    /// Like [`Vault::seal`].
+    pub fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+        seal_with(&self.seal_key, label, plaintext)
+    }
+
+    /// Like [`Vault::unseal`].
+    pub fn unseal(&self, label: &str, sealed: &[u8]) -> Result<SecretBytes> {
+        unseal_with(&self.seal_key, label, sealed)
+    }
+}
+
+impl fmt::Debug for RootSealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RootSealer(<redacted>)")
     }
 }
 

@@ -424,42 +424,11 @@ impl KeyStore {
     // ---- sealing --------------------------------------------------------
 
     pub(crate) fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let mut aad = Vec::with_capacity(5 + label.len());
-        aad.extend_from_slice(SEAL_MAGIC);
-        aad.push(SEAL_FORMAT);
-        aad.extend_from_slice(label.as_bytes());
-        let (nonce, ciphertext) = self.seal_key.encrypt(&aad, plaintext)?;
-        let mut out = Vec::with_capacity(5 + NONCE_LEN + ciphertext.len());
-        out.extend_from_slice(SEAL_MAGIC);
-        out.push(SEAL_FORMAT);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        Ok(out)
+        seal_with(&self.seal_key, label, plaintext)
     }
 
     pub(crate) fn unseal(&self, label: &str, sealed: &[u8]) -> Result<SecretBytes> {
-        let mut r = Reader::new(sealed);
-        let magic = r
-            .array::<4>()
-            .ok_or(VaultError::MalformedSealed("too short"))?;
-        if &magic != SEAL_MAGIC {
-            return Err(VaultError::MalformedSealed("not a sealed blob"));
-        }
-        if r.u8() != Some(SEAL_FORMAT) {
-            return Err(VaultError::MalformedSealed("unsupported sealed format"));
-        }
-        let nonce = r
-            .array::<NONCE_LEN>()
-            .ok_or(VaultError::MalformedSealed("too short"))?;
-        let ciphertext = r.rest();
-        let mut aad = Vec::with_capacity(5 + label.len());
-        aad.extend_from_slice(SEAL_MAGIC);
-        aad.push(SEAL_FORMAT);
-        aad.extend_from_slice(label.as_bytes());
-        self.seal_key
-            .decrypt(&nonce, &aad, ciphertext)?
-            .map(SecretBytes::new)
-            .ok_or(VaultError::UnsealFailed)
+        unseal_with(&self.seal_key, label, sealed)
     }
 
     // ---- envelope keys --------------------------------------------------
@@ -580,6 +549,69 @@ fn wrap_aad(version: u32) -> Vec<u8> {
     aad.extend_from_slice(WRAP_AAD);
     aad.extend_from_slice(&version.to_be_bytes());
     aad
+}
+
+/// The seal key derived from `root` (the same one a [`KeyStore`] under that root uses).
+pub(crate) fn seal_key_for(root: &[u8]) -> Result<Key32> {
+    crypto::derive_key(root, INFO_SEAL)
+}
+
+/// If `dir` holds a state file, check that it was sealed under `root` (header check only, no lock,
+/// nothing decrypted): [`VaultError::WrongKek`] otherwise.
+pub(crate) fn check_root(dir: &Path, root: &[u8]) -> Result<()> {
+    let path = dir.join(STATE_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(VaultError::io(&path, e)),
+    };
+    let check_key = crypto::derive_key(root, INFO_ROOT_CHECK)?;
+    let expected = check_key.as_bytes().get(..8);
+    if bytes.get(9..HEADER_LEN) != expected {
+        return Err(VaultError::WrongKek { path });
+    }
+    Ok(())
+}
+
+/// `"NSLS" | 1 | nonce | AES-256-GCM(seal key, plaintext, AAD = "NSLS" | 1 | label)`.
+pub(crate) fn seal_with(seal_key: &Key32, label: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+    let mut aad = Vec::with_capacity(5 + label.len());
+    aad.extend_from_slice(SEAL_MAGIC);
+    aad.push(SEAL_FORMAT);
+    aad.extend_from_slice(label.as_bytes());
+    let (nonce, ciphertext) = seal_key.encrypt(&aad, plaintext)?;
+    let mut out = Vec::with_capacity(5 + NONCE_LEN + ciphertext.len());
+    out.extend_from_slice(SEAL_MAGIC);
+    out.push(SEAL_FORMAT);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ciphertext);
+    Ok(out)
+}
+
+/// Open a blob of [`seal_with`] under the same key and label.
+pub(crate) fn unseal_with(seal_key: &Key32, label: &str, sealed: &[u8]) -> Result<SecretBytes> {
+    let mut r = Reader::new(sealed);
+    let magic = r
+        .array::<4>()
+        .ok_or(VaultError::MalformedSealed("too short"))?;
+    if &magic != SEAL_MAGIC {
+        return Err(VaultError::MalformedSealed("not a sealed blob"));
+    }
+    if r.u8() != Some(SEAL_FORMAT) {
+        return Err(VaultError::MalformedSealed("unsupported sealed format"));
+    }
+    let nonce = r
+        .array::<NONCE_LEN>()
+        .ok_or(VaultError::MalformedSealed("too short"))?;
+    let ciphertext = r.rest();
+    let mut aad = Vec::with_capacity(5 + label.len());
+    aad.extend_from_slice(SEAL_MAGIC);
+    aad.push(SEAL_FORMAT);
+    aad.extend_from_slice(label.as_bytes());
+    seal_key
+        .decrypt(&nonce, &aad, ciphertext)?
+        .map(SecretBytes::new)
+        .ok_or(VaultError::UnsealFailed)
 }
 
 fn read_state_file(

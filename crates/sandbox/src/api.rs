@@ -57,6 +57,10 @@ struct Mutable {
     log_bytes: usize,
     logs_truncated: bool,
     revealed: Vec<SecretValue>,
+    /// `secrets.get` calls so far (cached answers included).
+    secret_gets: u32,
+    /// Name -> index in `revealed`: each name is asked of the host (decrypt + audit) once.
+    secret_cache: std::collections::HashMap<String, usize>,
     host_errors: Vec<String>,
 }
 
@@ -299,10 +303,29 @@ fn native_secret(ctx: &Ctx<'_>, state: &ExecState, name: &str) -> rquickjs::Resu
     if !state.granted_secrets.contains(name) {
         return Err(state.host_error(ctx, unavailable()));
     }
+    {
+        let mut m = state.lock();
+        m.secret_gets = m.secret_gets.saturating_add(1);
+        if m.secret_gets > state.limits.max_secret_gets {
+            drop(m);
+            let max = state.limits.max_secret_gets;
+            return Err(state.host_error(
+                ctx,
+                format!("secrets.get limit reached: at most {max} calls per execution"),
+            ));
+        }
+        // Served from this execution's cache: no second decrypt, no second audit entry.
+        if let Some(value) = m.secret_cache.get(name).and_then(|&i| m.revealed.get(i)) {
+            return Ok(value.expose().to_string());
+        }
+    }
     match state.secrets_host.get(&state.scope, name) {
         Ok(Some(value)) => {
             let text = value.expose().to_string();
-            state.lock().revealed.push(value);
+            let mut m = state.lock();
+            m.revealed.push(value);
+            let index = m.revealed.len() - 1;
+            m.secret_cache.insert(name.to_owned(), index);
             Ok(text)
         }
         Ok(None) => Err(state.host_error(ctx, unavailable())),

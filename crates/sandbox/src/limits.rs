@@ -41,6 +41,9 @@ pub struct Limits {
     pub max_result_bytes: usize,
     /// Maximum total size of captured console output, in bytes. Default 16 KiB.
     pub max_log_bytes: usize,
+    /// Maximum number of `secrets.get` calls per execution (repeated names count too; each name
+    /// is fetched from the host once and then served from the execution's cache). Default 100.
+    pub max_secret_gets: u32,
 }
 
 impl Default for Limits {
@@ -54,6 +57,7 @@ impl Default for Limits {
             max_fetch_response_bytes: 1024 * 1024,
             max_result_bytes: 64 * 1024,
             max_log_bytes: 16 * 1024,
+            max_secret_gets: 100,
         }
     }
 }
@@ -88,6 +92,7 @@ impl Limits {
                 .min(max.max_fetch_response_bytes),
             max_result_bytes: self.max_result_bytes.min(max.max_result_bytes),
             max_log_bytes: self.max_log_bytes.min(max.max_log_bytes),
+            max_secret_gets: self.max_secret_gets.min(max.max_secret_gets),
         }
     }
 }

@@ -1,16 +1,21 @@
 //! Append-only, hash-chained audit log.
 //!
 //! Every entry carries `prev_hash` (the previous entry's hash; 32 zero bytes for seq 1) and
-//! `entry_hash = SHA-256(prev_hash || canonical(seq, ts, actor, action, target, ip, detail))`,
-//! see [`entry_hash`]. A head row (`audit_head`) holds the last seq and hash, so deleting the newest
+//! `entry_hash = HMAC-SHA256(audit key, prev_hash || canonical(seq, ts, actor, action, target, ip,
+//! detail))`, see [`keyed_entry_hash`]. The audit key is sealed by the node's vault
+//! ([`Store::with_audit_key`](crate::Store::with_audit_key)), so someone who can only write the
+//! database cannot recompute the chain after editing a row. A store without a key (tests, and
+//! chains not keyed yet: `audit_head.keyed = 0`) uses plain SHA-256 ([`entry_hash`]). A head row (`audit_head`) holds the last seq and hash, so deleting the newest
 //! rows is detected too. Appends are serialized on the head row, so the chain never forks even with
 //! several nodes on one PostgreSQL database.
 
 use std::fmt;
 
 use async_trait::async_trait;
+use hmac::{Mac, SimpleHmac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::{StoreResult, UnixMillis};
 
@@ -110,6 +115,12 @@ pub enum AuditProblem {
         /// The row whose link is broken.
         seq: i64,
     },
+    /// The chain is not keyed (plain SHA-256 hashes) although this store has the audit key: it
+    /// was never keyed with this key, or someone rewrote it without the key.
+    NotKeyed,
+    /// The head row's MAC does not match its seq and hash: the head was moved without the key
+    /// (e.g. rows cut off the end and the head set back).
+    HeadNotAuthentic,
     /// The head row does not match the last entry.
     HeadMismatch {
         /// Seq recorded in the head.
@@ -150,6 +161,13 @@ impl fmt::Display for AuditProblem {
                 f,
                 "entry {seq} does not link to entry {} (one of them was rewritten)",
                 seq - 1
+            ),
+            AuditProblem::NotKeyed => f.write_str(
+                "the chain is not keyed with this node's audit key (plain SHA-256 hashes): it was \
+                 rewritten without the key, or never keyed",
+            ),
+            AuditProblem::HeadNotAuthentic => f.write_str(
+                "the chain head's MAC does not match (the head was moved without the audit key)",
             ),
             AuditProblem::HeadMismatch { head_seq, last_seq } => write!(
                 f,
@@ -211,27 +229,82 @@ pub struct CanonicalFields<'a> {
 /// f(target) || f(ip) || f(detail))` where `f(s)` is a 4-byte big-endian length and the UTF-8
 /// bytes, and an absent optional field is the 4 bytes `FF FF FF FF`.
 pub fn entry_hash(prev_hash: &[u8; 32], fields: &CanonicalFields<'_>) -> [u8; 32] {
-    fn put(h: &mut Sha256, s: Option<&str>) {
+    let mut h = Sha256::new();
+    feed(prev_hash, fields, &mut |b| h.update(b));
+    h.finalize().into()
+}
+
+/// The keyed entry hash: HMAC-SHA256 under the audit key over exactly the bytes [`entry_hash`]
+/// hashes.
+pub fn keyed_entry_hash(
+    key: &AuditKey,
+    prev_hash: &[u8; 32],
+    fields: &CanonicalFields<'_>,
+) -> [u8; 32] {
+    let mut m = key.mac();
+    feed(prev_hash, fields, &mut |b| m.update(b));
+    m.finalize().into_bytes().into()
+}
+
+/// MAC of the chain head: HMAC-SHA256(key, `"nsl-audit/v1/head"` || seq as 8 bytes BE ||
+/// head hash).
+pub fn head_mac(key: &AuditKey, seq: i64, head_hash: &[u8]) -> [u8; 32] {
+    let mut m = key.mac();
+    m.update(b"nsl-audit/v1/head");
+    m.update(&seq.to_be_bytes());
+    m.update(head_hash);
+    m.finalize().into_bytes().into()
+}
+
+fn feed(prev_hash: &[u8; 32], fields: &CanonicalFields<'_>, out: &mut dyn FnMut(&[u8])) {
+    fn put(out: &mut dyn FnMut(&[u8]), s: Option<&str>) {
         match s {
             Some(s) => {
                 // Fields are far below 4 GiB; saturate rather than wrap if one ever is not.
                 let len = u32::try_from(s.len()).unwrap_or(u32::MAX - 1);
-                h.update(len.to_be_bytes());
-                h.update(s.as_bytes());
+                out(&len.to_be_bytes());
+                out(s.as_bytes());
             }
-            None => h.update([0xFF; 4]),
+            None => out(&[0xFF; 4]),
         }
     }
-    let mut h = Sha256::new();
-    h.update(prev_hash);
-    h.update(fields.seq.to_be_bytes());
-    h.update(fields.ts.to_be_bytes());
-    put(&mut h, Some(fields.actor));
-    put(&mut h, Some(fields.action));
-    put(&mut h, fields.target);
-    put(&mut h, fields.ip);
-    put(&mut h, Some(fields.detail));
-    h.finalize().into()
+    out(prev_hash);
+    out(&fields.seq.to_be_bytes());
+    out(&fields.ts.to_be_bytes());
+    put(out, Some(fields.actor));
+    put(out, Some(fields.action));
+    put(out, fields.target);
+    put(out, fields.ip);
+    put(out, Some(fields.detail));
+}
+
+/// The 32-byte key of the audit chain's HMAC. Zeroized on drop; `Debug` is redacted. The node
+/// keeps it sealed by its vault (`<data_dir>/vault/audit.key`).
+#[derive(Clone)]
+pub struct AuditKey(Zeroizing<[u8; 32]>);
+
+impl AuditKey {
+    /// Take 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The key bytes (to seal them).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn mac(&self) -> SimpleHmac<Sha256> {
+        // HMAC takes keys of any length: this cannot fail.
+        <SimpleHmac<Sha256> as Mac>::new_from_slice(self.0.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(<redacted>)")
+    }
 }
 
 mod hex32 {

@@ -288,6 +288,31 @@ pub trait FunctionStore: Send + Sync {
     /// Mark every `queued` or `running` execution `failed` with kind `interrupted` (call once at
     /// startup, before workers run: their process is gone). Returns how many were changed.
     async fn fail_interrupted_executions(&self, now: UnixMillis) -> StoreResult<u64>;
+
+    /// Quota figures of `account`: how many functions it has and the bytes of the sources of
+    /// all their versions.
+    async fn function_usage(&self, account: AccountId) -> StoreResult<FunctionUsage>;
+
+    /// Number of stored versions of `account`'s function `id` (0 if there is no such function).
+    async fn version_count(&self, account: AccountId, id: FunctionId) -> StoreResult<u64>;
+
+    /// Delete finished executions of function `id` created before `older_than` or beyond the
+    /// newest `keep` (`keep` = 0: no count limit). Returns how many were deleted.
+    async fn prune_executions(
+        &self,
+        id: FunctionId,
+        keep: u64,
+        older_than: UnixMillis,
+    ) -> StoreResult<u64>;
+}
+
+/// What [`FunctionStore::function_usage`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FunctionUsage {
+    /// Functions of the account.
+    pub functions: u64,
+    /// Source bytes of every stored version of them.
+    pub source_bytes: u64,
 }
 
 fn parse_uuid(s: &str, what: &str) -> StoreResult<uuid::Uuid> {
@@ -708,6 +733,72 @@ impl FunctionStore for Store {
              WHERE status IN ('queued', 'running')",
         )
         .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn function_usage(&self, account: AccountId) -> StoreResult<FunctionUsage> {
+        let functions: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM functions WHERE account_id = $1")
+                .bind(account.to_string())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        // Byte length on both backends: SQLite's LENGTH of a BLOB, PostgreSQL's octet_length.
+        let bytes_expr = match self.backend() {
+            crate::Backend::Sqlite => "LENGTH(CAST(v.source AS BLOB))",
+            crate::Backend::Postgres => "octet_length(v.source)",
+        };
+        let source_bytes: i64 = sqlx::query(&format!(
+            "SELECT CAST(COALESCE(SUM({bytes_expr}), 0) AS BIGINT) AS bytes \
+             FROM function_versions v JOIN functions f ON f.id = v.function_id \
+             WHERE f.account_id = $1"
+        ))
+        .bind(account.to_string())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("bytes")?;
+        Ok(FunctionUsage {
+            functions: u64::try_from(functions).unwrap_or(0),
+            source_bytes: u64::try_from(source_bytes).unwrap_or(0),
+        })
+    }
+
+    async fn version_count(&self, account: AccountId, id: FunctionId) -> StoreResult<u64> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM function_versions v JOIN functions f \
+             ON f.id = v.function_id WHERE f.id = $1 AND f.account_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(account.to_string())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn prune_executions(
+        &self,
+        id: FunctionId,
+        keep: u64,
+        older_than: UnixMillis,
+    ) -> StoreResult<u64> {
+        let keep = if keep == 0 {
+            i64::MAX
+        } else {
+            i64::try_from(keep).unwrap_or(i64::MAX)
+        };
+        let done = sqlx::query(
+            "DELETE FROM function_executions WHERE function_id = $1 \
+             AND status IN ('succeeded', 'failed') AND (created_at < $2 OR id NOT IN \
+             (SELECT id FROM function_executions WHERE function_id = $3 \
+              ORDER BY created_at DESC, id DESC LIMIT $4))",
+        )
+        .bind(id.to_string())
+        .bind(older_than)
+        .bind(id.to_string())
+        .bind(keep)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

@@ -57,15 +57,16 @@ mod types;
 pub use account::{Account, AccountStore, Role};
 pub use api_key::{ApiKey, ApiKeyStore, NewApiKey};
 pub use audit::{
-    AuditEntry, AuditFilter, AuditPage, AuditProblem, AuditStore, AuditVerification,
-    CanonicalFields, GENESIS_HASH, NewAuditEntry, entry_hash,
+    AuditEntry, AuditFilter, AuditKey, AuditPage, AuditProblem, AuditStore, AuditVerification,
+    CanonicalFields, GENESIS_HASH, NewAuditEntry, entry_hash, head_mac, keyed_entry_hash,
 };
 pub use auth::{AuthStore, Challenge, NewChallenge, NewRefreshToken, RefreshToken, RotateOutcome};
 pub use contract::{AccountContract, ContractStore, is_canonical_script_hash};
 pub use error::{StoreError, StoreResult};
 pub use functions::{
     ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
-    FunctionRecord, FunctionStore, FunctionVersion, FunctionVersionSpec, NewExecution,
+    FunctionRecord, FunctionStore, FunctionUsage, FunctionVersion, FunctionVersionSpec,
+    NewExecution,
 };
 pub use nsl_primitives::AccountId;
 pub use secret::{SecretMeta, SecretStore, SecretVersion};

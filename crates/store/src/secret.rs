@@ -65,6 +65,10 @@ pub struct SecretMeta {
 /// Storage of envelope-encrypted secret versions.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
+    /// Quota figures of `account`: how many secret names it has and the ciphertext bytes of all
+    /// their stored versions.
+    async fn secret_usage(&self, account: AccountId) -> StoreResult<(u64, u64)>;
+
     /// Newest version number of `(account, name)`, if the secret exists.
     async fn latest_secret_version(
         &self,
@@ -165,6 +169,23 @@ const META_SELECT: &str = "SELECT name, MAX(version) AS latest_version, COUNT(*)
 
 #[async_trait]
 impl SecretStore for Store {
+    async fn secret_usage(&self, account: AccountId) -> StoreResult<(u64, u64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT name) AS names, \
+             CAST(COALESCE(SUM(LENGTH(ciphertext)), 0) AS BIGINT) AS bytes \
+             FROM secret_versions WHERE account_id = $1",
+        )
+        .bind(account.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        let names: i64 = row.try_get("names")?;
+        let bytes: i64 = row.try_get("bytes")?;
+        Ok((
+            u64::try_from(names).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
+    }
+
     async fn latest_secret_version(
         &self,
         account: AccountId,

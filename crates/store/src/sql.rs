@@ -11,7 +11,8 @@ use crate::{
     Account, AccountStore, ApiKey, ApiKeyId, ApiKeyStore, AuditEntry, AuditFilter, AuditPage,
     AuditProblem, AuditStore, AuditVerification, AuthStore, Challenge, GENESIS_HASH, NewApiKey,
     NewAuditEntry, NewChallenge, NewRefreshToken, RefreshToken, RefreshTokenId, Role,
-    RotateOutcome, Store, StoreError, StoreResult, TokenFamilyId, UnixMillis, entry_hash, now_ms,
+    RotateOutcome, Store, StoreError, StoreResult, TokenFamilyId, UnixMillis, entry_hash, head_mac,
+    keyed_entry_hash, now_ms,
 };
 
 /// Rows read per round trip by [`AuditStore::verify_audit`].
@@ -611,10 +612,12 @@ impl AuditStore for Store {
         // every connection and every node are serialized here. RETURNING gives the new seq and the
         // previous entry's hash (head_hash is not changed by this statement).
         let head = sqlx::query(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash",
+            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash, keyed",
         )
         .fetch_one(&mut *tx)
         .await?;
+        let keyed: i64 = head.try_get("keyed")?;
+        let key = self.chain_key(keyed != 0)?;
         let seq: i64 = head.try_get("seq")?;
         let prev: Vec<u8> = head.try_get("head_hash")?;
         let prev: [u8; 32] = prev
@@ -631,7 +634,10 @@ impl AuditStore for Store {
             prev_hash: prev.to_vec(),
             entry_hash: Vec::new(),
         };
-        let hash = entry_hash(&prev, &row.fields());
+        let hash = match key {
+            Some(k) => keyed_entry_hash(k, &prev, &row.fields()),
+            None => entry_hash(&prev, &row.fields()),
+        };
         sqlx::query(&format!(
             "INSERT INTO audit_log ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -646,8 +652,9 @@ impl AuditStore for Store {
         .bind(hash.to_vec())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE audit_head SET head_hash = $1 WHERE id = 1")
+        sqlx::query("UPDATE audit_head SET head_hash = $1, head_mac = $2 WHERE id = 1")
             .bind(hash.to_vec())
+            .bind(key.map(|k| head_mac(k, seq, &hash).to_vec()))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -697,76 +704,222 @@ impl AuditStore for Store {
 
     async fn verify_audit(&self) -> StoreResult<AuditVerification> {
         // Read the head first: entries appended while we walk are beyond it and not checked.
-        let head = sqlx::query("SELECT seq, head_hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".into()))?;
+        let head =
+            sqlx::query("SELECT seq, head_hash, keyed, head_mac FROM audit_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("audit_head row is missing".into()))?;
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: Vec<u8> = head.try_get("head_hash")?;
-
-        let mut checked: u64 = 0;
-        let mut expected_seq: i64 = 1;
-        let mut prev: Vec<u8> = GENESIS_HASH.to_vec();
-        let done = |entries: u64, problem| {
-            Ok(AuditVerification {
-                entries,
-                problem: Some(problem),
-            })
-        };
+        let keyed: i64 = head.try_get("keyed")?;
+        let stored_mac: Option<Vec<u8>> = head.try_get("head_mac")?;
+        if self.audit_key.is_some() && keyed == 0 {
+            return Ok(AuditVerification {
+                entries: 0,
+                problem: Some(AuditProblem::NotKeyed),
+            });
+        }
+        let key = self.chain_key(keyed != 0)?;
+        if let Some(k) = key
+            && stored_mac.as_deref() != Some(&head_mac(k, head_seq, &head_hash)[..])
+        {
+            return Ok(AuditVerification {
+                entries: 0,
+                problem: Some(AuditProblem::HeadNotAuthentic),
+            });
+        }
+        let mut walk = ChainWalk::new(key);
         loop {
             let rows = sqlx::query(&format!(
                 "SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= $1 AND seq <= $2 \
                  ORDER BY seq LIMIT $3"
             ))
-            .bind(expected_seq)
+            .bind(walk.expected_seq)
             .bind(head_seq)
             .bind(VERIFY_BATCH)
             .fetch_all(&self.pool)
             .await?;
             let batch_len = rows.len();
             for r in &rows {
-                let row = AuditRow::from_row(r)?;
-                if row.seq != expected_seq {
-                    return done(
-                        checked,
-                        AuditProblem::Missing {
-                            seq: expected_seq,
-                            next_present: Some(row.seq),
-                        },
-                    );
+                if let Some(problem) = walk.check(&AuditRow::from_row(r)?) {
+                    return Ok(walk.failed(problem));
                 }
-                let own_prev: Option<[u8; 32]> = row.prev_hash.clone().try_into().ok();
-                let recomputed = own_prev.map(|p| entry_hash(&p, &row.fields()));
-                if recomputed.map(|h| h.to_vec()) != Some(row.entry_hash.clone()) {
-                    return done(checked, AuditProblem::Modified { seq: row.seq });
-                }
-                if row.prev_hash != prev {
-                    return done(checked, AuditProblem::BrokenLink { seq: row.seq });
-                }
-                prev = row.entry_hash;
-                checked += 1;
-                expected_seq += 1;
             }
             if (batch_len as i64) < VERIFY_BATCH {
                 break;
             }
         }
-        let last_seq = expected_seq - 1;
+        Ok(walk.finish(head_seq, &head_hash))
+    }
+}
+
+/// Walks a chain in seq order, checking each row's hash and link.
+struct ChainWalk<'k> {
+    key: Option<&'k crate::AuditKey>,
+    checked: u64,
+    expected_seq: i64,
+    prev: Vec<u8>,
+}
+
+impl<'k> ChainWalk<'k> {
+    fn new(key: Option<&'k crate::AuditKey>) -> Self {
+        Self {
+            key,
+            checked: 0,
+            expected_seq: 1,
+            prev: GENESIS_HASH.to_vec(),
+        }
+    }
+
+    fn hash(&self, prev: &[u8; 32], row: &AuditRow) -> [u8; 32] {
+        match self.key {
+            Some(k) => keyed_entry_hash(k, prev, &row.fields()),
+            None => entry_hash(prev, &row.fields()),
+        }
+    }
+
+    /// The problem with the next row, if any; otherwise the row is accepted.
+    fn check(&mut self, row: &AuditRow) -> Option<AuditProblem> {
+        if row.seq != self.expected_seq {
+            return Some(AuditProblem::Missing {
+                seq: self.expected_seq,
+                next_present: Some(row.seq),
+            });
+        }
+        let own_prev: Option<[u8; 32]> = row.prev_hash.clone().try_into().ok();
+        let recomputed = own_prev.map(|p| self.hash(&p, row));
+        if recomputed.map(|h| h.to_vec()) != Some(row.entry_hash.clone()) {
+            return Some(AuditProblem::Modified { seq: row.seq });
+        }
+        if row.prev_hash != self.prev {
+            return Some(AuditProblem::BrokenLink { seq: row.seq });
+        }
+        self.prev = row.entry_hash.clone();
+        self.checked += 1;
+        self.expected_seq += 1;
+        None
+    }
+
+    fn failed(&self, problem: AuditProblem) -> AuditVerification {
+        AuditVerification {
+            entries: self.checked,
+            problem: Some(problem),
+        }
+    }
+
+    /// After the last row: rows missing at the end, or a head that does not match.
+    fn finish(&self, head_seq: i64, head_hash: &[u8]) -> AuditVerification {
+        let last_seq = self.expected_seq - 1;
         if last_seq < head_seq {
-            return done(
-                checked,
-                AuditProblem::Missing {
-                    seq: expected_seq,
-                    next_present: None,
-                },
-            );
+            return self.failed(AuditProblem::Missing {
+                seq: self.expected_seq,
+                next_present: None,
+            });
         }
-        if prev != head_hash {
-            return done(checked, AuditProblem::HeadMismatch { head_seq, last_seq });
+        if self.prev != head_hash {
+            return self.failed(AuditProblem::HeadMismatch { head_seq, last_seq });
         }
-        Ok(AuditVerification {
-            entries: checked,
+        AuditVerification {
+            entries: self.checked,
             problem: None,
-        })
+        }
+    }
+}
+
+impl Store {
+    /// The key to hash a chain whose head says `keyed` with; an error when this store and the
+    /// chain disagree (a keyed chain needs the key; a store with a key writes only keyed chains).
+    fn chain_key(&self, keyed: bool) -> StoreResult<Option<&crate::AuditKey>> {
+        match (&self.audit_key, keyed) {
+            (Some(k), true) => Ok(Some(k)),
+            (None, false) => Ok(None),
+            (None, true) => Err(StoreError::InvalidArgument(
+                "the audit chain is keyed; this process has no audit key (open the store with \
+                 the node's vault)"
+                    .into(),
+            )),
+            (Some(_), false) => Err(StoreError::Corrupt(
+                "the audit chain is not keyed although this node has an audit key (was it \
+                 rewritten without the key? run `nsl audit verify`)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Whether the audit chain is keyed (`audit_head.keyed`).
+    pub async fn audit_chain_keyed(&self) -> StoreResult<bool> {
+        let keyed: i64 = sqlx::query("SELECT keyed FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("keyed")?;
+        Ok(keyed != 0)
+    }
+
+    /// Key the audit chain with this store's key, once: checks every row under plain SHA-256
+    /// and, if the chain is intact, rewrites every row's hashes as HMAC under the key, sets the
+    /// head MAC and marks the chain keyed, in one transaction (appends wait on the head row).
+    /// A chain already keyed is left alone (`entries` = 0). If the plain chain is broken nothing
+    /// changes and the problem is returned.
+    pub async fn key_audit_chain(&self) -> StoreResult<AuditVerification> {
+        let key = self.audit_key.as_ref().ok_or_else(|| {
+            StoreError::InvalidArgument("key_audit_chain needs a store with an audit key".into())
+        })?;
+        let mut tx = self.pool.begin().await?;
+        let head = sqlx::query(
+            "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, head_hash, keyed",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let head_seq: i64 = head.try_get("seq")?;
+        let head_hash: Vec<u8> = head.try_get("head_hash")?;
+        if head.try_get::<i64, _>("keyed")? != 0 {
+            tx.commit().await?;
+            return Ok(AuditVerification {
+                entries: 0,
+                problem: None,
+            });
+        }
+        let mut plain = ChainWalk::new(None);
+        let mut keyed_prev = GENESIS_HASH;
+        loop {
+            let rows = sqlx::query(&format!(
+                "SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= $1 AND seq <= $2 \
+                 ORDER BY seq LIMIT $3"
+            ))
+            .bind(plain.expected_seq)
+            .bind(head_seq)
+            .bind(VERIFY_BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let batch_len = rows.len();
+            for r in &rows {
+                let row = AuditRow::from_row(r)?;
+                if let Some(problem) = plain.check(&row) {
+                    return Ok(plain.failed(problem));
+                }
+                let hash = keyed_entry_hash(key, &keyed_prev, &row.fields());
+                sqlx::query("UPDATE audit_log SET prev_hash = $1, entry_hash = $2 WHERE seq = $3")
+                    .bind(keyed_prev.to_vec())
+                    .bind(hash.to_vec())
+                    .bind(row.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                keyed_prev = hash;
+            }
+            if (batch_len as i64) < VERIFY_BATCH {
+                break;
+            }
+        }
+        let done = plain.finish(head_seq, &head_hash);
+        if done.problem.is_some() {
+            return Ok(done);
+        }
+        sqlx::query("UPDATE audit_head SET head_hash = $1, keyed = 1, head_mac = $2 WHERE id = 1")
+            .bind(keyed_prev.to_vec())
+            .bind(head_mac(key, head_seq, &keyed_prev).to_vec())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done)
     }
 }

@@ -63,6 +63,8 @@ pub struct MigrationReport {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// Key of the audit chain's HMAC; `None`: plain SHA-256 (tests, chains not keyed yet).
+    pub(crate) audit_key: Option<crate::AuditKey>,
 }
 
 fn redact(url: &str) -> String {
@@ -140,7 +142,18 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            audit_key: None,
+        })
+    }
+
+    /// This store with the audit chain's key: appends and verification use HMAC-SHA256 under it,
+    /// and expect a keyed chain (see [`Store::key_audit_chain`]).
+    pub fn with_audit_key(mut self, key: crate::AuditKey) -> Store {
+        self.audit_key = Some(key);
+        self
     }
 
     /// Apply pending embedded migrations of this backend. Idempotent.

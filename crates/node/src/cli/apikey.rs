@@ -25,7 +25,7 @@ pub enum ApikeyCmd {
         /// Label.
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: read, write, keys, admin (admin accounts only).
+        /// Comma-separated scopes: read, write, grant (secrets and on-chain callers of functions), keys, admin (admin accounts only).
         #[arg(long, value_delimiter = ',', default_value = "read,write")]
         scopes: Vec<String>,
         /// Lifetime in days; without it the key does not expire.
@@ -118,7 +118,7 @@ fn api_err(e: nsl_api::ApiError) -> CliError {
 
 async fn open(config: &ConfigArg) -> CliResult<Store> {
     let cfg = config.load()?;
-    Ok(Store::open(&cfg).await.context("opening the database")?)
+    super::audit_key::open_store(&cfg).await
 }
 
 async fn resolve_account(store: &Store, account: &str) -> CliResult<nsl_store::Account> {

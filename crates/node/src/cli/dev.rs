@@ -408,6 +408,8 @@ impl NodeProcess {
             // Any local wallet may sign up; login messages name the privnet's magic.
             .env("NSL_AUTH__OPEN_SIGNUP", "true")
             .env("NSL_AUTH__NETWORK_MAGIC", network_magic.to_string())
+            // `nsl dev` is development: the vault may keep a generated KEK beside its state.
+            .env("NSL_VAULT__DEV_MODE", "true")
             .env("NSL_ORACLE__ENABLED", "true")
             .env("NSL_ORACLE__RPC_URL", rpc_url)
             .env("NSL_ORACLE__GATEWAY_HASH", gateway.to_string())

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod apikey;
+mod audit_key;
 mod dev;
 mod neo;
 mod output;
@@ -76,6 +77,23 @@ impl CliError {
             Self::BadInput(_) => ExitCode::from(2),
             Self::Runtime(_) => ExitCode::from(1),
         }
+    }
+}
+
+/// Open the node's vault as `nsl serve` does. A missing or misplaced key-encryption key is bad
+/// input (exit 2) with the vault's message, which says what to set; other failures exit 1.
+pub(crate) fn open_vault(cfg: &nsl_config::Config) -> CliResult<nsl_enclave::SoftwareVault> {
+    nsl_secrets::open_node_vault(&cfg.node.data_dir, cfg.vault.dev_mode).map_err(vault_error)
+}
+
+fn vault_error(e: nsl_secrets::SecretsError) -> CliError {
+    use nsl_enclave::VaultError;
+    use nsl_secrets::SecretsError;
+    match e {
+        SecretsError::Vault(
+            VaultError::KekMissing | VaultError::KekInvalid { .. } | VaultError::WrongKek { .. },
+        ) => CliError::bad_input(format_args!("vault: {e}")),
+        e => CliError::Runtime(anyhow::anyhow!("opening the vault: {e}")),
     }
 }
 

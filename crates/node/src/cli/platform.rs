@@ -264,7 +264,7 @@ fn create_account(
         RoleArg::Admin => Role::Admin,
     };
     block_on(async {
-        let store = Store::open(cfg).await.context("cannot open the database")?;
+        let store = super::audit_key::open_store(cfg).await?;
         let account = match wallet {
             Some(w) => store
                 .create_account_with_wallet(name, role, w)
@@ -301,7 +301,7 @@ fn create_account(
 
 fn audit_verify(cfg: &Config, out: &Output) -> CliResult {
     block_on(async {
-        let store = Store::open(cfg).await.context("cannot open the database")?;
+        let store = super::audit_key::open_store(cfg).await?;
         let v = store
             .verify_audit()
             .await

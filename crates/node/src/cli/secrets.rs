@@ -46,7 +46,7 @@ pub(super) fn run(cmd: SecretsCmd, out: &Output) -> CliResult {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let vault = match nsl_secrets::open_node_vault(&cfg.node.data_dir) {
+            let vault = match nsl_secrets::open_node_vault(&cfg.node.data_dir, cfg.vault.dev_mode) {
                 Ok(vault) => vault,
                 Err(SecretsError::Vault(nsl_enclave::VaultError::Locked { .. })) => {
                     let url = api_url.unwrap_or_else(|| default_api_url(&cfg.api.listen));
@@ -62,9 +62,7 @@ pub(super) fn run(cmd: SecretsCmd, out: &Output) -> CliResult {
                 }
             };
             rt.block_on(async move {
-                let store = nsl_store::Store::open(&cfg)
-                    .await
-                    .context("opening the database")?;
+                let store = super::audit_key::open_store(&cfg).await?;
                 let service = SecretsService::new(store.clone(), Arc::new(vault));
                 let report = service
                     .rotate_master()

@@ -37,22 +37,32 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
     }
     let addr = cfg.api.listen_addr().map_err(CliError::bad_input)?;
     nsl_api::telemetry::init_logging(&cfg.log).map_err(CliError::bad_input)?;
-    let vault = nsl_secrets::open_node_vault(&cfg.node.data_dir).context("opening the vault")?;
+    let vault = super::open_vault(&cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("nsl-worker")
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let store = nsl_store::Store::open(&cfg)
+        let store = super::audit_key::open_store(&cfg).await?;
+        // The audit key exists (this node keyed its chain): an unkeyed chain was rewritten by
+        // someone without the key. Refuse to run on it.
+        if !store
+            .audit_chain_keyed()
             .await
-            .context("opening the database")?;
+            .context("reading the audit chain head")?
+        {
+            return Err(CliError::Runtime(anyhow::anyhow!(
+                "the audit chain is not keyed although this node's audit key exists: it was \
+                 rewritten without the key; run `nsl audit verify` and investigate"
+            )));
+        }
         let state =
             nsl_api::AppState::from_config(store.clone(), &cfg).map_err(CliError::bad_input)?;
-        let secrets = std::sync::Arc::new(nsl_secrets::SecretsService::new(
-            store.clone(),
-            std::sync::Arc::new(vault),
-        ));
+        let secrets = std::sync::Arc::new(
+            nsl_secrets::SecretsService::new(store.clone(), std::sync::Arc::new(vault))
+                .with_quotas(cfg.secrets.clone()),
+        );
         let egress = nsl_egress::Egress::new(nsl_egress::EgressPolicy::default())
             .context("building the egress client")?;
         // `[functions] enabled` (default): the functions routes, and gateway `function`

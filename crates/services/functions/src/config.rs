@@ -29,6 +29,25 @@ pub struct FunctionsConfig {
     pub max_pending: usize,
     /// Executions returned by a list call at most (default 100).
     pub list_limit: u32,
+    /// `secrets.get` calls per execution at most (default 100).
+    pub max_secret_gets: u32,
+    /// Functions per account at most (default 100).
+    pub max_functions_per_account: u64,
+    /// Versions per function at most (default 100).
+    pub max_versions_per_function: u64,
+    /// Source bytes of all versions of an account's functions at most (default 16 MiB).
+    pub max_source_bytes_per_account: u64,
+    /// API executions an account may start per minute; 0 = no limit (default 600).
+    pub max_executions_per_minute: u64,
+    /// Executions of one account running at once (default: half of `max_concurrent`, >= 1).
+    pub max_concurrent_per_account: usize,
+    /// API executions of one account queued or running at most (default 100).
+    pub max_pending_per_account: usize,
+    /// Finished executions kept per function; 0 = no count limit (default 1000).
+    pub execution_retention_count: u64,
+    /// Finished executions older than this are deleted, milliseconds; 0 = no age limit
+    /// (default 30 days).
+    pub execution_retention_ms: i64,
 }
 
 impl Default for FunctionsConfig {
@@ -68,6 +87,24 @@ impl FunctionsConfig {
             },
             max_pending: to_usize(u64::from(c.max_pending)),
             list_limit: c.list_limit,
+            max_secret_gets: c.max_secret_gets,
+            max_functions_per_account: u64::from(c.max_functions_per_account),
+            max_versions_per_function: u64::from(c.max_versions_per_function),
+            max_source_bytes_per_account: c.max_source_bytes_per_account,
+            max_executions_per_minute: u64::from(c.max_executions_per_minute),
+            max_concurrent_per_account: match c.max_concurrent_per_account {
+                0 => {
+                    let pool = match c.max_concurrent {
+                        0 => cpu_count(),
+                        n => to_usize(u64::from(n)),
+                    };
+                    pool.div_ceil(2).max(1)
+                }
+                n => to_usize(u64::from(n)),
+            },
+            max_pending_per_account: to_usize(u64::from(c.max_pending_per_account)),
+            execution_retention_count: u64::from(c.execution_retention_count),
+            execution_retention_ms: i64::from(c.execution_retention_days) * 86_400_000,
         }
     }
 }

@@ -24,6 +24,23 @@ pub enum FunctionsError {
     /// Too many executions are pending on this node; retry later.
     #[error("too many executions pending on this node; retry later")]
     Busy,
+    /// An account quota is used up (HTTP 403 `quota_exceeded`). `quota` is the stable name
+    /// (`functions`, `versions`, `stored_bytes`), also the start of the message.
+    #[error("{quota}: {message}")]
+    Quota {
+        /// Stable name of the quota.
+        quota: &'static str,
+        /// The figures.
+        message: String,
+    },
+    /// The account's execution quota is used up for now (HTTP 429 `execution_quota_exceeded`).
+    #[error("{message}")]
+    ExecutionQuota {
+        /// Which quota (`pending_executions`, `executions_per_minute`) and the figures.
+        message: String,
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
     /// The service is shutting down.
     #[error("the functions service is shutting down")]
     ShuttingDown,
@@ -36,6 +53,13 @@ pub enum FunctionsError {
 }
 
 impl FunctionsError {
+    pub(crate) fn quota(quota: &'static str, message: impl Into<String>) -> Self {
+        Self::Quota {
+            quota,
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn invalid(reason: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid {
             reason,
@@ -50,6 +74,14 @@ impl From<FunctionsError> for ApiError {
             FunctionsError::Invalid { .. } => ApiError::Validation(e.to_string()),
             FunctionsError::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
             FunctionsError::Conflict => ApiError::Conflict(e.to_string()),
+            FunctionsError::Quota { .. } => ApiError::QuotaExceeded(e.to_string()),
+            FunctionsError::ExecutionQuota {
+                message,
+                retry_after_secs,
+            } => ApiError::ExecutionQuota {
+                message,
+                retry_after_secs,
+            },
             FunctionsError::Busy | FunctionsError::ShuttingDown => {
                 ApiError::Unavailable(e.to_string())
             }

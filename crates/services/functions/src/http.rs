@@ -1,11 +1,12 @@
 //! `/v1/functions` and `/v1/executions`: the caller's functions and their executions. Rows of
 //! other accounts are invisible (404). [`FunctionsApiDoc`] describes them (OpenAPI 3.1).
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use nsl_api::AppState;
-use nsl_api::auth::{Principal, SCOPE_READ, SCOPE_WRITE};
+use nsl_api::auth::{Principal, SCOPE_GRANT, SCOPE_READ, SCOPE_WRITE};
 use nsl_api::error::{ApiError, ErrorBody, Json, Path, Query};
 use nsl_store::{ExecutionRecord, FunctionRecord};
 use serde::{Deserialize, Serialize};
@@ -289,16 +290,18 @@ impl From<&ExecutionRecord> for ExecutionView {
     responses(
         (status = 201, description = "created", body = FunctionView),
         (status = 401, body = ErrorBody),
-        (status = 403, description = "missing `write` scope", body = ErrorBody),
+        (status = 403, description = "`forbidden`: missing `write` scope, or `secrets` / `onchain_callers` without the `grant` scope", body = ErrorBody),
         (status = 409, description = "`conflict`: the account has a function of this name", body = ErrorBody),
         (status = 422, description = "`validation_failed`; the message starts with the reason: empty_source, source_too_large, invalid_limits, invalid_host, too_many_hosts, invalid_secret_name, too_many_secrets, invalid_onchain_caller, too_many_onchain_callers, invalid_name", body = ErrorBody),
     ))]
 async fn create(
+    State(state): State<AppState>,
     Extension(svc): Extension<FunctionsService>,
     p: Principal,
     Json(req): Json<CreateRequest>,
 ) -> Result<(StatusCode, Json<FunctionView>), ApiError> {
     p.require_scope(SCOPE_WRITE)?;
+    require_grant(&p, &req.secrets, &req.onchain_callers)?;
     let input = FunctionInput {
         source: req.source,
         limits: req.limits,
@@ -308,6 +311,7 @@ async fn create(
     };
     let f = svc.create(p.account_id, &req.name, &input).await?;
     tracing::info!(account_id = %p.account_id, function_id = %f.id, "function created");
+    audit_grants(&state, &p, None, &f).await?;
     Ok((StatusCode::CREATED, Json(FunctionView::from(&f))))
 }
 
@@ -356,22 +360,88 @@ async fn read(
     responses(
         (status = 200, description = "the function with `version` + 1", body = FunctionView),
         (status = 401, body = ErrorBody),
-        (status = 403, description = "missing `write` scope", body = ErrorBody),
+        (status = 403, description = "`forbidden`: missing `write` scope, or `secrets` / `onchain_callers` without the `grant` scope", body = ErrorBody),
         (status = 404, description = "no such function of this account", body = ErrorBody),
         (status = 422, description = "`validation_failed` (reasons as for create)", body = ErrorBody),
     ))]
 async fn update(
+    State(state): State<AppState>,
     Extension(svc): Extension<FunctionsService>,
     p: Principal,
     Path(id): Path<String>,
     Json(req): Json<FunctionInput>,
 ) -> Result<Json<FunctionView>, ApiError> {
     p.require_scope(SCOPE_WRITE)?;
-    let f = svc
-        .update(p.account_id, parse_id(&id, "function")?, &req)
-        .await?;
+    require_grant(&p, &req.secrets, &req.onchain_callers)?;
+    let id = parse_id(&id, "function")?;
+    let before = svc.get(p.account_id, id).await?;
+    let f = svc.update(p.account_id, id, &req).await?;
     tracing::info!(account_id = %p.account_id, function_id = %f.id, version = f.current.version, "function updated");
+    audit_grants(&state, &p, Some(&before), &f).await?;
     Ok(Json(FunctionView::from(&f)))
+}
+
+/// A version that grants secrets or names on-chain callers needs the `grant` scope (sessions
+/// hold it; API keys only when created with it). Without it `403 forbidden`.
+fn require_grant(p: &Principal, secrets: &[String], callers: &[String]) -> Result<(), ApiError> {
+    if (secrets.is_empty() && callers.is_empty()) || p.has_scope(SCOPE_GRANT) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "granting secrets to a function or setting onchain_callers needs the {SCOPE_GRANT:?} scope (or a wallet session)"
+    )))
+}
+
+/// Audit entries for a stored version whose granted secrets (`function.secrets_grant`) or
+/// on-chain callers (`function.onchain_callers`) differ from the previous version's (none for a
+/// new function). Fail closed: the request answers 503 if the audit log is not writable.
+async fn audit_grants(
+    state: &AppState,
+    p: &Principal,
+    before: Option<&FunctionRecord>,
+    f: &FunctionRecord,
+) -> Result<(), ApiError> {
+    use nsl_store::AuditStore as _;
+    let empty = Vec::new();
+    let (old_secrets, old_callers) = before.map_or((&empty, &empty), |b| {
+        (&b.current.spec.secrets, &b.current.spec.onchain_callers)
+    });
+    let spec = &f.current.spec;
+    let mut entries = Vec::new();
+    if &spec.secrets != old_secrets {
+        entries.push((
+            "function.secrets_grant",
+            serde_json::json!({"function_id": f.id.to_string(), "version": f.current.version,
+                "secrets": spec.secrets, "previous": old_secrets}),
+        ));
+    }
+    if &spec.onchain_callers != old_callers {
+        entries.push((
+            "function.onchain_callers",
+            serde_json::json!({"function_id": f.id.to_string(), "version": f.current.version,
+                "onchain_callers": spec.onchain_callers, "previous": old_callers}),
+        ));
+    }
+    let credential = match &p.method {
+        nsl_api::auth::AuthMethod::Session { .. } => "session".to_owned(),
+        nsl_api::auth::AuthMethod::ApiKey { key_id, .. } => format!("api_key:{key_id}"),
+    };
+    for (action, mut detail) in entries {
+        detail["credential"] = Value::String(credential.clone());
+        let entry = nsl_store::NewAuditEntry {
+            ts: nsl_store::now_ms(),
+            actor: p.actor(),
+            action: action.into(),
+            target: Some(format!("function:{}", f.id)),
+            ip: Some(p.ip.to_string()),
+            detail,
+        };
+        state.store().append_audit(&entry).await.map_err(|e| {
+            tracing::error!(error = %e, action, "audit append failed");
+            ApiError::Unavailable("the audit log is not writable".into())
+        })?;
+    }
+    Ok(())
 }
 
 /// Body of `POST /v1/functions/{id}/execute`.

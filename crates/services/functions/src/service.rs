@@ -1,7 +1,8 @@
 //! [`FunctionsService`]: validation, versions and executions.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nsl_egress::Egress;
 use nsl_primitives::AccountId;
@@ -77,14 +78,37 @@ struct Inner {
     config: FunctionsConfig,
     permits: Arc<Semaphore>,
     pending: Arc<AtomicUsize>,
+    /// Per account: its own slots within `permits` (fair share) and its pending API executions.
+    accounts: Accounts,
 }
 
-/// Counts an execution as pending until dropped.
-struct PendingGuard(Arc<AtomicUsize>);
+/// Every account's [`AccountSlots`], created on first use.
+type Accounts = Arc<Mutex<HashMap<AccountId, AccountSlots>>>;
+
+/// One account's share of the pool.
+struct AccountSlots {
+    running: Arc<Semaphore>,
+    pending: usize,
+    /// Start times (ms) of the account's API executions in the last minute.
+    recent: VecDeque<i64>,
+}
+
+/// Counts an execution as pending (on the node and, for API runs, for its account) until
+/// dropped.
+struct PendingGuard {
+    node: Arc<AtomicUsize>,
+    account: Option<(Accounts, AccountId)>,
+}
 
 impl Drop for PendingGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.node.fetch_sub(1, Ordering::AcqRel);
+        if let Some((accounts, id)) = &self.account {
+            let mut map = accounts.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(slots) = map.get_mut(id) {
+                slots.pending = slots.pending.saturating_sub(1);
+            }
+        }
     }
 }
 
@@ -124,6 +148,7 @@ impl FunctionsService {
                 config,
                 permits,
                 pending: Arc::new(AtomicUsize::new(0)),
+                accounts: Arc::new(Mutex::new(HashMap::new())),
             }),
         }
     }
@@ -283,6 +308,18 @@ impl FunctionsService {
             ));
         }
         let spec = self.validate(input)?;
+        let c = &self.inner.config;
+        let usage = self.inner.store.function_usage(account).await?;
+        if usage.functions >= c.max_functions_per_account {
+            return Err(FunctionsError::quota(
+                "functions",
+                format!(
+                    "the account has {} functions; at most {} are allowed",
+                    usage.functions, c.max_functions_per_account
+                ),
+            ));
+        }
+        self.check_source_bytes(usage.source_bytes, &spec)?;
         match self.inner.store.create_function(account, name, &spec).await {
             Ok(f) => Ok(f),
             Err(StoreError::Conflict { .. }) => Err(FunctionsError::Conflict),
@@ -298,6 +335,19 @@ impl FunctionsService {
         input: &FunctionInput,
     ) -> Result<FunctionRecord, FunctionsError> {
         let spec = self.validate(input)?;
+        let c = &self.inner.config;
+        let versions = self.inner.store.version_count(account, id).await?;
+        if versions >= c.max_versions_per_function {
+            return Err(FunctionsError::quota(
+                "versions",
+                format!(
+                    "the function has {versions} versions; at most {} are allowed",
+                    c.max_versions_per_function
+                ),
+            ));
+        }
+        let usage = self.inner.store.function_usage(account).await?;
+        self.check_source_bytes(usage.source_bytes, &spec)?;
         match self
             .inner
             .store
@@ -308,6 +358,25 @@ impl FunctionsService {
             Err(StoreError::NotFound(_)) => Err(FunctionsError::NotFound("function")),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn check_source_bytes(
+        &self,
+        stored: u64,
+        spec: &FunctionVersionSpec,
+    ) -> Result<(), FunctionsError> {
+        let max = self.inner.config.max_source_bytes_per_account;
+        let new = u64::try_from(spec.source.len()).unwrap_or(u64::MAX);
+        if stored.saturating_add(new) > max {
+            return Err(FunctionsError::quota(
+                "stored_bytes",
+                format!(
+                    "the account stores {stored} bytes of function sources; {new} more would \
+                     pass the {max} allowed"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The account's function `id`.
@@ -400,8 +469,67 @@ impl FunctionsService {
         {
             return Err(FunctionsError::Busy);
         }
-        let pending = PendingGuard(self.inner.pending.clone());
+        let mut pending = PendingGuard {
+            node: self.inner.pending.clone(),
+            account: None,
+        };
+        let c = &self.inner.config;
+        {
+            let mut map = self
+                .inner
+                .accounts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let slots = self.slots(&mut map, account);
+            // Executions started in the last minute (this node's memory: a sliding window).
+            let now = now_ms();
+            while slots.recent.front().is_some_and(|t| *t <= now - 60_000) {
+                slots.recent.pop_front();
+            }
+            let started = u64::try_from(slots.recent.len()).unwrap_or(u64::MAX);
+            if c.max_executions_per_minute > 0 && started >= c.max_executions_per_minute {
+                let oldest = slots.recent.front().copied().unwrap_or(now);
+                let wait_ms = u64::try_from(oldest + 60_000 - now).unwrap_or(1);
+                return Err(FunctionsError::ExecutionQuota {
+                    message: format!(
+                        "executions_per_minute: the account started {started} executions in the \
+                         last minute; at most {} are allowed",
+                        c.max_executions_per_minute
+                    ),
+                    retry_after_secs: wait_ms.div_ceil(1000).max(1),
+                });
+            }
+            if slots.pending >= c.max_pending_per_account {
+                return Err(FunctionsError::ExecutionQuota {
+                    message: format!(
+                        "pending_executions: the account has {} executions queued or running; \
+                         at most {} are allowed",
+                        slots.pending, c.max_pending_per_account
+                    ),
+                    retry_after_secs: 1,
+                });
+            }
+            slots.pending += 1;
+            if c.max_executions_per_minute > 0 {
+                slots.recent.push_back(now);
+            }
+        }
+        pending.account = Some((self.inner.accounts.clone(), account));
         self.start(function, args, None, pending, mode).await
+    }
+
+    /// The slots of `account`, created on first use.
+    fn slots<'m>(
+        &self,
+        map: &'m mut HashMap<AccountId, AccountSlots>,
+        account: AccountId,
+    ) -> &'m mut AccountSlots {
+        let per_account = self.inner.config.max_concurrent_per_account.max(1);
+        map.entry(account).or_insert_with(|| AccountSlots {
+            running: Arc::new(Semaphore::new(per_account)),
+            pending: 0,
+            recent: VecDeque::new(),
+        })
     }
 
     fn check_args(&self, args: &serde_json::Value) -> Result<(), FunctionsError> {
@@ -504,7 +632,10 @@ impl FunctionsService {
             };
         }
         self.inner.pending.fetch_add(1, Ordering::AcqRel);
-        let pending = PendingGuard(self.inner.pending.clone());
+        let pending = PendingGuard {
+            node: self.inner.pending.clone(),
+            account: None,
+        };
         let trigger = ChainTrigger {
             requester,
             ..request
@@ -561,6 +692,16 @@ impl FunctionsService {
         function: FunctionRecord,
     ) -> Result<(), FunctionsError> {
         let inner = &self.inner;
+        // The account's own slot first: an account with many executions waits behind its own
+        // cap, and the node's slots stay free for other accounts (fair share).
+        let account_slots = {
+            let mut map = inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            self.slots(&mut map, record.account_id).running.clone()
+        };
+        let account_permit = account_slots
+            .acquire_owned()
+            .await
+            .map_err(|_| FunctionsError::ShuttingDown)?;
         let permit = inner
             .permits
             .clone()
@@ -582,6 +723,7 @@ impl FunctionsService {
             max_fetches: inner.config.max_fetches,
             max_result_bytes: inner.config.max_result_bytes,
             max_log_bytes: inner.config.max_log_bytes,
+            max_secret_gets: inner.config.max_secret_gets,
             ..Limits::default()
         };
         let limits = Limits {
@@ -590,6 +732,7 @@ impl FunctionsService {
             max_fetches: spec.max_fetches,
             max_result_bytes: inner.config.max_result_bytes,
             max_log_bytes: inner.config.max_log_bytes,
+            max_secret_gets: inner.config.max_secret_gets,
             ..Limits::default()
         };
         let sandbox = Sandbox::new(
@@ -622,7 +765,7 @@ impl FunctionsService {
             granted_secrets: spec.secrets.clone(),
         };
         let joined = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = (permit, account_permit);
             sandbox.execute(&request)
         })
         .await;
@@ -641,6 +784,20 @@ impl FunctionsService {
             },
         };
         inner.store.finish_execution(record.id, &outcome).await?;
+        // Retention: old finished executions of this function go (best effort).
+        let c = &inner.config;
+        let older_than = if c.execution_retention_ms > 0 {
+            now_ms() - c.execution_retention_ms
+        } else {
+            i64::MIN
+        };
+        if let Err(e) = inner
+            .store
+            .prune_executions(function.id, c.execution_retention_count, older_than)
+            .await
+        {
+            tracing::warn!(function_id = %function.id, error = %e, "functions: pruning old executions failed");
+        }
         Ok(())
     }
 }

@@ -22,6 +22,10 @@ pub enum SecretsError {
     /// No such secret for this account (also: a secret of another account).
     #[error("no such secret")]
     NotFound,
+    /// An account quota is used up (HTTP 403 `quota_exceeded`); the message starts with the
+    /// quota's name (`secrets`, `stored_bytes`) and never contains a value.
+    #[error("{0}")]
+    Quota(String),
     /// Concurrent writers kept winning the race for the next version number.
     #[error("too many concurrent writes to this secret; retry")]
     Contended,
@@ -53,6 +57,7 @@ impl From<SecretsError> for ApiError {
             }
             SecretsError::NotFound => ApiError::not_found("no such secret"),
             SecretsError::Contended => ApiError::Conflict(e.to_string()),
+            SecretsError::Quota(m) => ApiError::QuotaExceeded(m),
             SecretsError::Store(s) => ApiError::from(s),
             SecretsError::Audit(_) => ApiError::Unavailable("the audit log is not writable".into()),
             other => ApiError::internal(other),

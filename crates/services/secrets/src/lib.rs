@@ -47,5 +47,5 @@ pub use http::{PutSecretRequest, SecretList, SecretView, SecretWritten, SecretsA
 pub use nsl_enclave::SecretBytes;
 pub use service::{
     Actor, MAX_NAME_LEN, MAX_VALUE_LEN, REWRAP_BATCH, RotationReport, SecretInfo, SecretsService,
-    VAULT_DIR, VERSIONS_KEPT, open_node_vault, validate_name,
+    VAULT_DIR, VERSIONS_KEPT, node_vault_config, open_node_vault, validate_name,
 };

@@ -92,6 +92,8 @@ pub struct SecretsService {
     write_gate: RwLock<()>,
     /// One rotation at a time.
     rotation: Mutex<()>,
+    /// Per-account quotas (`[secrets]`).
+    quotas: nsl_config::SecretsConfig,
 }
 
 impl std::fmt::Debug for SecretsService {
@@ -138,7 +140,14 @@ impl SecretsService {
             vault,
             write_gate: RwLock::new(()),
             rotation: Mutex::new(()),
+            quotas: nsl_config::SecretsConfig::default(),
         }
+    }
+
+    /// This service with the operator's per-account quotas (`[secrets]`).
+    pub fn with_quotas(mut self, quotas: nsl_config::SecretsConfig) -> Self {
+        self.quotas = quotas;
+        self
     }
 
     /// The store.
@@ -191,6 +200,26 @@ impl SecretsService {
                 len: value.len(),
                 max: MAX_VALUE_LEN,
             });
+        }
+        let (names, bytes) = self.store.secret_usage(account).await?;
+        let exists = self
+            .store
+            .latest_secret_version(account, name)
+            .await?
+            .is_some();
+        let max_names = u64::from(self.quotas.max_secrets_per_account);
+        if !exists && names >= max_names {
+            return Err(SecretsError::Quota(format!(
+                "secrets: the account has {names} secrets; at most {max_names} are allowed"
+            )));
+        }
+        let new = u64::try_from(value.len()).unwrap_or(u64::MAX);
+        if bytes.saturating_add(new) > self.quotas.max_bytes_per_account {
+            return Err(SecretsError::Quota(format!(
+                "stored_bytes: the account stores {bytes} bytes of secrets; {new} more would pass \
+                 the {} allowed",
+                self.quotas.max_bytes_per_account
+            )));
         }
         let plaintext = Arc::new(SecretBytes::from_vec(value.to_vec()));
         let account_str = account.to_string();
@@ -449,12 +478,34 @@ impl SecretsService {
 pub const VAULT_DIR: &str = "vault";
 
 /// Open the node's software vault in `<data_dir>/vault`, with the key-encryption key from
-/// `NSL_VAULT_KEK` / `NSL_VAULT_KEK_FILE`. With neither set, a development KEK file is generated
-/// beside the state (the vault logs a loud `DEV-ONLY VAULT KEY` warning on every start), like the
-/// generated JWT secret. Blocking: call before starting the runtime or in `spawn_blocking`.
-pub fn open_node_vault(data_dir: &Path) -> SecretsResult<SoftwareVault> {
-    let config = SoftwareVaultConfig::from_env(data_dir.join(VAULT_DIR), true)?;
+/// `NSL_VAULT_KEK` / `NSL_VAULT_KEK_FILE`.
+///
+/// With neither set: if `dev_mode` (config `vault.dev_mode`, set by `nsl dev`), a development KEK
+/// file is generated beside the state (the vault logs a loud `DEV-ONLY VAULT KEY` warning on
+/// every start); otherwise the vault refuses to open (`KekMissing`) and nothing is written. Outside
+/// dev mode a `NSL_VAULT_KEK_FILE` inside the vault directory is refused too: a key kept beside
+/// the state it protects protects nothing. Blocking: call before starting the runtime or in
+/// `spawn_blocking`.
+pub fn open_node_vault(data_dir: &Path, dev_mode: bool) -> SecretsResult<SoftwareVault> {
+    let config = node_vault_config(data_dir, dev_mode)?;
     Ok(SoftwareVault::open(config)?)
+}
+
+/// The vault configuration [`open_node_vault`] uses (also for reading sealed files without
+/// opening, and so locking, the vault).
+pub fn node_vault_config(data_dir: &Path, dev_mode: bool) -> SecretsResult<SoftwareVaultConfig> {
+    let dir = data_dir.join(VAULT_DIR);
+    let config = SoftwareVaultConfig::from_env(dir.clone(), dev_mode)?;
+    if !dev_mode && let nsl_enclave::KekSource::File(path) = &config.kek {
+        let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if abs(path).starts_with(abs(&dir)) {
+            return Err(SecretsError::Vault(nsl_enclave::VaultError::KekInvalid {
+                origin: nsl_enclave::ENV_KEK_FILE.to_owned(),
+                reason: "the key file lies inside the vault directory, beside the state it protects",
+            }));
+        }
+    }
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -746,3 +746,111 @@ pub(crate) async fn contracts_go_with_their_account(db: &TestDb) {
         .unwrap();
     assert!(s.contracts_of(a.id).await.unwrap().is_empty());
 }
+
+/// Issue #9 item 5: keying re-hashes an existing plain chain once; afterwards the chain is HMAC
+/// under the key, a row rewritten with recomputed plain SHA-256 hashes (all a database writer can
+/// compute) fails, the head cannot be moved back, and a store without the key cannot append.
+pub(crate) async fn audit_keyed_chain_resists_recomputation_without_the_key(db: &TestDb) {
+    let plain = db.store.clone();
+    let before = append_n(&plain, 3).await;
+    let key = nsl_store::AuditKey::from_bytes([7u8; 32]);
+    let keyed = db.store.clone().with_audit_key(key.clone());
+    // A keyed store refuses to extend a chain that is not keyed yet.
+    assert!(keyed.append_audit(&entry(9, "x")).await.is_err());
+    assert!(!keyed.audit_chain_keyed().await.unwrap());
+    let v = keyed.key_audit_chain().await.unwrap();
+    assert_eq!((v.entries, v.problem), (3, None));
+    assert!(keyed.audit_chain_keyed().await.unwrap());
+    // Keying twice is a no-op.
+    assert_eq!(keyed.key_audit_chain().await.unwrap().entries, 0);
+    let after = append_n(&keyed, 2).await;
+    assert_eq!(after[0].seq, 4);
+    let v = keyed.verify_audit().await.unwrap();
+    assert_eq!((v.entries, v.problem), (5, None));
+    // Row 1 kept its fields but not its hash.
+    assert_ne!(before[0].entry_hash, after[0].prev_hash);
+    // Without the key: no append, no verification.
+    assert!(plain.append_audit(&entry(10, "x")).await.is_err());
+    assert!(plain.verify_audit().await.is_err());
+
+    // Edit row 2 and recompute every hash with plain SHA-256, head included.
+    let rows = keyed
+        .list_audit(&AuditFilter {
+            limit: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .entries;
+    let mut prev = GENESIS_HASH;
+    for e in rows.iter().rev() {
+        let actor = if e.seq == 2 { "mallory" } else { &e.actor };
+        let hash = entry_hash(
+            &prev,
+            &CanonicalFields {
+                seq: e.seq,
+                ts: e.ts,
+                actor,
+                action: &e.action,
+                target: e.target.as_deref(),
+                ip: e.ip.as_deref(),
+                detail: &serde_json::to_string(&e.detail).unwrap(),
+            },
+        );
+        sqlx::query(
+            "UPDATE audit_log SET actor = $1, prev_hash = $2, entry_hash = $3 WHERE seq = $4",
+        )
+        .bind(actor)
+        .bind(prev.to_vec())
+        .bind(hash.to_vec())
+        .bind(e.seq)
+        .execute(keyed.pool())
+        .await
+        .unwrap();
+        prev = hash;
+    }
+    sqlx::query("UPDATE audit_head SET head_hash = $1 WHERE id = 1")
+        .bind(prev.to_vec())
+        .execute(keyed.pool())
+        .await
+        .unwrap();
+    let v = keyed.verify_audit().await.unwrap();
+    assert_eq!(v.problem, Some(AuditProblem::HeadNotAuthentic));
+    // Even with the old head MAC put back, row 1 no longer verifies under the key.
+    sqlx::query("UPDATE audit_head SET head_mac = $1 WHERE id = 1")
+        .bind(nsl_store::head_mac(&key, 5, &prev).to_vec())
+        .execute(keyed.pool())
+        .await
+        .unwrap();
+    let v = keyed.verify_audit().await.unwrap();
+    assert_eq!(v.problem, Some(AuditProblem::Modified { seq: 1 }));
+    // Marking the chain unkeyed (the pre-0010 format) is reported as such.
+    sqlx::query("UPDATE audit_head SET keyed = 0, head_mac = NULL WHERE id = 1")
+        .execute(keyed.pool())
+        .await
+        .unwrap();
+    let v = keyed.verify_audit().await.unwrap();
+    assert_eq!(v.problem, Some(AuditProblem::NotKeyed));
+}
+
+/// Cutting rows off the end of a keyed chain and moving the head back is detected by the head's
+/// MAC.
+pub(crate) async fn audit_keyed_head_detects_truncation(db: &TestDb) {
+    let keyed = db
+        .store
+        .clone()
+        .with_audit_key(nsl_store::AuditKey::from_bytes([9u8; 32]));
+    keyed.key_audit_chain().await.unwrap();
+    let entries = append_n(&keyed, 4).await;
+    sqlx::query("DELETE FROM audit_log WHERE seq = 4")
+        .execute(keyed.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_head SET seq = 3, head_hash = $1 WHERE id = 1")
+        .bind(entries[2].entry_hash.to_vec())
+        .execute(keyed.pool())
+        .await
+        .unwrap();
+    let v = keyed.verify_audit().await.unwrap();
+    assert_eq!(v.problem, Some(AuditProblem::HeadNotAuthentic));
+}

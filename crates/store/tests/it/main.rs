@@ -43,6 +43,8 @@ both_backends!(
     audit_detects_deleted_rows,
     audit_detects_rewritten_hash,
     audit_concurrent_appends_from_two_pools_keep_one_chain,
+    audit_keyed_chain_resists_recomputation_without_the_key,
+    audit_keyed_head_detects_truncation,
     contracts_register_list_and_remove,
     contracts_go_with_their_account,
 );

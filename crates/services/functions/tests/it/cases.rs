@@ -21,7 +21,7 @@ pub(crate) fn service(db: &TestDb, secrets: Arc<dyn FunctionSecrets>) -> Functio
     service_with(db, secrets, FunctionsConfig::default())
 }
 
-fn service_with(
+pub(crate) fn service_with(
     db: &TestDb,
     secrets: Arc<dyn FunctionSecrets>,
     config: FunctionsConfig,
@@ -507,7 +507,7 @@ pub(crate) async fn recover_marks_unfinished_executions_interrupted(db: &TestDb)
 pub(crate) async fn nsl_secrets_service_serves_granted_secrets_and_audits_reads(db: &TestDb) {
     use nsl_store::{AuditFilter, AuditStore};
     let data_dir = db.data_dir().to_path_buf();
-    let vault = tokio::task::spawn_blocking(move || nsl_secrets::open_node_vault(&data_dir))
+    let vault = tokio::task::spawn_blocking(move || nsl_secrets::open_node_vault(&data_dir, true))
         .await
         .expect("join")
         .expect("vault");
@@ -652,4 +652,98 @@ pub(crate) async fn pending_executions_are_bounded(db: &TestDb) {
         accepted.is_some(),
         "a slot is free again once the first finished"
     );
+}
+
+/// Issue #9 item 2: a function calling `secrets.get` 10,000 times in a loop stops at the
+/// per-execution cap with a clear error, and each name is decrypted and audited once per
+/// execution (the audit log gets one `secret.read` row per name, not thousands).
+pub(crate) async fn secrets_get_is_cached_and_capped_per_execution(db: &TestDb) {
+    use nsl_store::{AuditFilter, AuditStore};
+    let data_dir = db.data_dir().to_path_buf();
+    let vault = tokio::task::spawn_blocking(move || nsl_secrets::open_node_vault(&data_dir, true))
+        .await
+        .expect("join")
+        .expect("vault");
+    let secrets = Arc::new(nsl_secrets::SecretsService::new(
+        db.store.clone(),
+        Arc::new(vault),
+    ));
+    let alice = account(db, "alice").await;
+    let actor = nsl_secrets::Actor {
+        name: alice.to_string(),
+        ip: None,
+    };
+    for name in ["A", "B"] {
+        secrets
+            .put(alice, name, format!("value-{name}").as_bytes(), &actor)
+            .await
+            .expect("put");
+    }
+    let svc = service(db, secrets);
+    let flood = FunctionInput {
+        source: r#"
+export default function main() {
+  let n = 0;
+  for (let i = 0; i < 10000; i++) { secrets.get(i % 2 ? "A" : "B"); n++; }
+  return n;
+}
+"#
+        .into(),
+        secrets: vec!["A".into(), "B".into()],
+        ..FunctionInput::default()
+    };
+    let f = svc.create(alice, "flood", &flood).await.expect("create");
+    let e = svc
+        .execute(alice, f.id, Value::Null, ExecuteMode::Sync)
+        .await
+        .expect("execute");
+    assert_eq!(e.status, ExecutionStatus::Failed, "{e:?}");
+    assert_eq!(e.error_kind.as_deref(), Some("host_error"), "{e:?}");
+    assert!(
+        e.error_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("secrets.get limit reached: at most 100 calls"),
+        "{e:?}"
+    );
+    let reads = |page: nsl_store::AuditPage| {
+        let mut names: Vec<String> = page
+            .entries
+            .iter()
+            .map(|e| e.detail["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let filter = AuditFilter {
+        action: Some("secret.read".into()),
+        limit: 1000,
+        ..AuditFilter::default()
+    };
+    let page = db.store.list_audit(&filter).await.expect("audit");
+    assert_eq!(reads(page), ["A", "B"], "one audited read per name");
+
+    // Under the cap the cache serves repeated reads with the same value; the next execution
+    // decrypts (and audits) again.
+    let ok = FunctionInput {
+        source: r#"
+export default function main() {
+  let same = true;
+  for (let i = 0; i < 50; i++) { same = same && secrets.get("A") === "value-A"; }
+  return same;
+}
+"#
+        .into(),
+        secrets: vec!["A".into()],
+        ..FunctionInput::default()
+    };
+    let g = svc.create(alice, "cached", &ok).await.expect("create");
+    let e = svc
+        .execute(alice, g.id, Value::Null, ExecuteMode::Sync)
+        .await
+        .expect("execute");
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{e:?}");
+    assert_eq!(e.result, Some(json!(true)));
+    let page = db.store.list_audit(&filter).await.expect("audit");
+    assert_eq!(reads(page), ["A", "A", "B"]);
 }

@@ -399,4 +399,6 @@ pub(crate) async fn rotation_under_concurrent_reads_and_writes(env: &TestEnv) {
     let _ = env.backend();
 }
 
-pub(crate) use crate::http::{http_accounts_are_isolated, http_round_trip_without_values};
+pub(crate) use crate::http::{
+    http_accounts_are_isolated, http_round_trip_without_values, http_secret_quotas_are_per_account,
+};

@@ -239,3 +239,63 @@ pub(crate) async fn http_accounts_are_isolated(env: &TestEnv) {
     let r = call(&app, Method::GET, "/v1/secrets", None, "nsl_bogus_key").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
 }
+
+/// Issue #9 item 3: per-account secret quotas (`[secrets]`) answer `403 quota_exceeded`; other
+/// accounts are not affected, and a new version of an existing name is not a new secret.
+pub(crate) async fn http_secret_quotas_are_per_account(env: &TestEnv) {
+    let service = Arc::new(
+        nsl_secrets::SecretsService::new(env.store.clone(), env.vault.clone()).with_quotas(
+            nsl_config::SecretsConfig {
+                max_secrets_per_account: 2,
+                max_bytes_per_account: 200,
+            },
+        ),
+    );
+    let mut cfg = nsl_config::Config::default();
+    cfg.auth.jwt_secret = Some(nsl_config::Secret::new(
+        "test-secret-test-secret-test-secret-0123",
+    ));
+    let state = AppState::from_config(env.store.clone(), &cfg).expect("state");
+    let app = nsl_api::router_with(state, nsl_secrets::router(service));
+    let (_, alice) = user(env, "alice").await;
+    let (_, bob) = user(env, "bob").await;
+    let put = |name: &str, value: &str| (format!("/v1/secrets/{name}"), json!({ "value": value }));
+    for name in ["A", "B"] {
+        let (path, body) = put(name, "x");
+        let r = call(&app, Method::PUT, &path, Some(body), &alice).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let (path, body) = put("C", "x");
+    let r = call(&app, Method::PUT, &path, Some(body), &alice).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.body["code"], "quota_exceeded");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("secrets:"),
+        "{}",
+        r.text
+    );
+    // A new version of an existing name is fine; bob has his own quota.
+    let (path, body) = put("A", "y");
+    let r = call(&app, Method::PUT, &path, Some(body), &alice).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (path, body) = put("C", "x");
+    let r = call(&app, Method::PUT, &path, Some(body), &bob).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Stored bytes: a value that would pass 200 bytes is refused, without echoing it.
+    let big = "v".repeat(150);
+    let (path, body) = put("A", &big);
+    let r = call(&app, Method::PUT, &path, Some(body), &alice).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("stored_bytes:"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains(&big));
+}

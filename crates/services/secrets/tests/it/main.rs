@@ -39,4 +39,5 @@ both_backends!(
     rotation_under_concurrent_reads_and_writes,
     http_round_trip_without_values,
     http_accounts_are_isolated,
+    http_secret_quotas_are_per_account,
 );
