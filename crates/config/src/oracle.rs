@@ -74,6 +74,9 @@ impl OracleConfig {
             }
             (Some(k), None) if !k.is_empty() => Ok(k.clone()),
             (_, Some(path)) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                crate::check_owner_only(&meta).map_err(|e| format!("{}: {e}", path.display()))?;
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 let key = Secret::new(text.trim());

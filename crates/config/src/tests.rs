@@ -378,3 +378,27 @@ fn functions_section_refuses_unknown_keys_and_bad_values() {
     let err = load_text("[functions]\nmax_fetches = -1\n", &[]).unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn oracle_node_key_file_must_be_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.wif");
+    let wif = "KxDgvEKzgSBPPfuVfw67oPQBSjidEiqTHURKSDL1R7yGaGYAeYnr";
+    std::fs::write(&path, format!("{wif}\n")).unwrap();
+    let cfg = OracleConfig {
+        node_key_file: Some(path.clone()),
+        ..OracleConfig::default()
+    };
+    for mode in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = cfg.node_key().unwrap_err();
+        assert!(
+            err.contains("chmod 600") && err.contains("node.wif") && !err.contains(wif),
+            "{mode:o}: {err}"
+        );
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(cfg.node_key().unwrap().expose(), wif);
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use neo_rpc::types::Notification;
+use neo_rpc::types::{Notification, VmState};
 use nsl_store::now_ms;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -60,7 +60,13 @@ async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<
         let seen = Instant::now();
         let mut requests = Vec::new();
         for (hash, log) in hashes.iter().zip(&logs) {
-            let notifications = log.executions.iter().flat_map(|e| e.notifications.iter());
+            // A FAULTed execution changed nothing on chain: its notifications (which neo-go
+            // still lists in the log) open no request.
+            let notifications = log
+                .executions
+                .iter()
+                .filter(|e| e.vmstate == VmState::Halt)
+                .flat_map(|e| e.notifications.iter());
             for (i, n) in notifications.enumerate() {
                 if let Some(r) = request_of(shared, n, &hash.to_string(), i, next) {
                     requests.push(r);
