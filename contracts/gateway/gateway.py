@@ -16,7 +16,8 @@ Invariants:
 - GAS held by the gateway == sum of deposits + fees of pending requests + collected fees.
 - A request is closed exactly once: fulfilled by a registered node, or cancelled by its requester
   after its expiry. Its status is written before the consumer's callback runs.
-- Only the owner changes configuration; only a registered node key fulfils.
+- Only the owner changes configuration; only a registered node key fulfils, and only from the
+  transaction's entry script; fulfill and cancel are refused while a consumer callback runs.
 
 The full interface (methods, events, payload formats, error texts) is in docs/gateway.md.
 """
@@ -52,6 +53,7 @@ KEY_LAST_ID = b'\x06'         # last request id issued
 PREFIX_REQUEST = b'\x07'      # + request id (minimal little-endian) -> StdLib-serialized record
 KEY_COLLECTED = b'\x08'       # fees earned by fulfilled requests, withdrawable by the owner
 KEY_NODE_COUNT = b'\x09'
+KEY_IN_CALLBACK = b'\x0a'    # 1 while fulfill runs a consumer callback (re-entrancy guard)
 
 # ---------------------------------------------------------------------------------------------
 # Limits and defaults
@@ -280,6 +282,12 @@ def fulfill(request_id: int, code: int, result: bytes):
     An exception thrown by the callback is caught: its state changes are rolled back, the request
     stays fulfilled and ServiceResponse reports callbackOk = false.
     """
+    # Only a node's own transaction script may fulfil: a contract (e.g. a consumer callback
+    # running inside another fulfilment) calling fulfill is refused whatever witnesses the
+    # transaction carries.
+    if runtime.calling_script_hash != runtime.entry_script_hash:
+        raise Exception('fulfill must be called by the entry script')
+    _require_no_callback()
     if not _is_node_witness():
         raise Exception('caller is not a registered node')
     if code < 0 or code > 255:
@@ -306,11 +314,18 @@ def fulfill(request_id: int, code: int, result: bytes):
     callback_method: str = record[RECORD_CALLBACK_METHOD]
     user_data: bytes = record[RECORD_USER_DATA]
     callback_ok = False
+    # CallFlags.ALL: a callback stores the answer (WriteStates), emits events (AllowNotify) and
+    # may call other contracts (AllowCall, e.g. a follow-up request). The node's witness is of no
+    # use to it (the node signs with the rule CalledByEntry AND ScriptHash(gateway)), fulfill is
+    # refused unless called by the entry script, and the guard refuses fulfill and cancel while
+    # the callback runs (docs/gateway.md, "Callback flags").
+    storage.put_int(KEY_IN_CALLBACK, 1)
     try:
         call_contract(callback_contract, callback_method, [request_id, code, result, user_data], CallFlags.ALL)
         callback_ok = True
     except:
         callback_ok = False
+    storage.delete(KEY_IN_CALLBACK)
 
     if callback_ok:
         record[RECORD_CALLBACK_OK] = True
@@ -325,6 +340,7 @@ def cancel(request_id: int):
     Cancels a pending request after its expiry and gives its fee back to the requester's deposit.
     Needs the witness of the requester (a requesting contract calls cancel itself).
     """
+    _require_no_callback()
     record = _get_request(request_id)
     requester: UInt160 = record[RECORD_REQUESTER]
     if not runtime.check_witness(requester):
@@ -512,6 +528,11 @@ def _require_owner() -> UInt160:
     if not runtime.check_witness(owner):
         raise Exception('only owner')
     return owner
+
+
+def _require_no_callback():
+    if storage.get_int(KEY_IN_CALLBACK) == 1:
+        raise Exception('a callback is running')
 
 
 def _is_node_witness() -> bool:

@@ -70,6 +70,8 @@ pub struct Route {
     pub body: Vec<u8>,
     /// Pause before the response is written (a slow source).
     pub delay: Duration,
+    /// When set, the response is written only once the gate holds `true` ([`Route::gated`]).
+    pub gate: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Route {
@@ -85,7 +87,15 @@ impl Route {
             content_type: content_type.to_owned(),
             body: body.into(),
             delay: Duration::ZERO,
+            gate: None,
         }
+    }
+
+    /// The same answer held back until `gate` holds `true` (the test decides when a source
+    /// answers, without timing).
+    pub fn gated(mut self, gate: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The same answer written only after `delay`.
@@ -165,6 +175,9 @@ pub async fn http_server(routes: Vec<(&str, Route)>) -> PriceServer {
                     .unwrap_or_else(|| Route::status(404, "text/plain", "no such page"));
                 if !route.delay.is_zero() {
                     tokio::time::sleep(route.delay).await;
+                }
+                if let Some(mut gate) = route.gate.clone() {
+                    let _ = gate.wait_for(|open| *open).await;
                 }
                 let reason = match route.status {
                     200 => "OK",

@@ -7,10 +7,15 @@
 //! ```
 //!
 //! The `fulfill` transaction is signed by the node's single-signature account (a key registered
-//! with `addNode`), with scope `CustomContracts = [gateway]` so that the consumer callback the
-//! gateway makes cannot use the node's witness ([`fulfill_signer`]).
+//! with `addNode`) with one witness rule, `Allow And(CalledByEntry, ScriptHash(gateway))`
+//! ([`fulfill_signer`]): the witness holds only in the gateway called straight from the
+//! transaction script. A consumer callback the gateway makes, or anything it calls (the gateway
+//! included: a re-entrant `fulfill` of another request), cannot use it. `CustomContracts =
+//! [gateway]`, used before, held whenever the gateway was the current script, whoever called it.
 
-use neo::tx::{MAX_SCRIPT_LENGTH, Signer, WitnessScope};
+use neo::tx::{
+    MAX_SCRIPT_LENGTH, Signer, WitnessAction, WitnessCondition, WitnessRule, WitnessScope,
+};
 use neo::{Arg, UInt160};
 use neo_rpc::types::Notification;
 use neo_rpc::{Actor, TxOutcome, call_script};
@@ -193,10 +198,26 @@ pub fn fulfill_script_for(
     }
 }
 
-/// The signer of a `fulfill` transaction: the node's account with scope
-/// `CustomContracts = [gateway]`.
+/// The signer of a `fulfill` transaction: the node's account with the single witness rule
+/// `Allow And(CalledByEntry, ScriptHash(gateway))` (no other scope): the node's witness is valid
+/// only in the gateway when the entry script (the node's own `fulfill` call) called it.
 pub fn fulfill_signer(node_account: UInt160, gateway: UInt160) -> Signer {
-    Signer::new(node_account, WitnessScope::CUSTOM_CONTRACTS).with_allowed_contracts(vec![gateway])
+    Signer::new(node_account, WitnessScope::NONE).with_rules(vec![WitnessRule::new(
+        WitnessAction::Allow,
+        WitnessCondition::And(vec![
+            WitnessCondition::CalledByEntry,
+            WitnessCondition::ScriptHash(gateway),
+        ]),
+    )])
+}
+
+/// The owner of `gateway` (`getOwner`).
+pub async fn gateway_owner(rpc: &neo_rpc::RpcClient, gateway: &UInt160) -> Result<UInt160> {
+    let item = neo_rpc::Invoker::new(rpc.clone())
+        .call_item(gateway, "getOwner", &[])
+        .await?;
+    item.as_hash160()
+        .map_err(|e| OracleError::malformed("gateway getOwner", e))
 }
 
 /// Send `gateway.fulfill(requestId, answer.code, answer.result)` (see [`fulfill_script_for`])
@@ -378,7 +399,19 @@ mod tests {
         let node = UInt160::from_bytes_le([5; 20]);
         let s = fulfill_signer(node, gateway());
         assert_eq!(s.account, node);
-        assert_eq!(s.scopes, WitnessScope::CUSTOM_CONTRACTS);
-        assert_eq!(s.allowed_contracts, vec![gateway()]);
+        // Rules only: no CalledByEntry / CustomContracts / Global bit besides them.
+        assert_eq!(s.scopes, WitnessScope::WITNESS_RULES);
+        assert!(s.allowed_contracts.is_empty());
+        assert_eq!(
+            s.rules,
+            vec![WitnessRule::new(
+                WitnessAction::Allow,
+                WitnessCondition::And(vec![
+                    WitnessCondition::CalledByEntry,
+                    WitnessCondition::ScriptHash(gateway()),
+                ]),
+            )]
+        );
+        s.validate().unwrap();
     }
 }

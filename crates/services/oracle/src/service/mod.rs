@@ -183,6 +183,19 @@ impl OracleService {
         let handlers = handler::index(handlers)?;
         let native = NativeOracle::connect(rpc.clone(), egress.clone(), key.0.clone()).await?;
         let chain = format!("neo:{}", rpc.get_version().await?.protocol.network);
+        if let Some(gateway) = &config.gateway {
+            // The owner's witness administers the gateway (nodes, fees, code updates): a node
+            // key that is also the owner would put that power in every transaction the node
+            // signs. Refuse to run rather than sign with it.
+            let owner = crate::gateway::gateway_owner(&rpc, gateway).await?;
+            if owner == key.0.script_hash() {
+                return Err(ServiceError::Config(format!(
+                    "the node key's account {} is the owner of gateway {gateway}; \
+                     register a separate node key (addNode) and keep the owner key offline",
+                    neo::address::script_hash_to_address(&owner)
+                )));
+            }
+        }
         let gateway_actor = match config.gateway {
             Some(gateway) => Some(
                 neo_rpc::Actor::with_signers(
