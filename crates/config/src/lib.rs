@@ -32,7 +32,7 @@ mod secret;
 mod types;
 
 pub use functions::{FunctionsConfig, MIN_FUNCTION_MEMORY_BYTES};
-pub use oracle::OracleConfig;
+pub use oracle::{DEFAULT_LOW_GAS_WARNING, DEFAULT_MAX_RESPONSE_FEE, OracleConfig};
 pub use secret::{REDACTED, Secret};
 pub use types::{
     ApiConfig, AuthConfig, Bucket, Config, DatabaseConfig, GroupLimits, LogConfig, LogFormat,
@@ -311,6 +311,7 @@ impl Config {
             }
         }
         self.functions.validate()?;
+        self.oracle.validate()?;
         Ok(())
     }
 

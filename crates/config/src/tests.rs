@@ -402,3 +402,27 @@ fn oracle_node_key_file_must_be_owner_only() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(cfg.node_key().unwrap().expose(), wif);
 }
+
+#[test]
+fn oracle_fee_ceiling_and_gas_warning() {
+    let cfg = Config::load_from(None, env(&[])).unwrap();
+    assert_eq!(cfg.oracle.max_response_fee, 200_000_000);
+    assert_eq!(cfg.oracle.low_gas_warning, 500_000_000);
+    let cfg = load_text(
+        "[oracle]\nmax_response_fee = 30000000\nlow_gas_warning = 0\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.oracle.max_response_fee, 30_000_000);
+    assert_eq!(cfg.oracle.low_gas_warning, 0);
+    for (text, key) in [
+        (
+            "[oracle]\nmax_response_fee = 0\n",
+            "oracle.max_response_fee",
+        ),
+        ("[oracle]\nlow_gas_warning = -1\n", "oracle.low_gas_warning"),
+    ] {
+        let msg = load_text(text, &[]).unwrap_err().to_string();
+        assert!(msg.contains(key), "{text:?} -> {msg}");
+    }
+}

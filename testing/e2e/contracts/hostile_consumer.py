@@ -48,7 +48,7 @@ def attack(victim_id: int, forged: bytes, url: str) -> int:
     request_id: int = call_contract(
         storage.get_uint160(KEY_GATEWAY),
         'request',
-        ['oracle', payload, runtime.executing_script_hash, 'onServiceResponse', b'']
+        ['oracle', payload, runtime.executing_script_hash, 'onServiceResponse', b'', 100000000]
     )
     return request_id
 

@@ -1,7 +1,8 @@
 //! The NSL gateway path (`contracts/gateway/gateway.py`, `docs/gateway.md`).
 //!
 //! ```text
-//! ServiceRequest(requestId, serviceType, requester, callbackContract, callbackMethod, payload)
+//! ServiceRequest(requestId, serviceType, requester, callbackContract, callbackMethod, payload,
+//!                gasBudget)
 //!   ──parse_service_request──▶ ServiceRequest ──parse_oracle_payload──▶ { url, filter }
 //!   ──answer(egress, url, filter)──▶ Answer ──fulfill_script──▶ gateway.fulfill(requestId, code, result)
 //! ```
@@ -51,6 +52,9 @@ pub struct ServiceRequest {
     pub callback_method: String,
     /// The service-specific payload (for `oracle`: see [`OraclePayload`]).
     pub payload: Vec<u8>,
+    /// The most the response transaction may cost (system + network fee, GAS fractions); the
+    /// gateway refuses a response above it and reimburses the node's fees out of it.
+    pub gas_budget: i64,
 }
 
 /// Decode a `ServiceRequest` notification emitted by `gateway`. `Ok(None)` for any other
@@ -65,10 +69,20 @@ pub fn parse_service_request(
     const WHAT: &str = "ServiceRequest event";
     let m = |e: neo::Error| OracleError::malformed(WHAT, e);
     let args = n.state.as_array().map_err(m)?;
-    let [id, service, requester, cb_contract, cb_method, payload, ..] = args else {
+    let [
+        id,
+        service,
+        requester,
+        cb_contract,
+        cb_method,
+        payload,
+        budget,
+        ..,
+    ] = args
+    else {
         return Err(OracleError::malformed(
             WHAT,
-            format!("{} arguments, 6 expected", args.len()),
+            format!("{} arguments, 7 expected", args.len()),
         ));
     };
     Ok(Some(ServiceRequest {
@@ -78,6 +92,7 @@ pub fn parse_service_request(
         callback_contract: cb_contract.as_hash160().map_err(m)?,
         callback_method: cb_method.as_string().map_err(m)?,
         payload: payload.as_bytes().map_err(m)?,
+        gas_budget: budget.as_i64().map_err(m)?,
     }))
 }
 
@@ -255,6 +270,7 @@ mod tests {
                 StackItem::bytes(vec![2u8; 20]),
                 StackItem::string("onServiceResponse"),
                 StackItem::bytes(payload.to_vec()),
+                StackItem::int(20_000_000),
             ]),
         }
     }
@@ -270,6 +286,7 @@ mod tests {
         assert_eq!(req.requester, UInt160::from_bytes_le([1; 20]));
         assert_eq!(req.callback_contract, UInt160::from_bytes_le([2; 20]));
         assert_eq!(req.callback_method, "onServiceResponse");
+        assert_eq!(req.gas_budget, 20_000_000);
         assert_eq!(
             parse_oracle_payload(&req.payload).unwrap(),
             OraclePayload {

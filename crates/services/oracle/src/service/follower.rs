@@ -161,6 +161,7 @@ fn request_of(
         invalid: None,
         service: ORACLE_SERVICE_TYPE.to_string(),
         payload: None,
+        gas_budget: None,
     };
     match parse_oracle_request(n) {
         Ok(Some(ev)) => {
@@ -184,6 +185,7 @@ fn request_of(
                 req.request_id,
                 req.requester.to_string(),
             );
+            row.gas_budget = Some(req.gas_budget);
             match parse_oracle_payload(&req.payload) {
                 Ok(p) => {
                     row.url = p.url;
@@ -199,6 +201,7 @@ fn request_of(
             Some(NewRequest {
                 service: (*ty).to_string(),
                 payload: Some(req.payload),
+                gas_budget: Some(req.gas_budget),
                 ..base(
                     RequestKind::Gateway,
                     req.request_id,

@@ -92,6 +92,14 @@ pub struct ServiceConfig {
     /// GAS fractions added to a gateway response's test-run GAS for its system fee (default
     /// [`SYSTEM_FEE_MARGIN`]).
     pub system_fee_margin: i64,
+    /// Hard ceiling on the system + network fee of one gateway response (GAS fractions): the
+    /// node never signs a response above it nor above the request's GAS budget.
+    pub max_response_fee: i64,
+    /// Below this GAS balance (fractions) of the node account, the service warns in its log and
+    /// in `/ready`; `0` disables the warning.
+    pub low_gas_warning: i64,
+    /// Where the low-GAS warning is shown besides the log (`nsl serve`: the API's `/ready`).
+    pub ready_warnings: Option<nsl_api::ReadyWarnings>,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -107,6 +115,9 @@ impl Default for ServiceConfig {
             start_block: None,
             claim_lease: Duration::from_secs(30),
             system_fee_margin: SYSTEM_FEE_MARGIN,
+            max_response_fee: nsl_config::DEFAULT_MAX_RESPONSE_FEE,
+            low_gas_warning: nsl_config::DEFAULT_LOW_GAS_WARNING,
+            ready_warnings: None,
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
         }
     }
@@ -129,6 +140,8 @@ pub(crate) struct Shared {
     pub(crate) egress: Egress,
     pub(crate) native: NativeOracle<PrivateKey>,
     pub(crate) gateway_actor: Option<neo_rpc::Actor>,
+    /// The node key's account (pays gateway responses).
+    pub(crate) node_account: UInt160,
     pub(crate) config: ServiceConfig,
     pub(crate) chain: String,
     /// Answerers of service types other than `oracle`.
@@ -225,6 +238,7 @@ impl OracleService {
                 egress,
                 native,
                 gateway_actor,
+                node_account: key.0.script_hash(),
                 config,
                 chain,
                 handlers,
@@ -248,6 +262,7 @@ impl OracleService {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
+        ready_warnings: Option<nsl_api::ReadyWarnings>,
     ) -> Result<Self, ServiceError> {
         let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
         let wif = cfg.node_key().map_err(|e| bad("oracle.node_key", e))?;
@@ -273,6 +288,9 @@ impl OracleService {
             workers: usize::try_from(cfg.workers.max(1)).unwrap_or(1),
             poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(10)),
             start_block: cfg.start_block,
+            max_response_fee: cfg.max_response_fee,
+            low_gas_warning: cfg.low_gas_warning,
+            ready_warnings,
             instance: match cfg.instance.trim() {
                 "" => ServiceConfig::default().instance,
                 name => name.to_string(),
@@ -359,11 +377,12 @@ impl OracleHandle {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
+        ready_warnings: Option<nsl_api::ReadyWarnings>,
     ) -> Result<Option<Self>, ServiceError> {
         if !cfg.enabled {
             return Ok(None);
         }
-        let service = OracleService::from_config(cfg, store, handlers).await?;
+        let service = OracleService::from_config(cfg, store, handlers, ready_warnings).await?;
         let (stop, rx) = watch::channel(false);
         Ok(Some(Self {
             stop,

@@ -123,6 +123,9 @@ pub struct NewRequest {
     pub service: String,
     /// Raw payload for service types other than `oracle` (their handler reads it).
     pub payload: Option<Vec<u8>>,
+    /// GAS budget of a gateway request's response (system + network fee); `None` for native
+    /// requests.
+    pub gas_budget: Option<i64>,
 }
 
 /// A stored request row.
@@ -155,6 +158,8 @@ pub struct RequestRow {
     /// Raw payload for service types other than `oracle`.
     #[serde(skip)]
     pub payload: Option<Vec<u8>>,
+    /// GAS budget of a gateway request's response (GAS fractions); `None` for native requests.
+    pub gas_budget: Option<i64>,
     /// Current state.
     pub state: RequestState,
     /// Response code once fetched.
@@ -344,7 +349,7 @@ pub trait OracleStore: Send + Sync {
 
 const REQUEST_COLUMNS: &str = "r.id, r.chain, r.kind, r.tx_hash, r.notification_index, \
      r.block_index, r.request_id, r.requester, r.url, r.filter, r.invalid, r.service, r.payload, \
-     r.state, r.code, r.result, r.response_tx_hash, r.confirmed_block, r.created_at, r.updated_at";
+     r.gas_budget, r.state, r.code, r.result, r.response_tx_hash, r.confirmed_block, r.created_at, r.updated_at";
 
 fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
     let state: String = row.try_get("state")?;
@@ -362,6 +367,7 @@ fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
         invalid: row.try_get("invalid")?,
         service: row.try_get("service")?,
         payload: row.try_get("payload")?,
+        gas_budget: row.try_get("gas_budget")?,
         state: RequestState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("oracle request state {state:?}")))?,
         code: row.try_get("code")?,
@@ -519,8 +525,9 @@ impl OracleStore for Store {
             let res = sqlx::query(
                 "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
                  block_index, request_id, requester, url, filter, invalid, service, payload, \
-                 state, claimed_by, claim_until, created_at, updated_at) VALUES ($1, $2, $3, $4, \
-                 $5, $6, $7, $8, $9, $10, $11, $12, $13, 'seen', $14, $15, $16, $16) \
+                 gas_budget, state, claimed_by, claim_until, created_at, updated_at) VALUES ($1, \
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'seen', $15, $16, $17, \
+                 $17) \
                  ON CONFLICT (chain, tx_hash, notification_index) DO NOTHING",
             )
             .bind(id.clone())
@@ -536,6 +543,7 @@ impl OracleStore for Store {
             .bind(r.invalid.clone())
             .bind(r.service.clone())
             .bind(r.payload.clone())
+            .bind(r.gas_budget)
             .bind(claimed_by.clone())
             .bind(claim_until)
             .bind(now)
@@ -558,6 +566,7 @@ impl OracleStore for Store {
                     invalid: r.invalid.clone(),
                     service: r.service.clone(),
                     payload: r.payload.clone(),
+                    gas_budget: r.gas_budget,
                     state: RequestState::Seen,
                     code: None,
                     result: None,
@@ -995,6 +1004,7 @@ mod tests {
             invalid: None,
             service: "oracle".into(),
             payload: None,
+            gas_budget: None,
         }
     }
 
