@@ -47,6 +47,7 @@ KEY_LAST = b'l'
 KEY_BUDGET = b'b'
 
 DEFAULT_GAS_BUDGET = 100000000    # 1 GAS
+MAX_EVENT_RESULT = 512            # ValueReceived carries results up to this size (else empty)
 
 on_value_requested = CreateNewEvent([('requestId', int), ('url', str), ('filter', str)], 'ValueRequested')
 on_value_received = CreateNewEvent([('requestId', int), ('code', int), ('result', bytes)], 'ValueReceived')
@@ -111,7 +112,11 @@ def on_service_response(request_id: int, code: int, result: bytes, user_data: by
     storage.delete(pending_key)
     storage.put(PREFIX_RESULT + to_bytes(request_id), StdLib.serialize([code, result]))
     storage.put_int(KEY_LAST, request_id)
-    on_value_received(request_id, code, result)
+    # A notification is limited to 1024 bytes: a larger result is read with getResult.
+    shown = result
+    if len(result) > MAX_EVENT_RESULT:
+        shown = b''
+    on_value_received(request_id, code, shown)
 
 
 @public(name='setGasBudget')

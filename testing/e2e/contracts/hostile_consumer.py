@@ -1,6 +1,10 @@
 """
 A hostile gateway consumer, for tests only (Neo N3, neo3-boa 1.3.0).
 
+burn(url) opens a request whose callback is cheap in a test run (no fees on the script
+container) and runs out of GAS in a block (the real transaction has fees): the response
+FAULTs only on chain.
+
 attack(victimId, forged, url) opens an ordinary oracle request whose callback, when a node
 answers it, calls gateway.fulfill(victimId, 0, forged): an attempt to answer another consumer's
 pending request with the witness the node's fulfil transaction carries. The gateway must refuse
@@ -64,3 +68,22 @@ def on_service_response(request_id: int, code: int, result: bytes, user_data: by
 @public(name='forgedOk', safe=True)
 def forged_ok() -> bool:
     return storage.get_int(KEY_FORGED_OK) == 1
+
+
+@public
+def burn(url: str) -> int:
+    payload = to_bytes(StdLib.json_serialize({'url': url, 'filter': ''}))
+    request_id: int = call_contract(
+        storage.get_uint160(KEY_GATEWAY),
+        'request',
+        ['oracle', payload, runtime.executing_script_hash, 'onBurn', b'', 100000000]
+    )
+    return request_id
+
+
+@public(name='onBurn')
+def on_burn(request_id: int, code: int, result: bytes, user_data: bytes):
+    if runtime.script_container.network_fee > 0:
+        n = 0
+        while True:
+            n = n + 1

@@ -284,8 +284,10 @@ impl Env {
         out.stack[0].as_i64().expect("request id")
     }
 
+    /// `node` fulfils `id`, with the system fee margin the service adds to the test run (the
+    /// test run's transaction has no fees, the fees the gateway records on chain take storage).
     async fn fulfill(&self, node: &Actor, id: i64, code: u8, result: &[u8]) -> neo_rpc::TxOutcome {
-        node.call(
+        let script = call_script(
             &self.gateway,
             "fulfill",
             &[
@@ -294,10 +296,26 @@ impl Env {
                 Arg::Bytes(result.to_vec()),
             ],
         )
-        .await
-        .expect("fulfill")
-        .into_halt()
-        .expect("fulfill halts")
+        .expect("fulfill script");
+        let test = node
+            .invoker()
+            .invoke_script(&script)
+            .await
+            .expect("fulfill test run")
+            .into_halt()
+            .expect("fulfill test run halts");
+        let sent = node
+            .send_unchecked(
+                &script,
+                test.gasconsumed + nsl_oracle::service::SYSTEM_FEE_MARGIN,
+            )
+            .await
+            .expect("fulfill");
+        node.wait(&sent, node.wait_timeout())
+            .await
+            .expect("fulfill included")
+            .into_halt()
+            .expect("fulfill halts")
     }
 }
 
@@ -713,7 +731,7 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
     }
 
     // A transaction sender requests directly and pays from its own deposit.
-    env.deposit_for(&env.user, &env.user_key.script_hash(), ONE_GAS / 2)
+    env.deposit_for(&env.user, &env.user_key.script_hash(), 2 * ONE_GAS)
         .await;
     let direct = |service: &str, budget: i64| {
         vec![
@@ -748,7 +766,7 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
     );
     assert_eq!(
         env.deposit_of(&env.user_key.script_hash()).await,
-        ONE_GAS / 2 - DEFAULT_FEE - MIN_BUDGET
+        2 * ONE_GAS - DEFAULT_FEE - MIN_BUDGET
     );
     assert_refused(
         &env.user,
@@ -827,7 +845,7 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
         &env.user,
         &env.gateway,
         "withdraw",
-        &[Arg::Hash160(user_hash), Arg::Int(ONE_GAS.into())],
+        &[Arg::Hash160(user_hash), Arg::Int((2 * ONE_GAS).into())],
         "insufficient deposit",
     )
     .await;
@@ -854,7 +872,7 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
     );
     assert_eq!(
         env.deposit_of(&user_hash).await,
-        ONE_GAS / 2 - DEFAULT_FEE - direct_fees - amount
+        2 * ONE_GAS - DEFAULT_FEE - direct_fees - amount
     );
 
     // The fee went to the answering node (owner share 0): the owner has nothing to collect,

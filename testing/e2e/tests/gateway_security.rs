@@ -5,6 +5,9 @@
 //!   node's fulfil transaction runs: refused; the victim gets the node's real answer.
 //! - The node refuses to start when its key's account owns the gateway.
 //! - A transaction that emits `ServiceRequest` and then FAULTs opens no request.
+//! - The node never spends more than a request's GAS budget (nor `max_response_fee`) and is
+//!   reimbursed by the gateway; a large result is paid by the requester; a response that
+//!   FAULTs only on chain is not rebuilt.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +19,8 @@ use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, TxOut
 use nsl_e2e::{OracleChain, OracleChainConfig, PriceServer, Route, http_server, test_block_time};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
-    NodeKey, OracleService, OracleStore, RequestFilter, RequestState, ServiceConfig, ServiceError,
+    NodeKey, OracleService, OracleStore, RequestDetail, RequestFilter, RequestState, ServiceConfig,
+    ServiceError,
 };
 use nsl_store::Store;
 use tokio::sync::watch;
@@ -29,6 +33,22 @@ const STATUS_PENDING: i64 = 0;
 const STATUS_FULFILLED: i64 = 1;
 
 const SLOW_BODY: &str = r#"{"price":7}"#;
+/// Fee of the `oracle` service type.
+const FEE: i64 = ONE_GAS / 10;
+/// Smallest budget the gateway accepts.
+const MIN_BUDGET: i64 = 70_000_000;
+const REC_RESPONSE_FEES: usize = 17;
+const REC_ANSWERED_BY: usize = 18;
+/// Bytes of the large JSON documents served at `/big` (a JSON string) and `/mid`.
+const BIG_LEN: usize = 64_000;
+const MID_LEN: usize = 20_000;
+
+fn json_string(len: usize) -> Vec<u8> {
+    let mut body = vec![b'a'; len];
+    body[0] = b'"';
+    body[len - 1] = b'"';
+    body
+}
 
 struct Env {
     oc: OracleChain,
@@ -51,10 +71,14 @@ async fn setup() -> Env {
     let (gate, gate_rx) = watch::channel(false);
     let (oc, server) = tokio::join!(
         OracleChain::start(OracleChainConfig::with_block_time(test_block_time())),
-        http_server(vec![(
-            "/slow",
-            Route::ok("application/json", SLOW_BODY).gated(gate_rx)
-        )])
+        http_server(vec![
+            (
+                "/slow",
+                Route::ok("application/json", SLOW_BODY).gated(gate_rx)
+            ),
+            ("/big", Route::ok("application/json", json_string(BIG_LEN))),
+            ("/mid", Route::ok("application/json", json_string(MID_LEN))),
+        ])
     );
     let db_dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", db_dir.path().join("nsl.db").display());
@@ -92,19 +116,23 @@ fn egress() -> Egress {
     .unwrap()
 }
 
+type Running = (
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), ServiceError>>,
+);
+
 impl Env {
-    async fn start(
-        &self,
-    ) -> (
-        watch::Sender<bool>,
-        tokio::task::JoinHandle<Result<(), ServiceError>>,
-    ) {
+    async fn start(&self) -> Running {
+        self.start_with(service_config(self)).await
+    }
+
+    async fn start_with(&self, config: ServiceConfig) -> Running {
         let service = OracleService::new(
             Arc::new(self.store.clone()) as Arc<dyn OracleStore>,
             self.rpc().clone(),
             egress(),
             NodeKey(self.node_key.clone()),
-            service_config(self),
+            config,
             Vec::new(),
         )
         .await
@@ -126,6 +154,57 @@ impl Env {
             .as_array()
             .unwrap()
             .to_vec()
+    }
+
+    /// GAS (fractions) in the node account's wallet.
+    async fn node_gas(&self) -> i64 {
+        let b = Nep17::gas(self.rpc().clone())
+            .balance_of(&self.node_key.script_hash())
+            .await
+            .unwrap();
+        i64::try_from(b).unwrap()
+    }
+
+    /// Deposit of `account` at the gateway.
+    async fn deposit_of(&self, account: &UInt160) -> i64 {
+        self.read(&self.gateway, "balanceOf", &[Arg::Hash160(*account)])
+            .await
+            .as_i64()
+            .unwrap()
+    }
+
+    async fn set_budget(&self, budget: i64) {
+        self.user
+            .call(
+                &self.gateway_consumer,
+                "setGasBudget",
+                &[Arg::Int(budget.into())],
+            )
+            .await
+            .and_then(TxOutcome::into_halt)
+            .expect("setGasBudget");
+    }
+
+    /// The store row of gateway request `id` once it is final (`confirmed` or `failed`).
+    async fn final_row(&self, id: i64) -> RequestDetail {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let rows = self
+                .store
+                .list_requests(&RequestFilter {
+                    limit: 100,
+                    ..RequestFilter::default()
+                })
+                .await
+                .unwrap();
+            if let Some(row) = rows.iter().find(|r| r.request_id == id)
+                && matches!(row.state, RequestState::Confirmed | RequestState::Failed)
+            {
+                return self.store.request(&row.id).await.unwrap().unwrap();
+            }
+            assert!(Instant::now() < deadline, "request {id} did not end");
+            tokio::time::sleep(test_block_time()).await;
+        }
     }
 
     /// The gateway record of `id` once its status is no longer pending.
@@ -332,4 +411,192 @@ async fn faulted_request_transaction_opens_no_request() {
 
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn node_never_spends_more_than_the_budget_or_the_ceiling() {
+    let env = setup().await;
+    let node_hash = env.node_key.script_hash();
+    env.set_budget(MIN_BUDGET).await;
+
+    // A ceiling below what even an error answer costs (~0.6 GAS): nothing is signed, the row
+    // ends failed with the reason, the node spends nothing, the request stays pending.
+    let before = env.node_gas().await;
+    let (stop, task) = env
+        .start_with(ServiceConfig {
+            max_response_fee: 30_000_000,
+            ..service_config(&env)
+        })
+        .await;
+    let capped = env.gateway_request(&env.server.url("/price"), "").await;
+    let row = env.final_row(capped).await;
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(row.request.state, RequestState::Failed);
+    let why = row
+        .history
+        .last()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        why.contains("not signed") && why.contains("30000000"),
+        "{why}"
+    );
+    assert!(row.outbox.is_none(), "a response was signed");
+    assert_eq!(env.node_gas().await, before, "the node spent GAS");
+    assert_eq!(
+        env.record(capped).await[REC_STATUS].as_i64().unwrap(),
+        STATUS_PENDING
+    );
+
+    // The default ceiling; a 20 KB result whose storing costs ~20 GAS against a 0.7 GAS
+    // budget: answered InsufficientFunds (empty result), within the budget, reimbursed.
+    let (stop, task) = env.start().await;
+    let before = env.node_gas().await;
+    let consumer_before = env.deposit_of(&env.gateway_consumer).await;
+    let id = env.gateway_request(&env.server.url("/mid"), "").await;
+    let (code, result) = env
+        .gateway_result(id, Duration::from_secs(120))
+        .await
+        .expect("an answer");
+    assert_eq!((code, result.len()), (0x1c, 0), "InsufficientFunds, empty");
+    env.final_row(id).await;
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let record = env.record(id).await;
+    let fees = record[REC_RESPONSE_FEES].as_i64().unwrap();
+    let spent = before - env.node_gas().await;
+    println!("InsufficientFunds response: fees {fees} GAS fractions");
+    assert_eq!(spent, fees, "the node paid exactly the response's fees");
+    assert!(spent <= MIN_BUDGET, "spent {spent} > budget {MIN_BUDGET}");
+    assert_eq!(record[REC_ANSWERED_BY].as_hash160().unwrap(), node_hash);
+    assert_eq!(
+        env.deposit_of(&node_hash).await,
+        fees + FEE,
+        "reimbursed and paid the fee"
+    );
+    assert_eq!(
+        env.deposit_of(&env.gateway_consumer).await,
+        consumer_before - FEE - fees
+    );
+}
+
+#[tokio::test]
+async fn large_result_is_paid_by_the_requester() {
+    let env = setup().await;
+    let node_hash = env.node_key.script_hash();
+    // Storing 64 KB costs the consumer's callback ~64 GAS: the requester budgets for it.
+    let budget = 80 * ONE_GAS;
+    env.set_budget(budget).await;
+    Nep17::gas(env.rpc().clone())
+        .transfer(
+            &env.user,
+            &env.gateway,
+            90 * ONE_GAS,
+            Arg::Hash160(env.gateway_consumer),
+        )
+        .await
+        .and_then(TxOutcome::into_halt)
+        .expect("deposit");
+    env.chain
+        .fund(&node_hash, 100 * ONE_GAS)
+        .await
+        .expect("fund the node");
+    let (stop, task) = env
+        .start_with(ServiceConfig {
+            max_response_fee: 90 * ONE_GAS,
+            ..service_config(&env)
+        })
+        .await;
+    let before = env.node_gas().await;
+    let consumer_before = env.deposit_of(&env.gateway_consumer).await;
+    let id = env.gateway_request(&env.server.url("/big"), "").await;
+    let (code, result) = env
+        .gateway_result(id, Duration::from_secs(120))
+        .await
+        .expect("an answer");
+    assert_eq!((code, result), (0, json_string(BIG_LEN)));
+    env.final_row(id).await;
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let fees = env.record(id).await[REC_RESPONSE_FEES].as_i64().unwrap();
+    let spent = before - env.node_gas().await;
+    println!("64 KB response: fees {fees} GAS fractions");
+    assert_eq!(spent, fees);
+    assert!(fees > 60 * ONE_GAS && fees <= budget, "{fees}");
+    // The requester paid: fee and fees out of its deposit (budget held, rest refunded)...
+    assert_eq!(
+        env.deposit_of(&env.gateway_consumer).await,
+        consumer_before - FEE - fees
+    );
+    // ...and the node got all of it back.
+    assert_eq!(env.deposit_of(&node_hash).await, fees + FEE);
+}
+
+#[tokio::test]
+async fn response_that_faults_only_on_chain_is_not_rebuilt() {
+    let env = setup().await;
+    let hostile_c =
+        nsl_e2e::compile_repo_contract("testing/e2e/contracts/hostile_consumer.py").await;
+    let hostile = ContractManagement::new(env.rpc().clone())
+        .deploy(
+            &env.user,
+            &hostile_c.nef,
+            &hostile_c.manifest,
+            Arg::Hash160(env.gateway),
+        )
+        .await
+        .expect("deploy the hostile consumer")
+        .hash;
+    Nep17::gas(env.rpc().clone())
+        .transfer(&env.user, &env.gateway, 5 * ONE_GAS, Arg::Hash160(hostile))
+        .await
+        .and_then(TxOutcome::into_halt)
+        .expect("deposit for the hostile consumer");
+    let (stop, task) = env.start().await;
+    let before = env.node_gas().await;
+    // Its callback is cheap in the node's test run and loops until out of GAS in the block.
+    let id = env
+        .user
+        .call(&hostile, "burn", &[Arg::String(env.server.url("/price"))])
+        .await
+        .and_then(TxOutcome::into_halt)
+        .expect("burn request")
+        .stack[0]
+        .as_i64()
+        .unwrap();
+    let row = env.final_row(id).await;
+    // Leave a rebuild (the old behaviour) time to happen: ten more blocks.
+    let height = env.rpc().get_block_count().await.unwrap();
+    while env.rpc().get_block_count().await.unwrap() < height + 10 {
+        tokio::time::sleep(test_block_time()).await;
+    }
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let row = env.store.request(&row.request.id).await.unwrap().unwrap();
+    assert_eq!(row.request.state, RequestState::Failed);
+    let states: Vec<_> = row.history.iter().map(|h| h.state.as_str()).collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "outbox").count(),
+        1,
+        "one response only: {states:?}"
+    );
+    let why = row
+        .history
+        .last()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap_or_default();
+    assert!(why.contains("FAULTed") && why.contains("GAS"), "{why}");
+    // One FAULTed transaction's fees, within the budget; nothing reimbursed (it FAULTed).
+    let spent = before - env.node_gas().await;
+    assert!(spent > 0 && spent <= ONE_GAS, "{spent}");
+    assert_eq!(env.deposit_of(&env.node_key.script_hash()).await, 0);
+    assert_eq!(
+        env.record(id).await[REC_STATUS].as_i64().unwrap(),
+        STATUS_PENDING
+    );
 }

@@ -237,15 +237,22 @@ pub async fn gateway_owner(rpc: &neo_rpc::RpcClient, gateway: &UInt160) -> Resul
 
 /// Send `gateway.fulfill(requestId, answer.code, answer.result)` (see [`fulfill_script_for`])
 /// with `actor` (whose account must be a registered node, signing as [`fulfill_signer`]) and wait
-/// for its inclusion.
+/// for its inclusion. The system fee is the test run's GAS plus `system_fee_margin`: the test
+/// run's transaction has no fees, so the fees the gateway records and credits on chain take a
+/// few more bytes of storage (the service uses [`crate::service::SYSTEM_FEE_MARGIN`]).
 pub async fn fulfill(
     actor: &Actor,
     gateway: &UInt160,
     request_id: u64,
     answer: &Answer,
+    system_fee_margin: i64,
 ) -> Result<TxOutcome> {
     let (_, script) = fulfill_script_for(gateway, request_id, answer)?;
-    Ok(actor.run(&script).await?)
+    let test = actor.invoker().invoke_script(&script).await?.into_halt()?;
+    let sent = actor
+        .send_unchecked(&script, test.gasconsumed.saturating_add(system_fee_margin))
+        .await?;
+    Ok(actor.wait(&sent, actor.wait_timeout()).await?)
 }
 
 #[cfg(test)]
