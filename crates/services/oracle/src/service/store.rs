@@ -1131,6 +1131,7 @@ mod tests {
         function.payload = Some(br#"{"function":"f"}"#.to_vec());
         function.url = String::new();
         function.requester = "0x02".into();
+        function.gas_budget = Some(70_000_000);
         let reqs = [req("0xf0", 0, RequestKind::Gateway), function];
         let rows = s
             .record_block("neo:1", "oracle", 9, &reqs, Some(("me", 5_000)), 100)
@@ -1148,6 +1149,10 @@ mod tests {
         assert_eq!(stored, rows[1]);
         assert_eq!(stored.service, "function");
         assert_eq!(stored.payload.as_deref(), Some(&br#"{"function":"f"}"#[..]));
+        // The request's GAS budget (migration 0008) comes back from the store.
+        assert_eq!(stored.gas_budget, Some(70_000_000));
+        let first = s.request(&rows[0].id).await.unwrap().unwrap().request;
+        assert_eq!(first.gas_budget, None);
 
         let writes: Vec<OutboxWrite> = rows
             .iter()
