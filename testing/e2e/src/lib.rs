@@ -200,13 +200,15 @@ pub async fn http_server(routes: Vec<(&str, Route)>) -> PriceServer {
 }
 
 /// Compile a contract of this repository (path relative to the repository root), with the tool
-/// cache of the environment, on a blocking thread.
+/// cache of the environment, on a blocking thread. The output is cached in the tool cache, keyed
+/// by the source (neo3-boa takes ~15 s of CPU for the gateway: a test's setup under load would
+/// otherwise take dozens of blocks).
 pub async fn compile_repo_contract(relative: &'static str) -> nsl_devchain::CompiledContract {
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(relative);
     tokio::task::spawn_blocking(move || {
-        compile_contract(&nsl_devchain::ToolCache::from_env()?, &source)
+        compile_contract_cached(&nsl_devchain::ToolCache::from_env()?, &source)
     })
     .await
     .expect("compile task")
