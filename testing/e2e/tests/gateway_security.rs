@@ -341,8 +341,31 @@ async fn node_refuses_to_start_when_its_key_owns_the_gateway() {
         "{text}"
     );
     assert!(!text.contains(env.node_key.to_wif().as_str()), "{text}");
-    // The gateway of the test chain (another owner) is accepted.
-    env.start().await;
+    // The gateway of the test chain (another owner) is accepted. Its node account holds less
+    // GAS than the warning threshold: the service says so where `/ready` reads it.
+    let warnings = nsl_api::ReadyWarnings::default();
+    let (stop, task) = env
+        .start_with(ServiceConfig {
+            low_gas_warning: 1_000_000 * ONE_GAS,
+            ready_warnings: Some(warnings.clone()),
+            ..service_config(&env)
+        })
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while warnings.list().is_empty() {
+        assert!(Instant::now() < deadline, "no low-GAS warning");
+        tokio::time::sleep(test_block_time()).await;
+    }
+    let listed = warnings.list();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(
+        listed[0].starts_with("oracle: node account ")
+            && listed[0].contains(&env.node_key.address())
+            && listed[0].contains("below oracle.low_gas_warning 1000000 GAS"),
+        "{listed:?}"
+    );
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
 }
 
 #[tokio::test]
