@@ -13,6 +13,11 @@
 //! transaction script. A consumer callback the gateway makes, or anything it calls (the gateway
 //! included: a re-entrant `fulfill` of another request), cannot use it. `CustomContracts =
 //! [gateway]`, used before, held whenever the gateway was the current script, whoever called it.
+//!
+//! Each request states a GAS budget (`gasBudget`, [`ServiceRequest::gas_budget`]). The gateway
+//! refuses a `fulfill` transaction whose system + network fee exceed it and reimburses those fees
+//! (with the service fee, less the owner's share) to the sender's deposit; the service never
+//! signs a response above min(budget, `oracle.max_response_fee`) (`service::worker`).
 
 use neo::tx::{
     MAX_SCRIPT_LENGTH, Signer, WitnessAction, WitnessCondition, WitnessRule, WitnessScope,
