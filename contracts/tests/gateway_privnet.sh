@@ -198,14 +198,14 @@ expect_eq "fee and budget (1 GAS) held" "$(call "$GW" balanceOf "hash160:$CONS")
 expect_fault "unregistered key cannot fulfil" "$(send node2 "$NODE2" "$GW" fulfill int:1 int:0 string:42.17 -- "$NODE2")" "caller is not a registered node"
 out=$(send node1 "$NODE1" "$GW" fulfill int:1 int:0 string:42.17 -- "$NODE1")
 expect_halt "registered node fulfils" "$out" "event ValueReceived [1, 0, 42.17]"
-expect_halt "ServiceResponse reports callbackOk" "$out" ", 0, 0x$(printf '42.17' | sha256sum | cut -d' ' -f1), True]"
+expect_halt "ServiceResponse reports callbackOk" "$out" ", 0, 0x$(printf '42.17' | sha256sum | cut -d' ' -f1), True, 0x"
 expect_eq "consumer stored the value" "$(call "$CONS" getResult int:1)" "HALT [0, 42.17] "
 expect_fault "second fulfilment refused" "$(send node1 "$NODE1" "$GW" fulfill int:1 int:0 string:43 -- "$NODE1")" "already fulfilled"
 expect_fault "spoofed callback refused" "$(send user "$USER" "$CONS" onServiceResponse int:1 int:0 string:6 bytes: -- "$USER")" "only the gateway may call back"
 
 send user "$USER" "$CONS" requestValue string:https://x.example 'string:$.x' -- "$USER" > /dev/null
 out=$(send node1 "$NODE1" "$GW" fulfill int:2 int:0 bytes: -- "$NODE1")
-expect_halt "failing callback: fulfil HALTs with callbackOk=false" "$out" ", False]"
+expect_halt "failing callback: fulfil HALTs with callbackOk=false" "$out" ", False, 0x"
 expect_eq "failing callback: consumer state rolled back" "$(call "$CONS" isPending int:2)" "HALT True "
 
 expect_halt "owner raises the oracle fee" "$(send val "$VAL" "$GW" setServiceFee string:oracle int:500000000 -- "$VAL")" "event ServiceFeeSet"
