@@ -7,16 +7,21 @@ randomness "vrf" and JavaScript "function" later use the same path):
     consumer --request()--> gateway --ServiceRequest event--> NSL node (off chain)
     NSL node --fulfill()--> gateway --callback(requestId, code, result, userData)--> consumer
 
-Money: requesters deposit GAS with a plain NEP-17 transfer to the gateway (onNEP17Payment); the
-fee of a service type is taken from the requester's deposit when the request is made, held while
-the request is pending, moved to the collected fees when it is fulfilled, and given back to the
-deposit when the requester cancels an expired request.
+Money: requesters deposit GAS with a plain NEP-17 transfer to the gateway (onNEP17Payment). A
+request takes the service fee and the requester's GAS budget for the response from the deposit
+and holds them while it is pending. At fulfilment the node that sent the response transaction is
+reimbursed its fees (system + network fee of that transaction, at most the budget) and earns the
+service fee (less the owner's share, in basis points), both credited to its deposit; the unused
+budget returns to the requester's deposit. Cancelling an expired request returns fee and budget.
 
 Invariants:
-- GAS held by the gateway == sum of deposits + fees of pending requests + collected fees.
+- GAS held by the gateway == sum of deposits + fee and budget of pending requests + collected fees.
+- A fulfilment never costs its sender more than the request's budget: the gateway refuses a
+  response transaction whose system + network fee exceed it.
 - A request is closed exactly once: fulfilled by a registered node, or cancelled by its requester
   after its expiry. Its status is written before the consumer's callback runs.
-- Only the owner changes configuration; only a registered node key fulfils.
+- Only the owner changes configuration; only a registered node key fulfils, and only from the
+  transaction's entry script; fulfill and cancel are refused while a consumer callback runs.
 
 The full interface (methods, events, payload formats, error texts) is in docs/gateway.md.
 """
@@ -52,6 +57,8 @@ KEY_LAST_ID = b'\x06'         # last request id issued
 PREFIX_REQUEST = b'\x07'      # + request id (minimal little-endian) -> StdLib-serialized record
 KEY_COLLECTED = b'\x08'       # fees earned by fulfilled requests, withdrawable by the owner
 KEY_NODE_COUNT = b'\x09'
+KEY_IN_CALLBACK = b'\x0a'    # 1 while fulfill runs a consumer callback (re-entrancy guard)
+KEY_OWNER_SHARE = b'\x0b'    # owner's share of service fees in basis points (0..10000)
 
 # ---------------------------------------------------------------------------------------------
 # Limits and defaults
@@ -65,6 +72,9 @@ MAX_METHOD = 32
 MAX_NODES = 32
 DEFAULT_FEE = 10000000            # 0.1 GAS
 DEFAULT_EXPIRY_MS = 3600000       # one hour
+# Smallest GAS budget of a request: covers an error answer (empty result) with a cheap callback.
+MIN_GAS_BUDGET = 70000000         # 0.7 GAS (an error answer costs ~0.6 GAS on neo-go 0.120.0)
+MAX_BPS = 10000
 
 # Request status values (index RECORD_STATUS of a request record)
 STATUS_PENDING = 0
@@ -88,6 +98,9 @@ RECORD_CODE = 12
 RECORD_RESULT_HASH = 13
 RECORD_CALLBACK_OK = 14
 RECORD_CLOSED_HEIGHT = 15
+RECORD_GAS_BUDGET = 16
+RECORD_RESPONSE_FEES = 17
+RECORD_ANSWERED_BY = 18
 
 # ---------------------------------------------------------------------------------------------
 # Events
@@ -100,6 +113,7 @@ on_service_request = CreateNewEvent(
         ('callbackContract', UInt160),
         ('callbackMethod', str),
         ('payload', bytes),
+        ('gasBudget', int),
     ],
     'ServiceRequest'
 )
@@ -111,6 +125,8 @@ on_service_response = CreateNewEvent(
         ('code', int),
         ('resultHash', bytes),
         ('callbackOk', bool),
+        ('answeredBy', UInt160),
+        ('responseFees', int),
     ],
     'ServiceResponse'
 )
@@ -129,6 +145,7 @@ on_service_removed = CreateNewEvent([('serviceType', str)], 'ServiceRemoved')
 on_expiry_set = CreateNewEvent([('expiryMs', int)], 'ExpirySet')
 on_owner_changed = CreateNewEvent([('oldOwner', UInt160), ('newOwner', UInt160)], 'OwnerChanged')
 on_fees_withdrawn = CreateNewEvent([('to', UInt160), ('amount', int)], 'FeesWithdrawn')
+on_owner_share_set = CreateNewEvent([('bps', int)], 'OwnerShareSet')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,11 +224,13 @@ def withdraw(account: UInt160, amount: int):
 # ---------------------------------------------------------------------------------------------
 @public
 def request(service_type: str, payload: bytes, callback_contract: UInt160, callback_method: str,
-            user_data: bytes) -> int:
+            user_data: bytes, gas_budget: int) -> int:
     """
-    Opens a request and returns its id. The requester (who pays the fee from its deposit and may
-    cancel) is the calling contract; when the gateway is called straight from a transaction
-    script, it is the transaction sender, whose witness is required.
+    Opens a request and returns its id. The requester (who pays the fee and the GAS budget of the
+    response from its deposit and may cancel) is the calling contract; when the gateway is
+    called straight from a transaction script, it is the transaction sender, whose witness is
+    required. `gas_budget` (>= MIN_GAS_BUDGET) is the most the response transaction may cost
+    (system + network fee); what it does not use returns to the deposit at fulfilment.
     """
     requester = runtime.calling_script_hash
     if requester == runtime.entry_script_hash:
@@ -239,11 +258,13 @@ def request(service_type: str, payload: bytes, callback_contract: UInt160, callb
         raise Exception('invalid callback contract')
     if not ContractManagement.has_method(callback_contract, callback_method, 4):
         raise Exception('callback method not found')
+    if gas_budget < MIN_GAS_BUDGET:
+        raise Exception('gas budget too low')
 
     balance = storage.get_int(PREFIX_DEPOSIT + requester)
-    if balance < fee:
+    if balance < fee + gas_budget:
         raise Exception('insufficient deposit')
-    _add_deposit(requester, -fee)
+    _add_deposit(requester, -(fee + gas_budget))
 
     request_id = storage.get_int(KEY_LAST_ID) + 1
     storage.put_int(KEY_LAST_ID, request_id)
@@ -265,9 +286,13 @@ def request(service_type: str, payload: bytes, callback_contract: UInt160, callb
         b'',
         False,
         -1,
+        gas_budget,
+        0,
+        b'',
     ]
     _put_request(request_id, record)
-    on_service_request(request_id, service_type, requester, callback_contract, callback_method, payload)
+    on_service_request(request_id, service_type, requester, callback_contract, callback_method, payload,
+                       gas_budget)
     return request_id
 
 
@@ -280,6 +305,12 @@ def fulfill(request_id: int, code: int, result: bytes):
     An exception thrown by the callback is caught: its state changes are rolled back, the request
     stays fulfilled and ServiceResponse reports callbackOk = false.
     """
+    # Only a node's own transaction script may fulfil: a contract (e.g. a consumer callback
+    # running inside another fulfilment) calling fulfill is refused whatever witnesses the
+    # transaction carries.
+    if runtime.calling_script_hash != runtime.entry_script_hash:
+        raise Exception('fulfill must be called by the entry script')
+    _require_no_callback()
     if not _is_node_witness():
         raise Exception('caller is not a registered node')
     if code < 0 or code > 255:
@@ -293,30 +324,50 @@ def fulfill(request_id: int, code: int, result: bytes):
     if status == STATUS_CANCELLED:
         raise Exception('request cancelled')
 
+    # The response transaction's fees come out of the request's budget: its sender (the node)
+    # gets them back with the service fee, less the owner's share; the requester gets the rest.
+    tx = runtime.script_container
+    response_fees = tx.system_fee + tx.network_fee
+    budget: int = record[RECORD_GAS_BUDGET]
+    if response_fees > budget:
+        raise Exception('response fees exceed the gas budget')
     fee: int = record[RECORD_FEE]
-    storage.put_int(KEY_COLLECTED, storage.get_int(KEY_COLLECTED) + fee)
+    owner_part = fee * storage.get_int(KEY_OWNER_SHARE) // MAX_BPS
+    answered_by: UInt160 = tx.sender
+    requester: UInt160 = record[RECORD_REQUESTER]
+    storage.put_int(KEY_COLLECTED, storage.get_int(KEY_COLLECTED) + owner_part)
+    _add_deposit(answered_by, response_fees + fee - owner_part)
+    _add_deposit(requester, budget - response_fees)
     result_hash = CryptoLib.sha256(result)
     record[RECORD_STATUS] = STATUS_FULFILLED
     record[RECORD_CODE] = code
     record[RECORD_RESULT_HASH] = result_hash
     record[RECORD_CLOSED_HEIGHT] = LedgerContract.get_current_index()
+    record[RECORD_RESPONSE_FEES] = response_fees
+    record[RECORD_ANSWERED_BY] = answered_by
     _put_request(request_id, record)
 
     callback_contract: UInt160 = record[RECORD_CALLBACK_CONTRACT]
     callback_method: str = record[RECORD_CALLBACK_METHOD]
     user_data: bytes = record[RECORD_USER_DATA]
     callback_ok = False
+    # CallFlags.ALL: a callback stores the answer (WriteStates), emits events (AllowNotify) and
+    # may call other contracts (AllowCall, e.g. a follow-up request). The node's witness is of no
+    # use to it (the node signs with the rule CalledByEntry AND ScriptHash(gateway)), fulfill is
+    # refused unless called by the entry script, and the guard refuses fulfill and cancel while
+    # the callback runs (docs/gateway.md, "Callback flags").
+    storage.put_int(KEY_IN_CALLBACK, 1)
     try:
         call_contract(callback_contract, callback_method, [request_id, code, result, user_data], CallFlags.ALL)
         callback_ok = True
     except:
         callback_ok = False
+    storage.delete(KEY_IN_CALLBACK)
 
     if callback_ok:
         record[RECORD_CALLBACK_OK] = True
         _put_request(request_id, record)
-    requester: UInt160 = record[RECORD_REQUESTER]
-    on_service_response(request_id, requester, code, result_hash, callback_ok)
+    on_service_response(request_id, requester, code, result_hash, callback_ok, answered_by, response_fees)
 
 
 @public
@@ -325,6 +376,7 @@ def cancel(request_id: int):
     Cancels a pending request after its expiry and gives its fee back to the requester's deposit.
     Needs the witness of the requester (a requesting contract calls cancel itself).
     """
+    _require_no_callback()
     record = _get_request(request_id)
     requester: UInt160 = record[RECORD_REQUESTER]
     if not runtime.check_witness(requester):
@@ -338,11 +390,12 @@ def cancel(request_id: int):
     if runtime.time < expires_at:
         raise Exception('request not expired')
     fee: int = record[RECORD_FEE]
-    _add_deposit(requester, fee)
+    budget: int = record[RECORD_GAS_BUDGET]
+    _add_deposit(requester, fee + budget)
     record[RECORD_STATUS] = STATUS_CANCELLED
     record[RECORD_CLOSED_HEIGHT] = LedgerContract.get_current_index()
     _put_request(request_id, record)
-    on_request_cancelled(request_id, requester, fee)
+    on_request_cancelled(request_id, requester, fee + budget)
 
 
 @public(name='getRequest', safe=True)
@@ -407,6 +460,17 @@ def get_expiry() -> int:
 @public(name='getCollectedFees', safe=True)
 def get_collected_fees() -> int:
     return storage.get_int(KEY_COLLECTED)
+
+
+@public(name='getOwnerShare', safe=True)
+def get_owner_share() -> int:
+    """The owner's share of service fees in basis points (the answering node earns the rest)."""
+    return storage.get_int(KEY_OWNER_SHARE)
+
+
+@public(name='getMinGasBudget', safe=True)
+def get_min_gas_budget() -> int:
+    return MIN_GAS_BUDGET
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,6 +546,16 @@ def set_owner(new_owner: UInt160):
     on_owner_changed(old_owner, new_owner)
 
 
+@public(name='setOwnerShare')
+def set_owner_share(bps: int):
+    """Sets the owner's share of the service fee of requests fulfilled from now on (0..10000)."""
+    _require_owner()
+    if bps < 0 or bps > MAX_BPS:
+        raise Exception('share must be 0..10000 basis points')
+    storage.put_int(KEY_OWNER_SHARE, bps)
+    on_owner_share_set(bps)
+
+
 @public(name='withdrawFees')
 def withdraw_fees(to: UInt160, amount: int):
     """Sends `amount` of the collected fees to `to`."""
@@ -512,6 +586,11 @@ def _require_owner() -> UInt160:
     if not runtime.check_witness(owner):
         raise Exception('only owner')
     return owner
+
+
+def _require_no_callback():
+    if storage.get_int(KEY_IN_CALLBACK) == 1:
+        raise Exception('a callback is running')
 
 
 def _is_node_witness() -> bool:

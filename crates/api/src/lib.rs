@@ -49,7 +49,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub use error::{ApiError, ErrorCode};
 pub use routes::rfc3339;
 pub use server::{ServeError, serve};
-pub use state::{ApiSettings, AppState};
+pub use state::{ApiSettings, AppState, ReadyWarnings};
 
 /// The API router over `state`.
 pub fn router(state: AppState) -> Router {

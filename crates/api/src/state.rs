@@ -90,6 +90,37 @@ pub(crate) struct Inner {
     pub(crate) keys: KeyCache,
     pub(crate) accounts: AccountCache,
     pub(crate) settings: ApiSettings,
+    pub(crate) warnings: ReadyWarnings,
+}
+
+/// Conditions a service reports that do not make the node unready but that an operator should
+/// see (e.g. the oracle node account's GAS running low): listed by `/ready` (still 200). Cheap to
+/// clone; every clone shares the same list.
+#[derive(Debug, Clone, Default)]
+pub struct ReadyWarnings(Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>);
+
+impl ReadyWarnings {
+    /// Set (or replace) the warning of `source`.
+    pub fn set(&self, source: &str, message: String) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(source.to_string(), message);
+        }
+    }
+
+    /// Remove the warning of `source`, if any.
+    pub fn clear(&self, source: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(source);
+        }
+    }
+
+    /// Current warnings as `source: message`, sorted by source.
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| format!("{k}: {v}")).collect())
+            .unwrap_or_default()
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -111,6 +142,7 @@ impl AppState {
             keys: KeyCache::new(settings.key_cache_ttl),
             accounts: AccountCache::new(settings.key_cache_ttl),
             settings,
+            warnings: ReadyWarnings::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -140,6 +172,11 @@ impl AppState {
     /// The settings in force.
     pub fn settings(&self) -> &ApiSettings {
         &self.inner.settings
+    }
+
+    /// Warnings `/ready` lists (services hold a clone and set or clear theirs).
+    pub fn ready_warnings(&self) -> &ReadyWarnings {
+        &self.inner.warnings
     }
 
     pub(crate) fn inner(&self) -> &Inner {

@@ -32,7 +32,7 @@ mod secret;
 mod types;
 
 pub use functions::{FunctionsConfig, MIN_FUNCTION_MEMORY_BYTES};
-pub use oracle::OracleConfig;
+pub use oracle::{DEFAULT_LOW_GAS_WARNING, DEFAULT_MAX_RESPONSE_FEE, OracleConfig};
 pub use secret::{REDACTED, Secret};
 pub use types::{
     ApiConfig, AuthConfig, Bucket, Config, DatabaseConfig, GroupLimits, LogConfig, LogFormat,
@@ -349,6 +349,7 @@ impl Config {
             }
         }
         self.functions.validate()?;
+        self.oracle.validate()?;
         Ok(())
     }
 
@@ -737,6 +738,16 @@ fn read_generated_secret(path: &Path) -> Result<Option<Secret>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read: {e}")),
     };
+    check_owner_only(&meta)?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let secret = Secret::new(text.trim());
+    check_secret_len(&secret)?;
+    Ok(Some(secret))
+}
+
+/// A file holding a secret (the generated JWT key, the oracle node key) must be readable by its
+/// owner only: `Err` with the reason otherwise (Unix; elsewhere every file passes).
+pub(crate) fn check_owner_only(meta: &std::fs::Metadata) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -749,10 +760,7 @@ fn read_generated_secret(path: &Path) -> Result<Option<Secret>, String> {
     }
     #[cfg(not(unix))]
     let _ = meta;
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let secret = Secret::new(text.trim());
-    check_secret_len(&secret)?;
-    Ok(Some(secret))
+    Ok(())
 }
 
 /// Create a directory (and missing parents) readable by the owner only (0700 on Unix); existing

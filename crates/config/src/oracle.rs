@@ -51,6 +51,12 @@ pub struct OracleConfig {
     /// Egress: allow private, loopback and link-local addresses (development only). Default
     /// `false`.
     pub allow_private_hosts: bool,
+    /// Hard ceiling on the system + network fee of one gateway response transaction, in GAS
+    /// fractions (10^-8 GAS), whatever the request's budget. Default `200000000` (2 GAS).
+    pub max_response_fee: i64,
+    /// Warn (log and `/ready`, which stays 200) when the node account holds less GAS than this,
+    /// in GAS fractions. Default `500000000` (5 GAS); `0` disables the warning.
+    pub low_gas_warning: i64,
 }
 
 impl Default for OracleConfig {
@@ -69,11 +75,38 @@ impl Default for OracleConfig {
             max_attempts: 3,
             allow_http: false,
             allow_private_hosts: false,
+            max_response_fee: DEFAULT_MAX_RESPONSE_FEE,
+            low_gas_warning: DEFAULT_LOW_GAS_WARNING,
         }
     }
 }
 
+/// Default `oracle.max_response_fee`: 2 GAS.
+pub const DEFAULT_MAX_RESPONSE_FEE: i64 = 200_000_000;
+/// Default `oracle.low_gas_warning`: 5 GAS.
+pub const DEFAULT_LOW_GAS_WARNING: i64 = 500_000_000;
+
 impl OracleConfig {
+    /// Check value ranges.
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
+        let invalid = |key: &str, message: &str| {
+            Err(crate::ConfigError::Invalid {
+                key: format!("oracle.{key}"),
+                message: message.to_string(),
+            })
+        };
+        if self.max_response_fee <= 0 {
+            return invalid(
+                "max_response_fee",
+                "must be positive (GAS fractions, 100000000 = 1 GAS)",
+            );
+        }
+        if self.low_gas_warning < 0 {
+            return invalid("low_gas_warning", "must not be negative (0 disables it)");
+        }
+        Ok(())
+    }
+
     /// The node key: `NSL_ORACLE__NODE_KEY`, else the content of `node_key_file`. `Err` with a
     /// message (never the key) when neither is usable.
     pub fn node_key(&self) -> Result<Secret, String> {
@@ -83,6 +116,9 @@ impl OracleConfig {
             }
             (Some(k), None) if !k.is_empty() => Ok(k.clone()),
             (_, Some(path)) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                crate::check_owner_only(&meta).map_err(|e| format!("{}: {e}", path.display()))?;
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 let key = Secret::new(text.trim());

@@ -425,3 +425,51 @@ fn hardening_keys_have_safe_defaults_and_are_validated() {
         assert!(err.contains(key), "{text}: {err}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn oracle_node_key_file_must_be_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.wif");
+    let wif = "KxDgvEKzgSBPPfuVfw67oPQBSjidEiqTHURKSDL1R7yGaGYAeYnr";
+    std::fs::write(&path, format!("{wif}\n")).unwrap();
+    let cfg = OracleConfig {
+        node_key_file: Some(path.clone()),
+        ..OracleConfig::default()
+    };
+    for mode in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = cfg.node_key().unwrap_err();
+        assert!(
+            err.contains("chmod 600") && err.contains("node.wif") && !err.contains(wif),
+            "{mode:o}: {err}"
+        );
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(cfg.node_key().unwrap().expose(), wif);
+}
+
+#[test]
+fn oracle_fee_ceiling_and_gas_warning() {
+    let cfg = Config::load_from(None, env(&[])).unwrap();
+    assert_eq!(cfg.oracle.max_response_fee, 200_000_000);
+    assert_eq!(cfg.oracle.low_gas_warning, 500_000_000);
+    let cfg = load_text(
+        "[oracle]\nmax_response_fee = 30000000\nlow_gas_warning = 0\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.oracle.max_response_fee, 30_000_000);
+    assert_eq!(cfg.oracle.low_gas_warning, 0);
+    for (text, key) in [
+        (
+            "[oracle]\nmax_response_fee = 0\n",
+            "oracle.max_response_fee",
+        ),
+        ("[oracle]\nlow_gas_warning = -1\n", "oracle.low_gas_warning"),
+    ] {
+        let msg = load_text(text, &[]).unwrap_err().to_string();
+        assert!(msg.contains(key), "{text:?} -> {msg}");
+    }
+}

@@ -4,7 +4,11 @@ Example consumer of the Neo Service Layer gateway (Neo N3, neo3-boa 1.3.0).
 Flow:
 1. Deploy with data = the gateway's script hash (20 bytes); the deploying account becomes owner.
 2. Fund the consumer's deposit at the gateway: transfer GAS to the GATEWAY with data = this
-   contract's script hash (the deposit is credited to this contract, which pays request fees).
+   contract's script hash (the deposit is credited to this contract, which pays request fees
+   and the GAS budget of each response; the unused part of a budget comes back to it).
+   Each request states the GAS budget set with setGasBudget (default 1 GAS): the most the
+   node's response transaction may cost; a response that needs more (a large result) is
+   answered with code InsufficientFunds instead.
 3. The owner calls requestValue(url, filter): this contract calls gateway.request('oracle', ...)
    and remembers the request id as pending. Or the owner calls requestService(serviceType,
    payload) for any other service type with a ready-made payload, e.g. 'function' with
@@ -40,6 +44,10 @@ KEY_OWNER = b'o'
 PREFIX_PENDING = b'p'
 PREFIX_RESULT = b'r'
 KEY_LAST = b'l'
+KEY_BUDGET = b'b'
+
+DEFAULT_GAS_BUDGET = 100000000    # 1 GAS
+MAX_EVENT_RESULT = 512            # ValueReceived carries results up to this size (else empty)
 
 on_value_requested = CreateNewEvent([('requestId', int), ('url', str), ('filter', str)], 'ValueRequested')
 on_value_received = CreateNewEvent([('requestId', int), ('code', int), ('result', bytes)], 'ValueReceived')
@@ -57,6 +65,7 @@ def _deploy(data: Any, update: bool):
         raise Exception('deploy data must be the gateway script hash')
     storage.put_uint160(KEY_GATEWAY, UInt160(gateway))
     storage.put_uint160(KEY_OWNER, runtime.script_container.sender)
+    storage.put_int(KEY_BUDGET, DEFAULT_GAS_BUDGET)
 
 
 @public(name='requestValue')
@@ -67,7 +76,8 @@ def request_value(url: str, json_filter: str) -> int:
     request_id: int = call_contract(
         storage.get_uint160(KEY_GATEWAY),
         'request',
-        ['oracle', payload, runtime.executing_script_hash, 'onServiceResponse', to_bytes(url)]
+        ['oracle', payload, runtime.executing_script_hash, 'onServiceResponse', to_bytes(url),
+         storage.get_int(KEY_BUDGET)]
     )
     storage.put_int(PREFIX_PENDING + to_bytes(request_id), 1)
     on_value_requested(request_id, url, json_filter)
@@ -81,7 +91,8 @@ def request_service(service_type: str, payload: bytes) -> int:
     request_id: int = call_contract(
         storage.get_uint160(KEY_GATEWAY),
         'request',
-        [service_type, payload, runtime.executing_script_hash, 'onServiceResponse', b'']
+        [service_type, payload, runtime.executing_script_hash, 'onServiceResponse', b'',
+         storage.get_int(KEY_BUDGET)]
     )
     storage.put_int(PREFIX_PENDING + to_bytes(request_id), 1)
     on_service_requested(request_id, service_type)
@@ -101,12 +112,28 @@ def on_service_response(request_id: int, code: int, result: bytes, user_data: by
     storage.delete(pending_key)
     storage.put(PREFIX_RESULT + to_bytes(request_id), StdLib.serialize([code, result]))
     storage.put_int(KEY_LAST, request_id)
-    on_value_received(request_id, code, result)
+    # A notification is limited to 1024 bytes: a larger result is read with getResult.
+    shown = result
+    if len(result) > MAX_EVENT_RESULT:
+        shown = b''
+    on_value_received(request_id, code, shown)
+
+
+@public(name='setGasBudget')
+def set_gas_budget(gas_budget: int):
+    """GAS budget (8 decimals) of the responses to this contract's next requests."""
+    _require_owner()
+    storage.put_int(KEY_BUDGET, gas_budget)
+
+
+@public(name='getGasBudget', safe=True)
+def get_gas_budget() -> int:
+    return storage.get_int(KEY_BUDGET)
 
 
 @public(name='cancelRequest')
 def cancel_request(request_id: int):
-    """Cancels an expired request at the gateway; its fee returns to this contract's deposit."""
+    """Cancels an expired request at the gateway; fee and budget return to this contract's deposit."""
     _require_owner()
     call_contract(storage.get_uint160(KEY_GATEWAY), 'cancel', [request_id])
     storage.delete(PREFIX_PENDING + to_bytes(request_id))

@@ -71,6 +71,8 @@ pub struct Route {
     pub body: Vec<u8>,
     /// Pause before the response is written (a slow source).
     pub delay: Duration,
+    /// When set, the response is written only once the gate holds `true` ([`Route::gated`]).
+    pub gate: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Route {
@@ -86,7 +88,15 @@ impl Route {
             content_type: content_type.to_owned(),
             body: body.into(),
             delay: Duration::ZERO,
+            gate: None,
         }
+    }
+
+    /// The same answer held back until `gate` holds `true` (the test decides when a source
+    /// answers, without timing).
+    pub fn gated(mut self, gate: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The same answer written only after `delay`.
@@ -167,6 +177,9 @@ pub async fn http_server(routes: Vec<(&str, Route)>) -> PriceServer {
                 if !route.delay.is_zero() {
                     tokio::time::sleep(route.delay).await;
                 }
+                if let Some(mut gate) = route.gate.clone() {
+                    let _ = gate.wait_for(|open| *open).await;
+                }
                 let reason = match route.status {
                     200 => "OK",
                     404 => "Not Found",
@@ -188,13 +201,15 @@ pub async fn http_server(routes: Vec<(&str, Route)>) -> PriceServer {
 }
 
 /// Compile a contract of this repository (path relative to the repository root), with the tool
-/// cache of the environment, on a blocking thread.
+/// cache of the environment, on a blocking thread. The output is cached in the tool cache, keyed
+/// by the source (neo3-boa takes ~15 s of CPU for the gateway: a test's setup under load would
+/// otherwise take dozens of blocks).
 pub async fn compile_repo_contract(relative: &'static str) -> nsl_devchain::CompiledContract {
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(relative);
     tokio::task::spawn_blocking(move || {
-        compile_contract(&nsl_devchain::ToolCache::from_env()?, &source)
+        compile_contract_cached(&nsl_devchain::ToolCache::from_env()?, &source)
     })
     .await
     .expect("compile task")

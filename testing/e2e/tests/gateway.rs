@@ -18,6 +18,12 @@ use nsl_e2e::{compile_contract, start_chain};
 
 /// Fee of every default service type (0.1 GAS).
 const DEFAULT_FEE: i64 = ONE_GAS / 10;
+/// GAS budget of the example consumer's requests (its default, 1 GAS).
+const BUDGET: i64 = ONE_GAS;
+/// Smallest budget the gateway accepts (0.7 GAS).
+const MIN_BUDGET: i64 = 70_000_000;
+/// Fee and budget: what a request of the example consumer takes from its deposit.
+const HELD: i64 = DEFAULT_FEE + BUDGET;
 /// Request record fields (docs/gateway.md).
 const REC_REQUESTER: usize = 6;
 const REC_FEE: usize = 7;
@@ -26,6 +32,9 @@ const REC_STATUS: usize = 11;
 const REC_CODE: usize = 12;
 const REC_RESULT_HASH: usize = 13;
 const REC_CALLBACK_OK: usize = 14;
+const REC_GAS_BUDGET: usize = 16;
+const REC_RESPONSE_FEES: usize = 17;
+const REC_ANSWERED_BY: usize = 18;
 const STATUS_PENDING: i64 = 0;
 const STATUS_FULFILLED: i64 = 1;
 const STATUS_CANCELLED: i64 = 2;
@@ -275,8 +284,10 @@ impl Env {
         out.stack[0].as_i64().expect("request id")
     }
 
+    /// `node` fulfils `id`, with the system fee margin the service adds to the test run (the
+    /// test run's transaction has no fees, the fees the gateway records on chain take storage).
     async fn fulfill(&self, node: &Actor, id: i64, code: u8, result: &[u8]) -> neo_rpc::TxOutcome {
-        node.call(
+        let script = call_script(
             &self.gateway,
             "fulfill",
             &[
@@ -285,10 +296,26 @@ impl Env {
                 Arg::Bytes(result.to_vec()),
             ],
         )
-        .await
-        .expect("fulfill")
-        .into_halt()
-        .expect("fulfill halts")
+        .expect("fulfill script");
+        let test = node
+            .invoker()
+            .invoke_script(&script)
+            .await
+            .expect("fulfill test run")
+            .into_halt()
+            .expect("fulfill test run halts");
+        let sent = node
+            .send_unchecked(
+                &script,
+                test.gasconsumed + nsl_oracle::service::SYSTEM_FEE_MARGIN,
+            )
+            .await
+            .expect("fulfill");
+        node.wait(&sent, node.wait_timeout())
+            .await
+            .expect("fulfill included")
+            .into_halt()
+            .expect("fulfill halts")
     }
 }
 
@@ -329,9 +356,9 @@ fn int(item: &StackItem) -> i64 {
 
 #[tokio::test]
 async fn oracle_request_is_fulfilled_once_by_a_registered_node() {
-    let env = setup(ONE_GAS).await;
+    let env = setup(3 * ONE_GAS).await;
     let gas = Nep17::gas(env.chain.rpc().clone());
-    assert_eq!(env.deposit_of(&env.consumer).await, ONE_GAS);
+    assert_eq!(env.deposit_of(&env.consumer).await, 3 * ONE_GAS);
     assert_eq!(
         int(&env
             .read(&env.gateway, "getFee", &[Arg::String("oracle".into())])
@@ -369,11 +396,14 @@ async fn oracle_request_is_fulfilled_once_by_a_registered_node() {
         payload,
         r#"{"url":"https://api.example.com/price","filter":"$.data.price"}"#
     );
-    assert_eq!(env.deposit_of(&env.consumer).await, ONE_GAS - DEFAULT_FEE);
+    assert_eq!(int(&args[6]), BUDGET, "gasBudget");
+    // Fee and budget are held by the request.
+    assert_eq!(env.deposit_of(&env.consumer).await, 3 * ONE_GAS - HELD);
     let record = env.record(id).await;
     assert_eq!(int(&record[REC_STATUS]), STATUS_PENDING);
     assert_eq!(record[REC_REQUESTER].as_hash160().unwrap(), env.consumer);
     assert_eq!(int(&record[REC_FEE]), DEFAULT_FEE);
+    assert_eq!(int(&record[REC_GAS_BUDGET]), BUDGET);
 
     // A key that is not registered cannot answer.
     let fulfill_args = |result: &[u8]| {
@@ -406,6 +436,18 @@ async fn oracle_request_is_fulfilled_once_by_a_registered_node() {
     assert_eq!(int(&args[2]), 0);
     assert_eq!(args[3].as_bytes().unwrap(), sha256(b"42.17").to_vec());
     assert!(args[4].as_bool().unwrap(), "callbackOk");
+    // The node is reimbursed the response transaction's fees out of the budget and earns the
+    // service fee (owner share 0 by default); the requester gets the rest of the budget back.
+    let node_hash = env.node_key.script_hash();
+    let fees = out.system_fee + out.network_fee;
+    assert!(fees > 0 && fees <= BUDGET, "{fees}");
+    assert_eq!(args[5].as_hash160().unwrap(), node_hash, "answeredBy");
+    assert_eq!(int(&args[6]), fees, "responseFees");
+    assert_eq!(env.deposit_of(&node_hash).await, fees + DEFAULT_FEE);
+    assert_eq!(
+        env.deposit_of(&env.consumer).await,
+        3 * ONE_GAS - DEFAULT_FEE - fees
+    );
 
     let stored = env
         .read(&env.consumer, "getResult", &[Arg::Int(id.into())])
@@ -427,9 +469,11 @@ async fn oracle_request_is_fulfilled_once_by_a_registered_node() {
         sha256(b"42.17").to_vec()
     );
     assert!(record[REC_CALLBACK_OK].as_bool().unwrap());
+    assert_eq!(int(&record[REC_RESPONSE_FEES]), fees);
+    assert_eq!(record[REC_ANSWERED_BY].as_hash160().unwrap(), node_hash);
     assert_eq!(
         int(&env.read(&env.gateway, "getCollectedFees", &[]).await),
-        DEFAULT_FEE
+        0
     );
 
     // Once only, whoever asks; and nobody but the gateway can call the callback.
@@ -459,16 +503,52 @@ async fn oracle_request_is_fulfilled_once_by_a_registered_node() {
         .await;
     assert_eq!(stored.as_array().unwrap()[1].as_bytes().unwrap(), b"42.17");
 
+    // With an owner share of 25 %, the owner collects a quarter of the next fee.
+    assert_refused(
+        &env.stranger,
+        &env.gateway,
+        "setOwnerShare",
+        &[Arg::Int(2500.into())],
+        "only owner",
+    )
+    .await;
+    assert_refused(
+        &env.owner,
+        &env.gateway,
+        "setOwnerShare",
+        &[Arg::Int(10_001.into())],
+        "share must be 0..10000 basis points",
+    )
+    .await;
+    env.owner
+        .call(&env.gateway, "setOwnerShare", &[Arg::Int(2500.into())])
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let second = env.consumer_request("https://x.example", "").await;
+    let out = env.fulfill(&env.node, second, 0, b"1").await;
+    let fees2 = out.system_fee + out.network_fee;
+    assert_eq!(
+        int(&env.read(&env.gateway, "getCollectedFees", &[]).await),
+        DEFAULT_FEE / 4
+    );
+    assert_eq!(
+        env.deposit_of(&node_hash).await,
+        fees + DEFAULT_FEE + fees2 + DEFAULT_FEE - DEFAULT_FEE / 4
+    );
+
     // Accounting: GAS held = deposits + collected fees (nothing pending).
     let held = gas.balance_of(&env.gateway).await.unwrap();
     let expected = env.deposit_of(&env.consumer).await
+        + env.deposit_of(&node_hash).await
         + int(&env.read(&env.gateway, "getCollectedFees", &[]).await);
     assert_eq!(held, BigInt::from(expected));
 }
 
 #[tokio::test]
 async fn failing_callback_is_recorded_without_faulting_the_fulfilment() {
-    let env = setup(ONE_GAS).await;
+    let env = setup(2 * ONE_GAS).await;
     let id = env.consumer_request("https://x.example", "$.x").await;
     // The example consumer rejects an empty success result by throwing.
     let out = env.fulfill(&env.node, id, 0, b"").await;
@@ -505,7 +585,7 @@ async fn failing_callback_is_recorded_without_faulting_the_fulfilment() {
 
 #[tokio::test]
 async fn insufficient_deposit_is_refused_and_expired_requests_are_refunded() {
-    let env = setup(DEFAULT_FEE + DEFAULT_FEE / 2).await;
+    let env = setup(HELD + DEFAULT_FEE / 2).await;
     let request_args = [
         Arg::String("https://x.example".into()),
         Arg::String("$.x".into()),
@@ -520,7 +600,7 @@ async fn insufficient_deposit_is_refused_and_expired_requests_are_refunded() {
         .into_halt()
         .unwrap();
 
-    // 0.15 GAS deposited: one request fits, the second does not.
+    // 1.15 GAS deposited: one request (fee and budget) fits, the second does not.
     let id = env.consumer_request("https://x.example", "$.x").await;
     assert_eq!(env.deposit_of(&env.consumer).await, DEFAULT_FEE / 2);
     assert_refused(
@@ -577,11 +657,12 @@ async fn insufficient_deposit_is_refused_and_expired_requests_are_refunded() {
     assert_eq!(cancelled.len(), 1);
     assert_eq!(int(&cancelled[0].args()[0]), id);
     assert_eq!(cancelled[0].args()[1].as_hash160().unwrap(), env.consumer);
-    assert_eq!(int(&cancelled[0].args()[2]), DEFAULT_FEE);
     assert_eq!(
-        env.deposit_of(&env.consumer).await,
-        DEFAULT_FEE + DEFAULT_FEE / 2
+        int(&cancelled[0].args()[2]),
+        HELD,
+        "fee and budget refunded"
     );
+    assert_eq!(env.deposit_of(&env.consumer).await, HELD + DEFAULT_FEE / 2);
     assert_eq!(int(&env.record(id).await[REC_STATUS]), STATUS_CANCELLED);
 
     // A cancelled request can be neither fulfilled nor cancelled again.
@@ -650,21 +731,29 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
     }
 
     // A transaction sender requests directly and pays from its own deposit.
-    env.deposit_for(&env.user, &env.user_key.script_hash(), ONE_GAS / 2)
+    env.deposit_for(&env.user, &env.user_key.script_hash(), 2 * ONE_GAS)
         .await;
+    let direct = |service: &str, budget: i64| {
+        vec![
+            Arg::String(service.into()),
+            Arg::Bytes(vec![1, 2]),
+            Arg::Hash160(env.consumer),
+            Arg::String("onServiceResponse".into()),
+            Arg::Bytes(Vec::new()),
+            Arg::Int(budget.into()),
+        ]
+    };
+    assert_refused(
+        &env.user,
+        &env.gateway,
+        "request",
+        &direct("vrf", MIN_BUDGET - 1),
+        "gas budget too low",
+    )
+    .await;
     let out = env
         .user
-        .call(
-            &env.gateway,
-            "request",
-            &[
-                Arg::String("vrf".into()),
-                Arg::Bytes(vec![1, 2]),
-                Arg::Hash160(env.consumer),
-                Arg::String("onServiceResponse".into()),
-                Arg::Bytes(Vec::new()),
-            ],
-        )
+        .call(&env.gateway, "request", &direct("vrf", MIN_BUDGET))
         .await
         .unwrap()
         .into_halt()
@@ -677,19 +766,13 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
     );
     assert_eq!(
         env.deposit_of(&env.user_key.script_hash()).await,
-        ONE_GAS / 2 - DEFAULT_FEE
+        2 * ONE_GAS - DEFAULT_FEE - MIN_BUDGET
     );
     assert_refused(
         &env.user,
         &env.gateway,
         "request",
-        &[
-            Arg::String("weather".into()),
-            Arg::Bytes(Vec::new()),
-            Arg::Hash160(env.consumer),
-            Arg::String("onServiceResponse".into()),
-            Arg::Bytes(Vec::new()),
-        ],
+        &direct("weather", MIN_BUDGET),
         "unknown service type",
     )
     .await;
@@ -741,6 +824,12 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
     let out = env.fulfill(&new_node_actor, id, 0, b"x").await;
     let response = out.events(&env.gateway, "ServiceResponse").next().unwrap();
     assert!(!response.args()[4].as_bool().unwrap());
+    let direct_fees = out.system_fee + out.network_fee;
+    let new_node_hash = new_node_key.script_hash();
+    assert_eq!(
+        env.deposit_of(&new_node_hash).await,
+        direct_fees + DEFAULT_FEE
+    );
 
     // Withdrawals: only with the account's witness, never more than the deposit.
     let user_hash = env.user_key.script_hash();
@@ -756,7 +845,7 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
         &env.user,
         &env.gateway,
         "withdraw",
-        &[Arg::Hash160(user_hash), Arg::Int(ONE_GAS.into())],
+        &[Arg::Hash160(user_hash), Arg::Int((2 * ONE_GAS).into())],
         "insufficient deposit",
     )
     .await;
@@ -783,25 +872,34 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
     );
     assert_eq!(
         env.deposit_of(&user_hash).await,
-        ONE_GAS / 2 - DEFAULT_FEE - amount
+        2 * ONE_GAS - DEFAULT_FEE - direct_fees - amount
     );
 
-    // The owner takes out the earned fee; the accounting invariant holds throughout.
+    // The fee went to the answering node (owner share 0): the owner has nothing to collect,
+    // the node withdraws its reimbursed fees and its fee; the accounting invariant holds.
     let owner_hash = env.owner.sender();
-    env.owner
+    assert_refused(
+        &env.owner,
+        &env.gateway,
+        "withdrawFees",
+        &[Arg::Hash160(owner_hash), Arg::Int(DEFAULT_FEE.into())],
+        "insufficient collected fees",
+    )
+    .await;
+    new_node_actor
         .call(
             &env.gateway,
-            "withdrawFees",
-            &[Arg::Hash160(owner_hash), Arg::Int(DEFAULT_FEE.into())],
+            "withdraw",
+            &[
+                Arg::Hash160(new_node_hash),
+                Arg::Int((direct_fees + DEFAULT_FEE).into()),
+            ],
         )
         .await
         .unwrap()
         .into_halt()
         .unwrap();
-    assert_eq!(
-        int(&env.read(&env.gateway, "getCollectedFees", &[]).await),
-        0
-    );
+    assert_eq!(env.deposit_of(&new_node_hash).await, 0);
     assert_eq!(
         gas.balance_of(&env.gateway).await.unwrap(),
         BigInt::from(env.deposit_of(&user_hash).await)
@@ -810,7 +908,7 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
 
 #[tokio::test]
 async fn upgrade_keeps_state_and_ownership_moves_with_both_witnesses() {
-    let env = setup(ONE_GAS).await;
+    let env = setup(2 * ONE_GAS).await;
     let id = env.consumer_request("https://x.example", "$.x").await;
 
     // The owner upgrades in place: same hash, same storage.
@@ -838,7 +936,7 @@ async fn upgrade_keeps_state_and_ownership_moves_with_both_witnesses() {
         int(&env.read(&env.gateway, "getLastRequestId", &[]).await),
         id
     );
-    assert_eq!(env.deposit_of(&env.consumer).await, ONE_GAS - DEFAULT_FEE);
+    assert_eq!(env.deposit_of(&env.consumer).await, 2 * ONE_GAS - HELD);
     assert!(
         env.read(
             &env.gateway,

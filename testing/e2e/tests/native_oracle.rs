@@ -308,7 +308,7 @@ async fn gateway_oracle_requests_are_fulfilled_by_nsl_oracle() {
         .into_halt()
         .unwrap();
     Nep17::gas(rpc.clone())
-        .transfer(&user, &gateway, ONE_GAS, Arg::Hash160(consumer))
+        .transfer(&user, &gateway, 5 * ONE_GAS, Arg::Hash160(consumer))
         .await
         .unwrap()
         .into_halt()
@@ -364,11 +364,17 @@ async fn gateway_oracle_requests_are_fulfilled_by_nsl_oracle() {
             (answer.code as u8, answer.result.as_slice()),
             (code, result)
         );
-        let fulfilled = nsl_oracle::gateway::fulfill(&node, &gateway, request.request_id, &answer)
-            .await
-            .unwrap()
-            .into_halt()
-            .unwrap();
+        let fulfilled = nsl_oracle::gateway::fulfill(
+            &node,
+            &gateway,
+            request.request_id,
+            &answer,
+            nsl_oracle::service::SYSTEM_FEE_MARGIN,
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
         let response = fulfilled
             .events(&gateway, "ServiceResponse")
             .next()

@@ -35,6 +35,10 @@ pub(crate) struct Status {
     status: &'static str,
     /// Node version.
     version: &'static str,
+    /// `/ready` only: conditions an operator should look at that do not stop the node from
+    /// serving (e.g. `oracle: node account GAS ... below ...`). Absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 /// The process is alive.
@@ -43,6 +47,7 @@ pub(crate) async fn health() -> Json<Status> {
     Json(Status {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
+        warnings: Vec::new(),
     })
 }
 
@@ -57,6 +62,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>,
         Ok(Ok(_)) => Ok(Json(Status {
             status: "ready",
             version: env!("CARGO_PKG_VERSION"),
+            warnings: state.ready_warnings().list(),
         })),
         // The driver's text (host names, database names, users) goes to the log only.
         Ok(Err(e)) => Err(ApiError::Database(e.to_string())),

@@ -40,6 +40,7 @@ macro_rules! both_backends {
 pub(crate) struct TestApp {
     pub(crate) app: Router,
     pub(crate) store: Store,
+    pub(crate) state: AppState,
     _db: TestDb,
 }
 
@@ -84,6 +85,7 @@ pub(crate) async fn app_with(
     TestApp {
         app,
         store,
+        state,
         _db: db,
     }
 }

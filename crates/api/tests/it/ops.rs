@@ -16,6 +16,20 @@ async fn ops_endpoints(b: Backend) {
     let r = call(&t.app, Method::GET, "/ready", None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.str("status"), "ready");
+    assert!(r.body.get("warnings").is_none(), "{}", r.text);
+    // A service's warning is listed, and the node stays ready (200).
+    t.state
+        .ready_warnings()
+        .set("oracle", "node account GAS 1.5 is below 5".into());
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["warnings"],
+        serde_json::json!(["oracle: node account GAS 1.5 is below 5"])
+    );
+    t.state.ready_warnings().clear("oracle");
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    assert!(r.body.get("warnings").is_none(), "{}", r.text);
 
     let r = call(&t.app, Method::GET, "/metrics", None, None).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -104,6 +104,7 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
             &oracle_cfg,
             std::sync::Arc::new(store.clone()),
             gateway_handlers,
+            Some(state.ready_warnings().clone()),
         )
         .await
         .map_err(CliError::bad_input)?;

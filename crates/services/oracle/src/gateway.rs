@@ -1,16 +1,27 @@
 //! The NSL gateway path (`contracts/gateway/gateway.py`, `docs/gateway.md`).
 //!
 //! ```text
-//! ServiceRequest(requestId, serviceType, requester, callbackContract, callbackMethod, payload)
+//! ServiceRequest(requestId, serviceType, requester, callbackContract, callbackMethod, payload,
+//!                gasBudget)
 //!   ──parse_service_request──▶ ServiceRequest ──parse_oracle_payload──▶ { url, filter }
 //!   ──answer(egress, url, filter)──▶ Answer ──fulfill_script──▶ gateway.fulfill(requestId, code, result)
 //! ```
 //!
 //! The `fulfill` transaction is signed by the node's single-signature account (a key registered
-//! with `addNode`), with scope `CustomContracts = [gateway]` so that the consumer callback the
-//! gateway makes cannot use the node's witness ([`fulfill_signer`]).
+//! with `addNode`) with one witness rule, `Allow And(CalledByEntry, ScriptHash(gateway))`
+//! ([`fulfill_signer`]): the witness holds only in the gateway called straight from the
+//! transaction script. A consumer callback the gateway makes, or anything it calls (the gateway
+//! included: a re-entrant `fulfill` of another request), cannot use it. `CustomContracts =
+//! [gateway]`, used before, held whenever the gateway was the current script, whoever called it.
+//!
+//! Each request states a GAS budget (`gasBudget`, [`ServiceRequest::gas_budget`]). The gateway
+//! refuses a `fulfill` transaction whose system + network fee exceed it and reimburses those fees
+//! (with the service fee, less the owner's share) to the sender's deposit; the service never
+//! signs a response above min(budget, `oracle.max_response_fee`) (`service::worker`).
 
-use neo::tx::{MAX_SCRIPT_LENGTH, Signer, WitnessScope};
+use neo::tx::{
+    MAX_SCRIPT_LENGTH, Signer, WitnessAction, WitnessCondition, WitnessRule, WitnessScope,
+};
 use neo::{Arg, UInt160};
 use neo_rpc::types::Notification;
 use neo_rpc::{Actor, TxOutcome, call_script};
@@ -46,6 +57,9 @@ pub struct ServiceRequest {
     pub callback_method: String,
     /// The service-specific payload (for `oracle`: see [`OraclePayload`]).
     pub payload: Vec<u8>,
+    /// The most the response transaction may cost (system + network fee, GAS fractions); the
+    /// gateway refuses a response above it and reimburses the node's fees out of it.
+    pub gas_budget: i64,
 }
 
 /// Decode a `ServiceRequest` notification emitted by `gateway`. `Ok(None)` for any other
@@ -60,10 +74,20 @@ pub fn parse_service_request(
     const WHAT: &str = "ServiceRequest event";
     let m = |e: neo::Error| OracleError::malformed(WHAT, e);
     let args = n.state.as_array().map_err(m)?;
-    let [id, service, requester, cb_contract, cb_method, payload, ..] = args else {
+    let [
+        id,
+        service,
+        requester,
+        cb_contract,
+        cb_method,
+        payload,
+        budget,
+        ..,
+    ] = args
+    else {
         return Err(OracleError::malformed(
             WHAT,
-            format!("{} arguments, 6 expected", args.len()),
+            format!("{} arguments, 7 expected", args.len()),
         ));
     };
     Ok(Some(ServiceRequest {
@@ -73,6 +97,7 @@ pub fn parse_service_request(
         callback_contract: cb_contract.as_hash160().map_err(m)?,
         callback_method: cb_method.as_string().map_err(m)?,
         payload: payload.as_bytes().map_err(m)?,
+        gas_budget: budget.as_i64().map_err(m)?,
     }))
 }
 
@@ -193,23 +218,46 @@ pub fn fulfill_script_for(
     }
 }
 
-/// The signer of a `fulfill` transaction: the node's account with scope
-/// `CustomContracts = [gateway]`.
+/// The signer of a `fulfill` transaction: the node's account with the single witness rule
+/// `Allow And(CalledByEntry, ScriptHash(gateway))` (no other scope): the node's witness is valid
+/// only in the gateway when the entry script (the node's own `fulfill` call) called it.
 pub fn fulfill_signer(node_account: UInt160, gateway: UInt160) -> Signer {
-    Signer::new(node_account, WitnessScope::CUSTOM_CONTRACTS).with_allowed_contracts(vec![gateway])
+    Signer::new(node_account, WitnessScope::NONE).with_rules(vec![WitnessRule::new(
+        WitnessAction::Allow,
+        WitnessCondition::And(vec![
+            WitnessCondition::CalledByEntry,
+            WitnessCondition::ScriptHash(gateway),
+        ]),
+    )])
+}
+
+/// The owner of `gateway` (`getOwner`).
+pub async fn gateway_owner(rpc: &neo_rpc::RpcClient, gateway: &UInt160) -> Result<UInt160> {
+    let item = neo_rpc::Invoker::new(rpc.clone())
+        .call_item(gateway, "getOwner", &[])
+        .await?;
+    item.as_hash160()
+        .map_err(|e| OracleError::malformed("gateway getOwner", e))
 }
 
 /// Send `gateway.fulfill(requestId, answer.code, answer.result)` (see [`fulfill_script_for`])
 /// with `actor` (whose account must be a registered node, signing as [`fulfill_signer`]) and wait
-/// for its inclusion.
+/// for its inclusion. The system fee is the test run's GAS plus `system_fee_margin`: the test
+/// run's transaction has no fees, so the fees the gateway records and credits on chain take a
+/// few more bytes of storage (the service uses [`crate::service::SYSTEM_FEE_MARGIN`]).
 pub async fn fulfill(
     actor: &Actor,
     gateway: &UInt160,
     request_id: u64,
     answer: &Answer,
+    system_fee_margin: i64,
 ) -> Result<TxOutcome> {
     let (_, script) = fulfill_script_for(gateway, request_id, answer)?;
-    Ok(actor.run(&script).await?)
+    let test = actor.invoker().invoke_script(&script).await?.into_halt()?;
+    let sent = actor
+        .send_unchecked(&script, test.gasconsumed.saturating_add(system_fee_margin))
+        .await?;
+    Ok(actor.wait(&sent, actor.wait_timeout()).await?)
 }
 
 #[cfg(test)]
@@ -234,6 +282,7 @@ mod tests {
                 StackItem::bytes(vec![2u8; 20]),
                 StackItem::string("onServiceResponse"),
                 StackItem::bytes(payload.to_vec()),
+                StackItem::int(20_000_000),
             ]),
         }
     }
@@ -249,6 +298,7 @@ mod tests {
         assert_eq!(req.requester, UInt160::from_bytes_le([1; 20]));
         assert_eq!(req.callback_contract, UInt160::from_bytes_le([2; 20]));
         assert_eq!(req.callback_method, "onServiceResponse");
+        assert_eq!(req.gas_budget, 20_000_000);
         assert_eq!(
             parse_oracle_payload(&req.payload).unwrap(),
             OraclePayload {
@@ -378,7 +428,19 @@ mod tests {
         let node = UInt160::from_bytes_le([5; 20]);
         let s = fulfill_signer(node, gateway());
         assert_eq!(s.account, node);
-        assert_eq!(s.scopes, WitnessScope::CUSTOM_CONTRACTS);
-        assert_eq!(s.allowed_contracts, vec![gateway()]);
+        // Rules only: no CalledByEntry / CustomContracts / Global bit besides them.
+        assert_eq!(s.scopes, WitnessScope::WITNESS_RULES);
+        assert!(s.allowed_contracts.is_empty());
+        assert_eq!(
+            s.rules,
+            vec![WitnessRule::new(
+                WitnessAction::Allow,
+                WitnessCondition::And(vec![
+                    WitnessCondition::CalledByEntry,
+                    WitnessCondition::ScriptHash(gateway()),
+                ]),
+            )]
+        );
+        s.validate().unwrap();
     }
 }

@@ -522,9 +522,11 @@ async fn main() {
     let block_time = Duration::from_millis(args.block_ms);
     let config = OracleChainConfig {
         block_time,
-        user_gas: (100 + 2 * total as i64) * ONE_GAS,
+        user_gas: (100 + 3 * total as i64) * ONE_GAS,
         node_gas: (100 + total as i64) * ONE_GAS,
-        deposit: (10 + (gateway_per_round * total_rounds) as i64 / 5) * ONE_GAS,
+        // Each gateway request holds its fee (0.1 GAS) and the consumer's budget (1 GAS) until
+        // answered.
+        deposit: (10 + (gateway_per_round * total_rounds) as i64 * 6 / 5) * ONE_GAS,
     };
     let (env, server) = tokio::join!(OracleChain::start(config), price_server());
     let db = TestDb::new(args.db).await;

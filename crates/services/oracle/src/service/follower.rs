@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use neo_rpc::types::Notification;
+use neo_rpc::types::{Notification, VmState};
 use neo_rpc::ws::{Event, EventStream, StreamItem, StreamOptions, Subscription};
 use nsl_store::now_ms;
 use tokio::sync::{Notify, watch};
@@ -136,7 +136,13 @@ async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<
         let seen = Instant::now();
         let mut requests = Vec::new();
         for (hash, log) in hashes.iter().zip(&logs) {
-            let notifications = log.executions.iter().flat_map(|e| e.notifications.iter());
+            // A FAULTed execution changed nothing on chain: its notifications (which neo-go
+            // still lists in the log) open no request.
+            let notifications = log
+                .executions
+                .iter()
+                .filter(|e| e.vmstate == VmState::Halt)
+                .flat_map(|e| e.notifications.iter());
             for (i, n) in notifications.enumerate() {
                 if let Some(r) = request_of(shared, n, &hash.to_string(), i, next) {
                     requests.push(r);
@@ -231,6 +237,7 @@ fn request_of(
         invalid: None,
         service: ORACLE_SERVICE_TYPE.to_string(),
         payload: None,
+        gas_budget: None,
     };
     match parse_oracle_request(n) {
         Ok(Some(ev)) => {
@@ -254,6 +261,7 @@ fn request_of(
                 req.request_id,
                 req.requester.to_string(),
             );
+            row.gas_budget = Some(req.gas_budget);
             match parse_oracle_payload(&req.payload) {
                 Ok(p) => {
                     row.url = p.url;
@@ -269,6 +277,7 @@ fn request_of(
             Some(NewRequest {
                 service: (*ty).to_string(),
                 payload: Some(req.payload),
+                gas_budget: Some(req.gas_budget),
                 ..base(
                     RequestKind::Gateway,
                     req.request_id,

@@ -99,6 +99,14 @@ pub struct ServiceConfig {
     /// answered with code `Error` without fetching again (default 3). Twice as many and the row
     /// is `failed` (even that answer could not be built).
     pub max_attempts: u32,
+    /// Hard ceiling on the system + network fee of one gateway response (GAS fractions): the
+    /// node never signs a response above it nor above the request's GAS budget.
+    pub max_response_fee: i64,
+    /// Below this GAS balance (fractions) of the node account, the service warns in its log and
+    /// in `/ready`; `0` disables the warning.
+    pub low_gas_warning: i64,
+    /// Where the low-GAS warning is shown besides the log (`nsl serve`: the API's `/ready`).
+    pub ready_warnings: Option<nsl_api::ReadyWarnings>,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -116,6 +124,9 @@ impl Default for ServiceConfig {
             claim_lease: Duration::from_secs(30),
             system_fee_margin: SYSTEM_FEE_MARGIN,
             max_attempts: 3,
+            max_response_fee: nsl_config::DEFAULT_MAX_RESPONSE_FEE,
+            low_gas_warning: nsl_config::DEFAULT_LOW_GAS_WARNING,
+            ready_warnings: None,
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
         }
     }
@@ -138,6 +149,8 @@ pub(crate) struct Shared {
     pub(crate) egress: Egress,
     pub(crate) native: NativeOracle<PrivateKey>,
     pub(crate) gateway_actor: Option<neo_rpc::Actor>,
+    /// The node key's account (pays gateway responses).
+    pub(crate) node_account: UInt160,
     pub(crate) config: ServiceConfig,
     pub(crate) chain: String,
     /// Answerers of service types other than `oracle`.
@@ -192,6 +205,19 @@ impl OracleService {
         let handlers = handler::index(handlers)?;
         let native = NativeOracle::connect(rpc.clone(), egress.clone(), key.0.clone()).await?;
         let chain = format!("neo:{}", rpc.get_version().await?.protocol.network);
+        if let Some(gateway) = &config.gateway {
+            // The owner's witness administers the gateway (nodes, fees, code updates): a node
+            // key that is also the owner would put that power in every transaction the node
+            // signs. Refuse to run rather than sign with it.
+            let owner = crate::gateway::gateway_owner(&rpc, gateway).await?;
+            if owner == key.0.script_hash() {
+                return Err(ServiceError::Config(format!(
+                    "the node key's account {} is the owner of gateway {gateway}; \
+                     register a separate node key (addNode) and keep the owner key offline",
+                    neo::address::script_hash_to_address(&owner)
+                )));
+            }
+        }
         let gateway_actor = match config.gateway {
             Some(gateway) => Some(
                 neo_rpc::Actor::with_signers(
@@ -221,6 +247,7 @@ impl OracleService {
                 egress,
                 native,
                 gateway_actor,
+                node_account: key.0.script_hash(),
                 config,
                 chain,
                 handlers,
@@ -244,6 +271,7 @@ impl OracleService {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
+        ready_warnings: Option<nsl_api::ReadyWarnings>,
     ) -> Result<Self, ServiceError> {
         let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
         let wif = cfg.node_key().map_err(|e| bad("oracle.node_key", e))?;
@@ -271,6 +299,9 @@ impl OracleService {
             block_push: cfg.block_push,
             start_block: cfg.start_block,
             max_attempts: cfg.max_attempts.max(1),
+            max_response_fee: cfg.max_response_fee,
+            low_gas_warning: cfg.low_gas_warning,
+            ready_warnings,
             instance: match cfg.instance.trim() {
                 "" => ServiceConfig::default().instance,
                 name => name.to_string(),
@@ -357,11 +388,12 @@ impl OracleHandle {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
+        ready_warnings: Option<nsl_api::ReadyWarnings>,
     ) -> Result<Option<Self>, ServiceError> {
         if !cfg.enabled {
             return Ok(None);
         }
-        let service = OracleService::from_config(cfg, store, handlers).await?;
+        let service = OracleService::from_config(cfg, store, handlers, ready_warnings).await?;
         let (stop, rx) = watch::channel(false);
         Ok(Some(Self {
             stop,

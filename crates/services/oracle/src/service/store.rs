@@ -123,6 +123,9 @@ pub struct NewRequest {
     pub service: String,
     /// Raw payload for service types other than `oracle` (their handler reads it).
     pub payload: Option<Vec<u8>>,
+    /// GAS budget of a gateway request's response (system + network fee); `None` for native
+    /// requests.
+    pub gas_budget: Option<i64>,
 }
 
 /// A stored request row.
@@ -155,6 +158,8 @@ pub struct RequestRow {
     /// Raw payload for service types other than `oracle`.
     #[serde(skip)]
     pub payload: Option<Vec<u8>>,
+    /// GAS budget of a gateway request's response (GAS fractions); `None` for native requests.
+    pub gas_budget: Option<i64>,
     /// Current state.
     pub state: RequestState,
     /// Response code once fetched.
@@ -351,7 +356,7 @@ pub trait OracleStore: Send + Sync {
 
 const REQUEST_COLUMNS: &str = "r.id, r.chain, r.kind, r.tx_hash, r.notification_index, \
      r.block_index, r.request_id, r.requester, r.url, r.filter, r.invalid, r.service, r.payload, \
-     r.state, r.code, r.result, r.response_tx_hash, r.confirmed_block, r.attempts AS r_attempts, \
+     r.gas_budget, r.state, r.code, r.result, r.response_tx_hash, r.confirmed_block, r.attempts AS r_attempts, \
      r.created_at, r.updated_at";
 
 fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
@@ -370,6 +375,7 @@ fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
         invalid: row.try_get("invalid")?,
         service: row.try_get("service")?,
         payload: row.try_get("payload")?,
+        gas_budget: row.try_get("gas_budget")?,
         state: RequestState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("oracle request state {state:?}")))?,
         code: row.try_get("code")?,
@@ -528,8 +534,9 @@ impl OracleStore for Store {
             let res = sqlx::query(
                 "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
                  block_index, request_id, requester, url, filter, invalid, service, payload, \
-                 state, claimed_by, claim_until, attempts, created_at, updated_at) VALUES ($1, $2, \
-                 $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'seen', $14, $15, $16, $17, $17) \
+                 gas_budget, state, claimed_by, claim_until, attempts, created_at, updated_at) VALUES ($1, \
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'seen', $15, $16, $17, $18, \
+                 $18) \
                  ON CONFLICT (chain, tx_hash, notification_index) DO NOTHING",
             )
             .bind(id.clone())
@@ -545,6 +552,7 @@ impl OracleStore for Store {
             .bind(r.invalid.clone())
             .bind(r.service.clone())
             .bind(r.payload.clone())
+            .bind(r.gas_budget)
             .bind(claimed_by.clone())
             .bind(claim_until)
             .bind(i64::from(claim.is_some()))
@@ -568,6 +576,7 @@ impl OracleStore for Store {
                     invalid: r.invalid.clone(),
                     service: r.service.clone(),
                     payload: r.payload.clone(),
+                    gas_budget: r.gas_budget,
                     state: RequestState::Seen,
                     code: None,
                     result: None,
@@ -1007,6 +1016,7 @@ mod tests {
             invalid: None,
             service: "oracle".into(),
             payload: None,
+            gas_budget: None,
         }
     }
 
@@ -1133,6 +1143,7 @@ mod tests {
         function.payload = Some(br#"{"function":"f"}"#.to_vec());
         function.url = String::new();
         function.requester = "0x02".into();
+        function.gas_budget = Some(70_000_000);
         let reqs = [req("0xf0", 0, RequestKind::Gateway), function];
         let rows = s
             .record_block("neo:1", "oracle", 9, &reqs, Some(("me", 5_000)), 100)
@@ -1158,6 +1169,10 @@ mod tests {
         );
         assert_eq!(stored.service, "function");
         assert_eq!(stored.payload.as_deref(), Some(&br#"{"function":"f"}"#[..]));
+        // The request's GAS budget (migration 0008) comes back from the store.
+        assert_eq!(stored.gas_budget, Some(70_000_000));
+        let first = s.request(&rows[0].id).await.unwrap().unwrap().request;
+        assert_eq!(first.gas_budget, None);
 
         let writes: Vec<OutboxWrite> = rows
             .iter()

@@ -23,13 +23,11 @@ use crate::gateway::{ORACLE_SERVICE_TYPE, fulfill_script_for};
 
 /// Added to the test run's GAS for a gateway response's system fee: state the response writes can
 /// grow between the test run and the block (the gateway stores the closing height, whose encoding
-/// gains a byte at 128, 32768, ...; a consumer may store heights or times too), and running short
-/// of GAS FAULTs the whole response. 0.005 GAS: five bytes of storage at the default price.
-pub const SYSTEM_FEE_MARGIN: i64 = 500_000;
-
-/// A gateway response that FAULTed on chain is rebuilt (fresh test run) at most this many times,
-/// then the request is `failed` with the exception.
-const MAX_FAULTED_RESPONSES: u32 = 3;
+/// gains a byte at 128, 32768, ...; a consumer may store heights or times too; the test run's
+/// transaction has no fees, so the fees the gateway records and credits are a few bytes longer on
+/// chain, measured: 0.005 GAS), and running short of GAS FAULTs the whole response.
+/// 0.015 GAS: fifteen bytes of storage at the default price.
+pub const SYSTEM_FEE_MARGIN: i64 = 1_500_000;
 
 /// Sender rounds between re-broadcasts of a `sent` transaction that is not in a block yet.
 const REBROADCAST_EVERY: u64 = 10;
@@ -192,7 +190,7 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
             .await?;
         return Ok(Outcome::Done);
     }
-    let (answer, fresh) = match row.state {
+    let (mut answer, fresh) = match row.state {
         // Its worker crashed or hung on it every time: answer Error, fetch nothing.
         RequestState::Seen | RequestState::Fetched if row.attempts > max_attempts => {
             let why = format!(
@@ -221,10 +219,13 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
         _ => return Ok(Outcome::Done),
     };
     let request_id = u64::try_from(row.request_id).unwrap_or_default();
+    let code_before = answer.code;
     let built = match row.kind {
         RequestKind::Native => build_native(shared, request_id, &answer).await,
-        RequestKind::Gateway => build_gateway(shared, request_id, &answer).await,
+        RequestKind::Gateway => build_gateway(shared, &row, request_id, &mut answer).await,
     };
+    // The answer was replaced (the budget could not pay for it): store the one that is sent.
+    let fresh = fresh || answer.code != code_before;
     let (code, tx) = match built {
         Build::Tx(code, tx) => (code, tx),
         Build::Final(state, why) => {
@@ -331,7 +332,56 @@ async fn build_native(shared: &Shared, id: u64, answer: &Answer) -> Build {
     }
 }
 
-async fn build_gateway(shared: &Shared, id: u64, answer: &Answer) -> Build {
+/// Build the `fulfill` transaction of a gateway request, within what the node may spend on it:
+/// the request's GAS budget, capped by the configured ceiling (`max_response_fee`). An answer
+/// whose transaction costs more is replaced by `InsufficientFunds` with an empty result; when
+/// even that does not fit, the request ends `failed` and nothing is signed.
+async fn build_gateway(shared: &Shared, row: &RequestRow, id: u64, answer: &mut Answer) -> Build {
+    let Some(budget) = row.gas_budget else {
+        return Build::Final(
+            RequestState::Failed,
+            "gateway request without a gas budget".into(),
+        );
+    };
+    let limit = budget.min(shared.config.max_response_fee);
+    let built = build_fulfill(shared, id, answer).await;
+    let Build::Tx(_, tx) = &built else {
+        return built;
+    };
+    let fees = tx.system_fee.saturating_add(tx.network_fee);
+    if fees <= limit {
+        return built;
+    }
+    let why = format!(
+        "response costs {fees} GAS fractions (system fee {} + network fee {}), the limit is \
+         {limit} (gas budget {budget}, max_response_fee {})",
+        tx.system_fee, tx.network_fee, shared.config.max_response_fee
+    );
+    if answer.code != ResponseCode::InsufficientFunds || !answer.result.is_empty() {
+        tracing::info!(request = %row.id, id, fees, limit, "answer exceeds the gas budget; \
+            sending InsufficientFunds instead");
+        *answer = Answer::failure(ResponseCode::InsufficientFunds, why);
+        let built = build_fulfill(shared, id, answer).await;
+        let Build::Tx(_, tx) = &built else {
+            return built;
+        };
+        let fees = tx.system_fee.saturating_add(tx.network_fee);
+        if fees <= limit {
+            return built;
+        }
+        return Build::Final(
+            RequestState::Failed,
+            format!(
+                "not signed: even an InsufficientFunds answer costs {fees} GAS fractions, the \
+                 limit is {limit} (gas budget {budget})"
+            ),
+        );
+    }
+    Build::Final(RequestState::Failed, format!("not signed: {why}"))
+}
+
+/// The `fulfill` transaction for `answer` (test run for the system fee, then local or node fees).
+async fn build_fulfill(shared: &Shared, id: u64, answer: &Answer) -> Build {
     let (Some(actor), Some(gateway)) = (&shared.gateway_actor, &shared.config.gateway) else {
         return Build::Final(RequestState::Failed, "no gateway configured".into());
     };
@@ -422,6 +472,39 @@ async fn refresh_local_fees(shared: &Shared) {
             }
         }
         Err(e) => tracing::debug!(error = %e, "fee policy refresh failed"),
+    }
+}
+
+/// Publish the node account's GAS balance (`nsl_oracle_node_gas`, in GAS) and warn (log and
+/// `/ready`) while it is below `low_gas_warning`: the node pays gateway responses up front and is
+/// reimbursed by the gateway (to its deposit there) only after inclusion.
+async fn check_node_gas(shared: &Shared) {
+    let balance = match neo_rpc::Nep17::gas(shared.rpc.clone())
+        .balance_of(&shared.node_account)
+        .await
+    {
+        Ok(b) => i64::try_from(b).unwrap_or(i64::MAX),
+        Err(e) => {
+            tracing::debug!(error = %e, "node GAS balance not read");
+            return;
+        }
+    };
+    metrics::gauge!("nsl_oracle_node_gas").set(balance as f64 / 1e8);
+    let threshold = shared.config.low_gas_warning;
+    let warnings = shared.config.ready_warnings.as_ref();
+    if threshold > 0 && balance < threshold {
+        let message = format!(
+            "node account {} holds {} GAS, below oracle.low_gas_warning {} GAS",
+            neo::address::script_hash_to_address(&shared.node_account),
+            nsl_primitives::GasAmount::from_units(balance),
+            nsl_primitives::GasAmount::from_units(threshold)
+        );
+        tracing::warn!(balance, threshold, "{message}");
+        if let Some(w) = warnings {
+            w.set("oracle", message);
+        }
+    } else if let Some(w) = warnings {
+        w.clear("oracle");
     }
 }
 
@@ -554,8 +637,6 @@ struct Sender {
     /// Transaction hash -> (block index, FAULT exception), for the last [`RECENT_BLOCKS`] blocks
     /// read.
     recent: std::collections::HashMap<String, (i64, Option<String>)>,
-    /// Responses that FAULTed on chain, per row.
-    faulted: std::collections::HashMap<String, u32>,
     /// Highest block index read.
     top: i64,
     /// Rows (by outbox hash) this process has checked with `gettransactionheight`: rows from
@@ -577,9 +658,10 @@ impl Sender {
         }
     }
 
-    /// The response of `row` is in `block`: `confirmed` if it ran (HALT); if it FAULTed, a
-    /// gateway response is rebuilt with a fresh test run (at most [`MAX_FAULTED_RESPONSES`]
-    /// times) and anything else ends `failed` with the exception.
+    /// The response of `row` is in `block`: `confirmed` if it ran (HALT); if it FAULTed, the
+    /// request ends `failed` with the exception. A FAULTed response is never rebuilt: its fees
+    /// are spent, and a callback that runs out of GAS on chain (cheap in the test run, costly in
+    /// the block) would make every rebuild FAULT again at the node's expense.
     async fn included(
         &mut self,
         shared: &Shared,
@@ -591,27 +673,17 @@ impl Sender {
         let Some(exception) = fault else {
             return confirmed(shared, row, block).await;
         };
-        let faults = self.faulted.entry(row.id.clone()).or_insert(0);
-        *faults += 1;
         tracing::warn!(request = %row.id, tx = %outbox.tx_hash, block, exception,
-            faults = *faults, "response FAULTed on chain");
+            "response FAULTed on chain; the request ends failed (no rebuild)");
         metrics::counter!("nsl_oracle_response_faults_total").increment(1);
-        if row.kind == RequestKind::Gateway && *faults < MAX_FAULTED_RESPONSES {
-            let why = format!("FAULTed in block {block}: {exception}");
-            shared
-                .store
-                .requeue(&row.id, &outbox.tx_hash, &why, now_ms())
-                .await?;
-        } else {
-            let detail = format!(
-                "response {} FAULTed in block {block}: {exception}",
-                outbox.tx_hash
-            );
-            shared
-                .store
-                .mark_final(&row.id, RequestState::Failed, &detail, now_ms())
-                .await?;
-        }
+        let detail = format!(
+            "response {} FAULTed in block {block}: {exception}",
+            outbox.tx_hash
+        );
+        shared
+            .store
+            .mark_final(&row.id, RequestState::Failed, &detail, now_ms())
+            .await?;
         Ok(())
     }
 
@@ -621,6 +693,7 @@ impl Sender {
         }
         if round.is_multiple_of(REBROADCAST_EVERY) {
             refresh_local_fees(shared).await;
+            check_node_gas(shared).await;
             for (state, n) in shared.store.count_by_state().await? {
                 metrics::gauge!("nsl_oracle_requests", "state" => state).set(n as f64);
             }

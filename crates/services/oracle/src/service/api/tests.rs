@@ -166,6 +166,7 @@ fn new_request(n: i64, requester: &str) -> NewRequest {
         invalid: None,
         service: "oracle".into(),
         payload: None,
+        gas_budget: (n % 2 == 0).then_some(20_000_000),
     }
 }
 
