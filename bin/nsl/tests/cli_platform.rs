@@ -4,6 +4,9 @@
 //! Tampering is done with the `sqlite3` command-line tool, the way an attacker with file access
 //! would; the test fails with a clear message if the tool is missing.
 
+mod common;
+use common::output_within_a_minute;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -469,34 +472,6 @@ fn recompute_chain_without_key(db_url: &str, postgres: bool) -> String {
 
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Run `cmd` to its end, but kill it after 60 s (a `nsl serve` that should have refused to start
-/// would otherwise run until the test harness gives up).
-fn output_within_a_minute(cmd: &mut Command) -> Output {
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn nsl");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let out = child.wait_with_output().expect("wait");
-        let _ = tx.send(());
-        out
-    });
-    if rx.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        let out = waiter.join().expect("waiter");
-        panic!(
-            "nsl did not exit within 60 s (it should have refused to start): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    waiter.join().expect("waiter")
 }
 
 /// Issue #9 item 5 on SQLite: the chain is keyed (HMAC under a key sealed by the vault), so a

@@ -1,6 +1,9 @@
 //! End-to-end test of `nsl serve`: the real binary on a real socket (free port, temp data dir,
 //! SQLite), operational endpoints, an API key made with the CLI, then SIGTERM and a clean exit.
 
+mod common;
+use common::output_within_a_minute;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -652,34 +655,6 @@ fn database_failures_do_not_leak_into_bodies() {
             assert!(!body.contains(leak), "{leak:?} leaked: {resp}");
         }
     }
-}
-
-/// Run `cmd` to its end, but kill it after 60 s (a `nsl serve` that should have refused to start
-/// would otherwise run until the test harness gives up).
-fn output_within_a_minute(cmd: &mut Command) -> Output {
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn nsl");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let out = child.wait_with_output().expect("wait");
-        let _ = tx.send(());
-        out
-    });
-    if rx.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        let out = waiter.join().expect("waiter");
-        panic!(
-            "nsl did not exit within 60 s (it should have refused to start): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    waiter.join().expect("waiter")
 }
 
 /// Item 4 of issue #9: without a configured KEK, `nsl serve` refuses to start (exit 2, a message
