@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 /// Run `cmd` to its end, but kill it after 60 s (a `nsl serve` that should have refused to start
 /// would otherwise run until the test harness gives up).
-pub fn output_within_a_minute(cmd: &mut Command) -> Output {
+pub(crate) fn output_within_a_minute(cmd: &mut Command) -> Output {
     let child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
