@@ -1,9 +1,11 @@
 //! End-to-end test of the README's run command, `nsl dev`: the real binary starts a privnet, funds a
 //! user account, deploys the gateway with the node key registered, starts the node's API, writes
-//! dev.json, and stops everything cleanly on SIGTERM.
+//! dev.json, and stops everything cleanly on SIGTERM. It runs the way an installed binary does:
+//! from a working directory outside the checkout, with the checkout hidden where the platform
+//! allows it (see [`dev_command`]).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -34,10 +36,10 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
     let tmp = TempDir(std::env::temp_dir().join(format!("nsl-cli-dev-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&tmp.0);
     let dir = tmp.0.join("dev");
+    let cwd = tmp.0.join("elsewhere");
+    std::fs::create_dir_all(&cwd).expect("create the working directory");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nsl"))
-        .args(["dev", "--dir"])
-        .arg(&dir)
+    let mut child = dev_command(&cwd, &dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -200,6 +202,49 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
         !state_file.exists(),
         "dev.json removed when the environment stops"
     );
+}
+
+/// The source checkout (the workspace root).
+fn checkout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// `nsl dev --dir <dir>` as a user of an installed binary runs it: the working directory is `cwd`
+/// (outside the checkout), and where the platform lets this process make a mount namespace
+/// (`unshare -rm`: root, or unprivileged user namespaces) the whole checkout is hidden under an
+/// empty tmpfs for `nsl dev` and its children, the binary reached through a bind mount in `cwd`.
+/// A binary that reads anything of the checkout at run time (the gateway's source) fails there.
+fn dev_command(cwd: &Path, dir: &Path) -> Command {
+    let bin = Path::new(env!("CARGO_BIN_EXE_nsl"));
+    let hidden = Command::new("unshare")
+        .args(["-rm", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !hidden {
+        eprintln!("no mount namespace here (unshare -rm failed): the checkout stays visible");
+        let mut cmd = Command::new(bin);
+        cmd.args(["dev", "--dir"]).arg(dir).current_dir(cwd);
+        return cmd;
+    }
+    // `unshare` execs `sh`, which execs the binary: the child's pid is nsl dev's (SIGTERM below).
+    let script = r#"set -e
+touch "$2/nsl"
+mount --bind "$1" "$2/nsl"
+mount -t tmpfs -o ro,size=64k nsl-hidden-checkout "$3"
+exec "$2/nsl" dev --dir "$4""#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rm", "sh", "-c", script, "sh"])
+        .arg(bin)
+        .arg(cwd)
+        .arg(checkout())
+        .arg(dir)
+        .current_dir(cwd);
+    cmd
 }
 
 /// Status code of `GET path` on `base` (`http://127.0.0.1:PORT`), or None if nothing answers.

@@ -129,6 +129,40 @@ pub fn compile_contract_cached(cache: &ToolCache, source: &Path) -> Result<Compi
     Ok(compiled)
 }
 
+/// Like [`compile_contract_cached`], for a contract whose source is held in memory (embedded in
+/// the binary with `include_str!`), so no checkout is needed at run time.
+///
+/// The source is written to `<cache>/sources/<sha256 of file name and source>/<file_name>` (a
+/// directory of its own: nothing else there enters the compile cache key), then compiled through
+/// [`compile_contract_cached`]. A single-file contract in a checkout directory of its own gets the
+/// same cache key, so the embedded copy and the checkout share one compiled output. `file_name`
+/// must be a plain `*.py` file name (neo3-boa takes the contract's module name from it).
+pub fn compile_source_cached(
+    cache: &ToolCache,
+    file_name: &str,
+    source: &str,
+) -> Result<CompiledContract> {
+    let plain = Path::new(file_name).file_name().and_then(|n| n.to_str()) == Some(file_name);
+    if !plain || !file_name.ends_with(".py") || file_name.len() <= ".py".len() {
+        return Err(DevchainError::Config(format!(
+            "bad contract file name {file_name:?} (a plain *.py name)"
+        )));
+    }
+    let mut h = Sha256::new();
+    h.update(file_name.as_bytes());
+    h.update([0]);
+    h.update(source.as_bytes());
+    let dir = cache.dir().join("sources").join(hex::encode(h.finalize()));
+    fs::create_dir_all(&dir)
+        .map_err(|e| DevchainError::io(format!("creating {}", dir.display()), e))?;
+    let path = dir.join(file_name);
+    // Written whole and renamed: a concurrent process never compiles half a file.
+    if fs::read(&path).ok().as_deref() != Some(source.as_bytes()) {
+        publish(&path, source.as_bytes())?;
+    }
+    compile_contract_cached(cache, &path)
+}
+
 fn publish(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     fs::write(&tmp, bytes)
@@ -201,6 +235,16 @@ fn collect_py(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_file_names_must_be_plain_python_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = ToolCache::new(tmp.path());
+        for bad in ["", ".py", "x.txt", "../x.py", "a/x.py", "/x.py"] {
+            let err = compile_source_cached(&cache, bad, "x = 1\n").unwrap_err();
+            assert!(matches!(err, DevchainError::Config(_)), "{bad:?}: {err}");
+        }
+    }
 
     #[test]
     fn cache_key_follows_sources_in_the_directory() {

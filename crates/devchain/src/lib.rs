@@ -11,6 +11,8 @@
 //!     ─▶ neogo node (spawned with PDEATHSIG, log in <dir>/neogo.log) ─▶ wait for height >= 2
 //!     ─▶ rpc_url, network magic, committee account (1-of-1 multisig: all genesis NEO/GAS)
 //! compile_contract(cache, "x.py") ─▶ (NEF bytes, manifest JSON)
+//! compile_gateway(cache) ─▶ the gateway source embedded at build time, compiled (cached)
+//! deploy_gateway(chain, contract, owner, node key, node GAS) ─▶ fund node, deploy, addNode
 //! ```
 //!
 //! Invariants:
@@ -18,12 +20,14 @@
 //! - The tool cache is shared by concurrent processes; installs happen once, under a file lock,
 //!   and are published atomically (a half-done install is never used).
 //! - A chain that does not come up fails with the tail of neo-go's log in the error.
+//! - Nothing reads the source checkout at run time: the gateway's source is `include_str!`ed.
 
 #![warn(missing_docs)]
 
 mod chain;
 mod compile;
 mod error;
+mod gateway;
 mod process;
 mod tools;
 
@@ -33,8 +37,11 @@ pub use neo;
 pub use neo_rpc;
 
 pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain, NeoGoOracle};
-pub use compile::{CompiledContract, compile_contract, compile_contract_cached};
+pub use compile::{
+    CompiledContract, compile_contract, compile_contract_cached, compile_source_cached,
+};
 pub use error::{DevchainError, Result};
+pub use gateway::{GATEWAY_FILE, GATEWAY_SOURCE, compile_gateway, deploy_gateway};
 pub use tools::{
     NEO3_BOA_VERSION, NEOGO_VERSION, NEOGO_WHEEL, NEOGO_WHEEL_SHA256, PreparedTools, Progress,
     ToolCache,

@@ -216,6 +216,18 @@ pub async fn compile_repo_contract(relative: &'static str) -> nsl_devchain::Comp
     .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
 }
 
+/// The gateway contract as `nsl dev` deploys it: the source embedded in `nsl-devchain`
+/// ([`nsl_devchain::GATEWAY_SOURCE`], `contracts/gateway/gateway.py` at build time), compiled
+/// on a blocking thread through the tool cache's compile cache.
+pub async fn compile_gateway() -> nsl_devchain::CompiledContract {
+    tokio::task::spawn_blocking(|| {
+        nsl_devchain::compile_gateway(&nsl_devchain::ToolCache::from_env()?)
+    })
+    .await
+    .expect("compile task")
+    .unwrap_or_else(|e| panic!("compiling the gateway: {e}"))
+}
+
 /// Amounts of GAS for an [`OracleChain`] (in GAS fractions, [`neo_rpc::ONE_GAS`] = 1 GAS).
 #[derive(Debug, Clone)]
 pub struct OracleChainConfig {
@@ -273,7 +285,7 @@ impl OracleChain {
         };
         let (chain, gateway_c, gateway_consumer_c, native_consumer_c) = tokio::join!(
             start_chain_with(chain_config),
-            compile_repo_contract("contracts/gateway/gateway.py"),
+            compile_gateway(),
             compile_repo_contract("examples/contracts/gateway_consumer/gateway_consumer.py"),
             compile_repo_contract("examples/contracts/oracle_consumer/oracle_consumer.py"),
         );
@@ -289,16 +301,17 @@ impl OracleChain {
         let user = actor(user.expect("fund the user"))
             .await
             .expect("user actor");
-        chain
-            .fund(&node_key.script_hash(), config.node_gas)
-            .await
-            .expect("fund the node account");
+        // The same setup as `nsl dev`: fund the node, deploy the gateway, addNode.
+        let gateway = nsl_devchain::deploy_gateway(
+            &chain,
+            &gateway_c,
+            &owner,
+            &node_key.public_key(),
+            config.node_gas,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("deploy the gateway and register the node: {e}"));
         let cm = ContractManagement::new(rpc.clone());
-        let gateway = cm
-            .deploy(&owner, &gateway_c.nef, &gateway_c.manifest, Arg::Null)
-            .await
-            .expect("deploy the gateway")
-            .hash;
         let (gateway_consumer, native_consumer) = tokio::join!(
             cm.deploy(
                 &user,
@@ -315,15 +328,6 @@ impl OracleChain {
         );
         let gateway_consumer = gateway_consumer.expect("deploy the gateway consumer").hash;
         let native_consumer = native_consumer.expect("deploy the native consumer").hash;
-        owner
-            .call(
-                &gateway,
-                "addNode",
-                &[Arg::PublicKey(node_key.public_key())],
-            )
-            .await
-            .and_then(neo_rpc::TxOutcome::into_halt)
-            .expect("addNode");
         Nep17::gas(rpc.clone())
             .transfer(
                 &user,

@@ -6,15 +6,13 @@
 //! them and plays one part of the request lifecycle. Refusals are checked twice: the test
 //! invocation reports the exception text, and the same call sent anyway FAULTs on chain with it.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use neo::{Arg, BigInt, PrivateKey, StackItem, UInt160, sha256};
 use neo_rpc::types::VmState;
 use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, call_script};
-use nsl_devchain::{CompiledContract, DevChain, NEO3_BOA_VERSION, ToolCache};
-use nsl_e2e::{compile_contract, start_chain};
+use nsl_devchain::{CompiledContract, DevChain};
+use nsl_e2e::start_chain;
 
 /// Fee of every default service type (0.1 GAS).
 const DEFAULT_FEE: i64 = ONE_GAS / 10;
@@ -39,93 +37,10 @@ const STATUS_PENDING: i64 = 0;
 const STATUS_FULFILLED: i64 = 1;
 const STATUS_CANCELLED: i64 = 2;
 
-fn repo_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative)
-}
-
+/// Compile a contract of the repository through the harness's compile cache (keyed by source
+/// content in the tool cache; neo3-boa takes ~15 s of CPU for the gateway).
 async fn compile(relative: &'static str) -> CompiledContract {
-    tokio::task::spawn_blocking(move || compile_cached(&repo_path(relative)))
-        .await
-        .expect("compile task")
-        .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
-}
-
-/// Compile with the harness's neo3-boa, caching the output in the tool cache.
-///
-/// neo3-boa 1.3.0's code generator is worse than quadratic in the contract size: the gateway
-/// takes ~15 s of CPU, and every test process would compile it again. The output is stored under
-/// `<tool cache>/contracts/<sha256(neo3-boa version, source)>.{nef,manifest.json}`; a lock file
-/// lets concurrent test processes compile it once (a lock older than two minutes is stale).
-fn compile_cached(source: &Path) -> Result<CompiledContract, String> {
-    let tools = ToolCache::from_env().map_err(|e| e.to_string())?;
-    let text = fs::read(source).map_err(|e| format!("{}: {e}", source.display()))?;
-    let mut keyed = NEO3_BOA_VERSION.as_bytes().to_vec();
-    keyed.push(0);
-    keyed.extend_from_slice(&text);
-    let key: String = sha256(&keyed).iter().map(|b| format!("{b:02x}")).collect();
-    let dir = tools.dir().join("contracts");
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let nef_path = dir.join(format!("{key}.nef"));
-    let manifest_path = dir.join(format!("{key}.manifest.json"));
-    let cached = || -> Option<CompiledContract> {
-        Some(CompiledContract {
-            nef: fs::read(&nef_path).ok()?,
-            manifest: fs::read_to_string(&manifest_path).ok()?,
-        })
-    };
-
-    let lock_path = dir.join(format!("{key}.lock"));
-    let waited = Instant::now();
-    let _lock = loop {
-        if let Some(contract) = cached() {
-            return Ok(contract);
-        }
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock_path)
-        {
-            Ok(_) => break LockFile(lock_path.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let age = fs::metadata(&lock_path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok());
-                if age.is_some_and(|a| a > STALE_LOCK) || waited.elapsed() > STALE_LOCK {
-                    let _ = fs::remove_file(&lock_path);
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(e) => return Err(format!("{}: {e}", lock_path.display())),
-        }
-    };
-    if let Some(contract) = cached() {
-        return Ok(contract);
-    }
-    let contract = compile_contract(&tools, source).map_err(|e| e.to_string())?;
-    // Publish atomically, manifest last: a reader that sees both files sees complete ones.
-    let publish = |path: &Path, bytes: &[u8]| -> Result<(), String> {
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        fs::write(&tmp, bytes)
-            .and_then(|()| fs::rename(&tmp, path))
-            .map_err(|e| format!("{}: {e}", path.display()))
-    };
-    publish(&nef_path, &contract.nef)?;
-    publish(&manifest_path, contract.manifest.as_bytes())?;
-    Ok(contract)
-}
-
-const STALE_LOCK: Duration = Duration::from_secs(120);
-
-/// Removes the lock file when dropped.
-struct LockFile(PathBuf);
-
-impl Drop for LockFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
+    nsl_e2e::compile_repo_contract(relative).await
 }
 
 /// A chain with the gateway (owned by `owner`), one registered node key and the example consumer

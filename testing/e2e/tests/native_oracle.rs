@@ -249,13 +249,7 @@ async fn a_key_that_is_not_designated_does_not_answer() {
 }
 
 async fn compile_repo(relative: &'static str) -> nsl_devchain::CompiledContract {
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative);
-    tokio::task::spawn_blocking(move || compile_contract(&ToolCache::from_env()?, &source))
-        .await
-        .expect("compile task")
-        .unwrap_or_else(|e| panic!("compiling {relative}: {e}"))
+    nsl_e2e::compile_repo_contract(relative).await
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! ```text
 //! prepare tools (neo-go, neo3-boa; cached) ─▶ privnet in <dir>/chain (1 s blocks; the node key
 //!   designated as Oracle at genesis) ─▶ user and node accounts funded from the committee
-//!   ─▶ gateway contract compiled and deployed (owner: the user), node key registered (addNode)
+//!   ─▶ gateway contract compiled from the source embedded in the binary (cached by content in the
+//!      tool cache) and deployed (owner: the user), node key registered (addNode)
 //!   ─▶ `nsl serve` started as a child on SQLite in <dir>/node with the oracle service enabled
 //!      (dev egress policy: http and private hosts allowed, so local test servers work)
 //!   ─▶ <dir>/dev.json ─▶ wait for Ctrl-C / SIGTERM ─▶ stop the node and neo-go, remove dev.json
@@ -18,16 +19,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use neo::{Arg, UInt160};
+use neo::UInt160;
 use nsl_devchain::neo::PrivateKey;
-use nsl_devchain::neo_rpc::{Account, Actor, ContractManagement, ONE_GAS};
-use nsl_devchain::{ChainConfig, DevChain, ToolCache, compile_contract_cached};
+use nsl_devchain::neo_rpc::{Account, Actor, ONE_GAS};
+use nsl_devchain::{ChainConfig, DevChain, ToolCache, compile_gateway, deploy_gateway};
 use serde::Serialize;
 
 use super::{CliError, CliResult, Output};
 
 /// Most GAS the user account may ask for (the committee holds 52,000,000).
 const MAX_FUND_GAS: u64 = 50_000_000;
+/// GAS given to the node account (it pays the gateway `fulfill` transactions).
+const NODE_GAS: i64 = 100;
 
 /// Arguments of `nsl dev`.
 #[derive(Debug, Args)]
@@ -202,13 +205,13 @@ impl DevEnvironment {
             dir.join("chain").display()
         ));
         let node_key = PrivateKey::generate();
-        let gateway_source =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/gateway/gateway.py");
-        progress("compiling the gateway contract (neo3-boa; cached after the first time)");
+        // The gateway's source is embedded in the binary (nsl_devchain::GATEWAY_SOURCE): no
+        // checkout is read, so an installed `nsl` works from any directory.
+        progress(
+            "compiling the gateway contract (embedded source, neo3-boa; cached after the first time)",
+        );
         let compile_tools = tools.clone();
-        let compile = tokio::task::spawn_blocking(move || {
-            compile_contract_cached(&compile_tools, &gateway_source)
-        });
+        let compile = tokio::task::spawn_blocking(move || compile_gateway(&compile_tools));
         let chain = DevChain::start(ChainConfig {
             block_time: Duration::from_millis(args.block_ms),
             work_dir: Some(dir.join("chain")),
@@ -238,39 +241,24 @@ impl DevEnvironment {
             .fund(&user.script_hash(), amount)
             .await
             .context("funding the user account")?;
-        progress("funding the node account with 100 GAS (it pays for fulfilment transactions)");
-        chain
-            .fund(&node_key.script_hash(), 100 * ONE_GAS)
-            .await
-            .context("funding the node account")?;
 
         let owner = Actor::new(chain.rpc().clone(), vec![Account::single(user.clone())])
             .await
             .context("building the user's actor")?;
-        progress("deploying the gateway contract (owner: the user account)");
-        let gateway = ContractManagement::new(chain.rpc().clone())
-            .deploy(
-                &owner,
-                &gateway_contract.nef,
-                &gateway_contract.manifest,
-                Arg::Null,
-            )
-            .await
-            .context("deploying the gateway contract")?
-            .hash;
         progress(&format!(
-            "registering the node key with the gateway {gateway}"
+            "funding the node account with {NODE_GAS} GAS (it pays for fulfilment transactions), \
+             deploying the gateway contract (owner: the user account) and registering the node key (addNode)"
         ));
-        owner
-            .call(
-                &gateway,
-                "addNode",
-                &[Arg::PublicKey(node_key.public_key())],
-            )
-            .await
-            .context("registering the node key (addNode)")?
-            .into_halt()
-            .context("registering the node key (addNode)")?;
+        let gateway = deploy_gateway(
+            &chain,
+            &gateway_contract,
+            &owner,
+            &node_key.public_key(),
+            NODE_GAS * ONE_GAS,
+        )
+        .await
+        .context("deploying the gateway contract and registering the node key")?;
+        progress(&format!("gateway deployed at {gateway}"));
 
         progress(
             "starting the node (nsl serve, SQLite, oracle service on; dev egress policy allows http and private hosts)",
