@@ -25,8 +25,8 @@ use nsl_e2e::{
 };
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
-    NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, OutboxWrite, RequestDetail,
-    RequestFilter, RequestKind, RequestRow, RequestState, ServiceConfig,
+    ChainEntry, NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, OutboxWrite,
+    RequestDetail, RequestFilter, RequestKind, RequestRow, RequestState, ServiceConfig,
 };
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 use tokio::sync::watch;
@@ -421,6 +421,26 @@ struct CrashAfterOutbox {
 
 #[async_trait]
 impl OracleStore for CrashAfterOutbox {
+    async fn record_requests(
+        &self,
+        chain: &str,
+        requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>> {
+        self.inner
+            .record_requests(chain, requests, claim, now)
+            .await
+    }
+    async fn enter_chain(
+        &self,
+        chain: &str,
+        source: &str,
+        genesis: &str,
+        now: UnixMillis,
+    ) -> StoreResult<ChainEntry> {
+        self.inner.enter_chain(chain, source, genesis, now).await
+    }
     async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>> {
         self.inner.cursor(chain, source).await
     }
