@@ -21,6 +21,9 @@
 //! - The signed transaction is stored before it is broadcast. After a crash the stored bytes are
 //!   broadcast again (same hash, so the chain answers at most once); a response is rebuilt only
 //!   after its validUntilBlock has passed without inclusion.
+//! - The follower's cursor belongs to one chain (magic + genesis hash): at start, a cursor of
+//!   another chain is retired with its unfinished rows (`expired`, nothing sent to the new
+//!   chain), and requests still pending in the OracleContract are recorded (native catch-up).
 //! - Fetch problems are answers (a response code), never retries; RPC problems are retried (the
 //!   claim is released, or the outbox entry is re-sent on the next sender round).
 //! - The node key is used only to sign; it never appears in logs or errors.
