@@ -25,8 +25,8 @@ use nsl_e2e::{
 };
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
-    NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, OutboxWrite, RequestDetail,
-    RequestFilter, RequestKind, RequestRow, RequestState, ServiceConfig,
+    ChainEntry, NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, OutboxWrite,
+    RequestDetail, RequestFilter, RequestKind, RequestRow, RequestState, ServiceConfig,
 };
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 use tokio::sync::watch;
@@ -421,6 +421,26 @@ struct CrashAfterOutbox {
 
 #[async_trait]
 impl OracleStore for CrashAfterOutbox {
+    async fn record_requests(
+        &self,
+        chain: &str,
+        requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>> {
+        self.inner
+            .record_requests(chain, requests, claim, now)
+            .await
+    }
+    async fn enter_chain(
+        &self,
+        chain: &str,
+        source: &str,
+        genesis: &str,
+        now: UnixMillis,
+    ) -> StoreResult<ChainEntry> {
+        self.inner.enter_chain(chain, source, genesis, now).await
+    }
     async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>> {
         self.inner.cursor(chain, source).await
     }
@@ -709,6 +729,158 @@ async fn a_response_that_faults_on_chain_ends_failed_without_a_rebuild() {
         "rebuilt: {states:?}"
     );
     assert_eq!(service_responses(&env, row.block_index, id).await, 0);
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// The follower's cursor of chain `neo:<magic>` (the chains started here share the magic).
+async fn follower_cursor(store: &Store, env: &Env) -> i64 {
+    let magic = env.chain.network_magic();
+    store
+        .cursor(&format!("neo:{magic}"), "oracle")
+        .await
+        .unwrap()
+        .unwrap_or(0)
+}
+
+/// Wait for `store`'s row with `pred`, or fail after a minute.
+async fn row_where(store: &Store, what: &str, pred: impl Fn(&RequestRow) -> bool) -> RequestRow {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let rows = store
+            .list_requests(&RequestFilter {
+                limit: 100,
+                ..RequestFilter::default()
+            })
+            .await
+            .unwrap();
+        if let Some(r) = rows.iter().find(|r| pred(r)) {
+            return r.clone();
+        }
+        assert!(Instant::now() < deadline, "no row: {what}: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A second `nsl dev` in the same data dir: a fresh chain B (same magic, lower height) replaces
+/// chain A under the same database. The node must follow B at once (not wait for B to pass A's
+/// height), and nothing of A is sent to B: A's response left in the outbox by a crash ends
+/// `expired` with the reason, and is never broadcast.
+#[tokio::test]
+async fn a_fresh_chain_in_the_same_database_is_followed_at_once_and_gets_nothing_of_the_old_one() {
+    // A runs fast (its cursor gets far ahead); B is slower, so its height stays below A's.
+    let (a, b) = tokio::join!(
+        setup_with(test_block_time()),
+        setup_with(Duration::from_millis(500))
+    );
+    assert_eq!(a.chain.network_magic(), b.chain.network_magic());
+    let store = a.store().await;
+    let instance = |c: &mut ServiceConfig| c.instance = "node-1".into();
+
+    // On A: a native request answered, then a gateway response left in the outbox by a crash
+    // (the service runs on, moving the cursor, until A is far ahead of B).
+    let (stop, task) = a.start_configured(Arc::new(store.clone()), instance).await;
+    a.native_request("$.data.price").await;
+    assert_eq!(a.native_responses(1).await, 1);
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let crashing = Arc::new(CrashAfterOutbox {
+        inner: store.clone(),
+        armed: AtomicBool::new(true),
+    });
+    let (stop, task) = a.start_configured(crashing, instance).await;
+    a.gateway_request("$.data.price").await;
+    let stuck = row_where(&store, "A's outbox row", |r| {
+        r.state == RequestState::Outbox
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let b_height = i64::from(b.rpc().get_block_count().await.unwrap());
+        if follower_cursor(&store, &a).await > b_height + 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "chain A never got ahead of B");
+        tokio::time::sleep(test_block_time()).await;
+    }
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let a_cursor = follower_cursor(&store, &a).await;
+
+    // Same database, chain B: a native request made before the node starts on it.
+    b.native_request("$.data.price").await;
+    let (stop, task) = b
+        .start_via(Arc::new(store.clone()), b.rpc(), instance)
+        .await;
+    assert_eq!(b.native_responses(1).await, 1, "B's request not answered");
+    let answered = row_where(&store, "B's confirmed row", |r| {
+        r.state == RequestState::Confirmed
+            && !r.chain.contains('@')
+            && r.kind == RequestKind::Native
+    })
+    .await;
+    // Answered while B was still below A's old height: the follower did not wait for it.
+    assert!(
+        answered.confirmed_block.unwrap() < a_cursor,
+        "answered at B's block {:?}, A's cursor was {a_cursor}",
+        answered.confirmed_block
+    );
+    // A's stuck response: expired with the reason, under A's retired chain key, never sent.
+    let old = store.request(&stuck.id).await.unwrap().unwrap();
+    assert_eq!(old.request.state, RequestState::Expired, "{old:?}");
+    assert!(old.request.chain.starts_with(&format!("{}@", stuck.chain)));
+    assert!(old.outbox.is_none());
+    assert!(
+        old.history
+            .last()
+            .and_then(|h| h.detail.as_deref())
+            .is_some_and(|d| d.contains("chain reset")),
+        "{:?}",
+        old.history
+    );
+    assert!(!states(&old).contains(&"sent"));
+    let hash = stuck.response_tx_hash.unwrap().parse().unwrap();
+    assert!(b.rpc().get_transaction_height(&hash).await.is_err());
+    // B's cursor now belongs to B: a restart on B resumes from it.
+    assert!(follower_cursor(&store, &b).await > 0);
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+/// Native oracle catch-up: a request made before the node's start block (the follower never
+/// reads its block) and one made while the node is down are both answered after start, each
+/// recorded once.
+#[tokio::test]
+async fn native_requests_made_before_the_start_block_or_while_down_are_answered() {
+    let env = setup().await;
+    let store = env.store().await;
+    env.native_request("$.data.price").await;
+    // The next block: the request's block is below it, so only the catch-up can find it.
+    let start = env.rpc().get_block_count().await.unwrap();
+    let config = move |c: &mut ServiceConfig| {
+        c.instance = "node-1".into();
+        c.start_block = Some(start);
+    };
+    let (stop, task) = env.start_configured(Arc::new(store.clone()), config).await;
+    assert_eq!(
+        env.native_responses(1).await,
+        1,
+        "request before the start block"
+    );
+    let early = row_where(&store, "the early request confirmed", |r| {
+        r.state == RequestState::Confirmed
+    })
+    .await;
+    assert!(early.block_index < i64::from(start));
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+
+    env.native_request("$.data.price").await;
+    let (stop, task) = env.start_configured(Arc::new(store.clone()), config).await;
+    assert_eq!(env.native_responses(2).await, 2, "request made while down");
+    let rows = confirmed_rows(&store, 2).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.request.kind == RequestKind::Native));
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 }

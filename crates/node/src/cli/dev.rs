@@ -222,6 +222,11 @@ impl DevEnvironment {
         .await
         .context("starting the privnet")?;
         progress(&format!("privnet up at {}", chain.rpc_url()));
+        progress(
+            "the chain is new on every start (in memory); the node's database in this directory \
+             is kept, and its oracle resets its chain state when it finds another chain \
+             (requests of the old chain end expired, none is sent to this one)",
+        );
         let gateway_contract = compile
             .await
             .context("compiling the gateway contract")?

@@ -36,8 +36,8 @@ use neo_rpc::{ONE_GAS, RpcClient};
 use nsl_e2e::{OracleChain, OracleChainConfig, price_server};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
-    NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter, RequestRow,
-    RequestState, ServiceConfig,
+    ChainEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter,
+    RequestRow, RequestState, ServiceConfig,
 };
 use nsl_store::{Backend, StoreResult, UnixMillis, test_utils::TestDb};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -251,6 +251,32 @@ macro_rules! timed {
 
 #[async_trait]
 impl OracleStore for TimedStore {
+    async fn record_requests(
+        &self,
+        chain: &str,
+        requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>> {
+        timed!(
+            self,
+            "record_requests",
+            self.inner.record_requests(chain, requests, claim, now)
+        )
+    }
+    async fn enter_chain(
+        &self,
+        chain: &str,
+        source: &str,
+        genesis: &str,
+        now: UnixMillis,
+    ) -> StoreResult<ChainEntry> {
+        timed!(
+            self,
+            "enter_chain",
+            self.inner.enter_chain(chain, source, genesis, now)
+        )
+    }
     async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>> {
         timed!(self, "cursor", self.inner.cursor(chain, source))
     }

@@ -34,7 +34,16 @@ pub(crate) async fn run(
             wake.clone(),
         )))
     });
+    let mut caught_up = false;
     loop {
+        if !caught_up {
+            match catch_up(&shared).await {
+                Ok(()) => caught_up = true,
+                Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
+                Err(e) => tracing::warn!(error = %e,
+                    "oracle follower: native catch-up failed, retrying"),
+            }
+        }
         match step(&shared, &shutdown).await {
             Ok(()) => {}
             Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
@@ -189,6 +198,70 @@ async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<
         }
         metrics::gauge!("nsl_oracle_follower_block").set(next as f64);
         next += 1;
+    }
+    Ok(())
+}
+
+/// Native oracle catch-up at start: every request still pending in the OracleContract's
+/// storage (`findstorage` on prefix `0x07`) that has no row yet becomes one, as if the follower
+/// had seen its `OracleRequest` event: made while the node was down and behind a reset cursor,
+/// or before `start_block` / the first start's height. Rows the follower already has (same tx
+/// hash and notification index) are skipped, so this and the follower never record a request
+/// twice. A request whose transaction cannot be read is logged and skipped.
+async fn catch_up(shared: &Arc<Shared>) -> Result<(), ServiceError> {
+    let pending = shared.native.pending_requests().await?;
+    let mut requests = Vec::new();
+    for (id, req) in &pending {
+        let tx = req.original_txid;
+        let found = async {
+            let height = shared.rpc.get_transaction_height(&tx).await?;
+            let log = shared.rpc.get_application_log(&tx).await?;
+            Ok::<_, neo_rpc::Error>((height, log))
+        }
+        .await;
+        let (height, log) = match found {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, request = id, tx = %tx,
+                    "oracle catch-up: pending request's transaction unreadable, skipped");
+                continue;
+            }
+        };
+        // The same numbering as the follower's: notifications of HALTed executions in order.
+        let notifications = log
+            .executions
+            .iter()
+            .filter(|e| e.vmstate == VmState::Halt)
+            .flat_map(|e| e.notifications.iter());
+        for (i, n) in notifications.enumerate() {
+            if matches!(parse_oracle_request(n), Ok(Some(ev)) if ev.id == *id)
+                && let Some(r) = request_of(shared, n, &tx.to_string(), i, i64::from(height))
+            {
+                requests.push(r);
+            }
+        }
+    }
+    let now = now_ms();
+    let lease = i64::try_from(shared.config.claim_lease.as_millis()).unwrap_or(i64::MAX);
+    let rows = shared
+        .store
+        .record_requests(
+            &shared.chain,
+            &requests,
+            Some((&shared.config.instance, now.saturating_add(lease))),
+            now,
+        )
+        .await?;
+    tracing::info!(
+        pending = pending.len(),
+        new = rows.len(),
+        "oracle catch-up: native requests pending on chain checked"
+    );
+    for row in rows {
+        metrics::counter!("nsl_oracle_requests_seen_total", "kind" => row.kind.as_str(),
+            "service" => row.service.clone())
+        .increment(1);
+        let _ = shared.work.send(Work { row, seen: None });
     }
     Ok(())
 }

@@ -21,6 +21,9 @@
 //! - The signed transaction is stored before it is broadcast. After a crash the stored bytes are
 //!   broadcast again (same hash, so the chain answers at most once); a response is rebuilt only
 //!   after its validUntilBlock has passed without inclusion.
+//! - The follower's cursor belongs to one chain (magic + genesis hash): at start, a cursor of
+//!   another chain is retired with its unfinished rows (`expired`, nothing sent to the new
+//!   chain), and requests still pending in the OracleContract are recorded (native catch-up).
 //! - Fetch problems are answers (a response code), never retries; RPC problems are retried (the
 //!   claim is released, or the outbox entry is re-sent on the next sender round).
 //! - The node key is used only to sign; it never appears in logs or errors.
@@ -44,8 +47,8 @@ pub use handler::{GatewayCall, GatewayHandler};
 pub use worker::SYSTEM_FEE_MARGIN;
 
 pub use store::{
-    HistoryEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter,
-    RequestKind, RequestRow, RequestState,
+    ChainEntry, HistoryEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail,
+    RequestFilter, RequestKind, RequestRow, RequestState, RetiredChain,
 };
 
 use crate::native::NativeOracle;
@@ -153,6 +156,8 @@ pub(crate) struct Shared {
     pub(crate) node_account: UInt160,
     pub(crate) config: ServiceConfig,
     pub(crate) chain: String,
+    /// Hash of the chain's block 0 (`0x` hex): with the magic in `chain`, its identity.
+    pub(crate) genesis: String,
     /// Answerers of service types other than `oracle`.
     pub(crate) handlers: handler::Handlers,
     /// Rows the follower recorded (claimed for this instance), for the workers.
@@ -205,6 +210,9 @@ impl OracleService {
         let handlers = handler::index(handlers)?;
         let native = NativeOracle::connect(rpc.clone(), egress.clone(), key.0.clone()).await?;
         let chain = format!("neo:{}", rpc.get_version().await?.protocol.network);
+        // The chain's identity beside its magic: a fresh chain with the same magic (a restarted
+        // `nsl dev`) has another genesis block.
+        let genesis = rpc.get_block(0u32).await?.hash.to_string();
         if let Some(gateway) = &config.gateway {
             // The owner's witness administers the gateway (nodes, fees, code updates): a node
             // key that is also the owner would put that power in every transaction the node
@@ -250,6 +258,7 @@ impl OracleService {
                 node_account: key.0.script_hash(),
                 config,
                 chain,
+                genesis,
                 handlers,
                 work: work_tx,
                 sent: sent_tx,
@@ -338,6 +347,7 @@ impl OracleService {
             tracing::info!(released, instance = %shared.config.instance,
                 "took back requests claimed before the restart");
         }
+        enter_chain(&shared).await?;
         let follower = tokio::spawn(follower::run(shared.clone(), shutdown.clone()));
         let workers = tokio::spawn(worker::run_workers(shared.clone(), work, shutdown.clone()));
         let sender = tokio::spawn(worker::run_sender(shared.clone(), blocks, shutdown));
@@ -362,6 +372,47 @@ impl OracleService {
         }
         Ok(())
     }
+}
+
+/// Check the stored cursor against the chain the node is on (see [`OracleStore::enter_chain`])
+/// and say what happened: resume, adopt (pre-0011 cursor), or reset (another chain).
+async fn enter_chain(shared: &Shared) -> Result<(), ServiceError> {
+    let entry = shared
+        .store
+        .enter_chain(
+            &shared.chain,
+            FOLLOWER_SOURCE,
+            &shared.genesis,
+            nsl_store::now_ms(),
+        )
+        .await?;
+    for old in &entry.retired {
+        tracing::warn!(
+            old_chain = %old.chain,
+            old_genesis = old.genesis.as_deref().unwrap_or("unknown"),
+            old_next_block = old.next_block,
+            new_chain = %shared.chain,
+            new_genesis = %shared.genesis,
+            expired = old.expired,
+            rows_now_under = %old.renamed_to,
+            "oracle: the node is on another chain than the stored cursor (fresh chain in the same \
+             data dir?): its follower state is reset, its unfinished requests end expired and \
+             nothing of it is sent to the new chain"
+        );
+    }
+    if entry.adopted {
+        tracing::info!(chain = %shared.chain, genesis = %shared.genesis,
+            "oracle: cursor without chain identity (written before migration 0011) adopts this chain");
+    }
+    match entry.resume_at {
+        Some(next) => {
+            tracing::info!(chain = %shared.chain, genesis = %shared.genesis, next_block = next,
+            "oracle: resuming the follower")
+        }
+        None => tracing::info!(chain = %shared.chain, genesis = %shared.genesis,
+            start_block = ?shared.config.start_block, "oracle: no cursor for this chain, starting fresh"),
+    }
+    Ok(())
 }
 
 /// Wait for `interval` or until shutdown; `true` when shutting down.

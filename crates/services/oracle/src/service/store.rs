@@ -250,10 +250,37 @@ pub struct RequestFilter {
     pub offset: i64,
 }
 
+/// What [`OracleStore::enter_chain`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainEntry {
+    /// A cursor of this chain without a genesis took the current one (pre-0011 data).
+    pub adopted: bool,
+    /// The next block of the current chain's cursor, when one was kept or adopted.
+    pub resume_at: Option<i64>,
+    /// Chains whose cursor and rows were retired.
+    pub retired: Vec<RetiredChain>,
+}
+
+/// A chain the node no longer follows (see [`OracleStore::enter_chain`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredChain {
+    /// Its `neo:<magic>` key.
+    pub chain: String,
+    /// Its genesis hash, when the cursor knew it.
+    pub genesis: Option<String>,
+    /// The block its cursor was at.
+    pub next_block: i64,
+    /// The chain key its rows now have.
+    pub renamed_to: String,
+    /// Unfinished rows that ended `expired`.
+    pub expired: u64,
+}
+
 /// Persistence of the oracle service. Object safe; implemented by [`nsl_store::Store`].
 #[async_trait]
 pub trait OracleStore: Send + Sync {
-    /// The follower's next block for `(chain, source)`, `None` before the first block.
+    /// The follower's next block for `(chain, source)`, `None` before the first block (also
+    /// when [`OracleStore::enter_chain`] only recorded the chain's genesis).
     async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>>;
 
     /// Insert the requests of one block (idempotently) and set the cursor to `next_block`, in
@@ -268,6 +295,35 @@ pub trait OracleStore: Send + Sync {
         claim: Option<(&str, UnixMillis)>,
         now: UnixMillis,
     ) -> StoreResult<Vec<RequestRow>>;
+
+    /// Insert requests found outside the follower (the native oracle's catch-up at start)
+    /// idempotently, without moving the cursor: a request the follower already recorded (same
+    /// `(chain, tx hash, notification index)`) is skipped. Returns the rows that were new (claimed
+    /// for `claim` when given).
+    async fn record_requests(
+        &self,
+        chain: &str,
+        requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>>;
+
+    /// At start: check the `source` cursors against the chain the node is on (`chain` =
+    /// `neo:<magic>`, `genesis` = its block 0 hash), in one transaction. A cursor of `chain`
+    /// with the same genesis is kept (resume); one without a genesis (written before migration
+    /// 0011) adopts `genesis`; any other cursor of `source` (another genesis, or another magic)
+    /// belongs to a chain the node no longer follows and is retired: the cursor is deleted, its
+    /// unfinished rows end `expired` (their responses would be meaningless on the new chain, and
+    /// their outbox entries are dropped so nothing is sent), and all its rows move to chain
+    /// `<chain>@<old genesis>#<now>` so that they keep their history but no longer collide with the
+    /// new chain's.
+    async fn enter_chain(
+        &self,
+        chain: &str,
+        source: &str,
+        genesis: &str,
+        now: UnixMillis,
+    ) -> StoreResult<ChainEntry>;
 
     /// Claim up to `limit` rows in `seen` or `fetched` whose claim is free or expired, for
     /// `owner` until `until`. Each claim adds one to the row's `attempts` (a claim made by
@@ -489,15 +545,92 @@ async fn write_outbox(
     Ok(true)
 }
 
+/// Insert `requests` of `chain` (skipping those already recorded); the new rows.
+async fn insert_requests(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    chain: &str,
+    requests: &[NewRequest],
+    claim: Option<(&str, UnixMillis)>,
+    now: UnixMillis,
+) -> StoreResult<Vec<RequestRow>> {
+    let (claimed_by, claim_until) = match claim {
+        Some((owner, until)) => (Some(owner.to_string()), Some(until)),
+        None => (None, None),
+    };
+    let mut inserted = Vec::new();
+    for r in requests {
+        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let res = sqlx::query(
+                "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
+                 block_index, request_id, requester, url, filter, invalid, service, payload, \
+                 gas_budget, state, claimed_by, claim_until, attempts, created_at, updated_at) VALUES ($1, \
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'seen', $15, $16, $17, $18, \
+                 $18) \
+                 ON CONFLICT (chain, tx_hash, notification_index) DO NOTHING",
+            )
+            .bind(id.clone())
+            .bind(chain)
+            .bind(r.kind.as_str())
+            .bind(r.tx_hash.clone())
+            .bind(r.notification_index)
+            .bind(r.block_index)
+            .bind(r.request_id)
+            .bind(r.requester.clone())
+            .bind(r.url.clone())
+            .bind(r.filter.clone())
+            .bind(r.invalid.clone())
+            .bind(r.service.clone())
+            .bind(r.payload.clone())
+            .bind(r.gas_budget)
+            .bind(claimed_by.clone())
+            .bind(claim_until)
+            .bind(i64::from(claim.is_some()))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        if res.rows_affected() == 1 {
+            let detail = format!("block {} tx {}", r.block_index, r.tx_hash);
+            history(&mut **tx, &id, RequestState::Seen, now, Some(&detail)).await?;
+            inserted.push(RequestRow {
+                id,
+                chain: chain.to_string(),
+                kind: r.kind,
+                tx_hash: r.tx_hash.clone(),
+                notification_index: r.notification_index,
+                block_index: r.block_index,
+                request_id: r.request_id,
+                requester: r.requester.clone(),
+                url: r.url.clone(),
+                filter: r.filter.clone(),
+                invalid: r.invalid.clone(),
+                service: r.service.clone(),
+                payload: r.payload.clone(),
+                gas_budget: r.gas_budget,
+                state: RequestState::Seen,
+                code: None,
+                result: None,
+                response_tx_hash: None,
+                confirmed_block: None,
+                attempts: i64::from(claim.is_some()),
+                created_at: now,
+                updated_at: now,
+            });
+        }
+    }
+    Ok(inserted)
+}
+
 #[async_trait]
 impl OracleStore for Store {
     async fn cursor(&self, chain: &str, source: &str) -> StoreResult<Option<i64>> {
-        let row =
-            sqlx::query("SELECT next_block FROM oracle_cursors WHERE chain = $1 AND source = $2")
-                .bind(chain)
-                .bind(source)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query(
+            "SELECT next_block FROM oracle_cursors WHERE chain = $1 AND source = $2 \
+                 AND next_block >= 0",
+        )
+        .bind(chain)
+        .bind(source)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?)
     }
 
@@ -524,72 +657,137 @@ impl OracleStore for Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let (claimed_by, claim_until) = match claim {
-            Some((owner, until)) => (Some(owner.to_string()), Some(until)),
-            None => (None, None),
-        };
-        let mut inserted = Vec::new();
-        for r in requests {
-            let id = uuid::Uuid::new_v4().hyphenated().to_string();
-            let res = sqlx::query(
-                "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
-                 block_index, request_id, requester, url, filter, invalid, service, payload, \
-                 gas_budget, state, claimed_by, claim_until, attempts, created_at, updated_at) VALUES ($1, \
-                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'seen', $15, $16, $17, $18, \
-                 $18) \
-                 ON CONFLICT (chain, tx_hash, notification_index) DO NOTHING",
-            )
-            .bind(id.clone())
-            .bind(chain)
-            .bind(r.kind.as_str())
-            .bind(r.tx_hash.clone())
-            .bind(r.notification_index)
-            .bind(r.block_index)
-            .bind(r.request_id)
-            .bind(r.requester.clone())
-            .bind(r.url.clone())
-            .bind(r.filter.clone())
-            .bind(r.invalid.clone())
-            .bind(r.service.clone())
-            .bind(r.payload.clone())
-            .bind(r.gas_budget)
-            .bind(claimed_by.clone())
-            .bind(claim_until)
-            .bind(i64::from(claim.is_some()))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if res.rows_affected() == 1 {
-                let detail = format!("block {} tx {}", r.block_index, r.tx_hash);
-                history(&mut *tx, &id, RequestState::Seen, now, Some(&detail)).await?;
-                inserted.push(RequestRow {
-                    id,
-                    chain: chain.to_string(),
-                    kind: r.kind,
-                    tx_hash: r.tx_hash.clone(),
-                    notification_index: r.notification_index,
-                    block_index: r.block_index,
-                    request_id: r.request_id,
-                    requester: r.requester.clone(),
-                    url: r.url.clone(),
-                    filter: r.filter.clone(),
-                    invalid: r.invalid.clone(),
-                    service: r.service.clone(),
-                    payload: r.payload.clone(),
-                    gas_budget: r.gas_budget,
-                    state: RequestState::Seen,
-                    code: None,
-                    result: None,
-                    response_tx_hash: None,
-                    confirmed_block: None,
-                    attempts: i64::from(claim.is_some()),
-                    created_at: now,
-                    updated_at: now,
-                });
-            }
-        }
+        let inserted = insert_requests(&mut tx, chain, requests, claim, now).await?;
         tx.commit().await?;
         Ok(inserted)
+    }
+
+    async fn record_requests(
+        &self,
+        chain: &str,
+        requests: &[NewRequest],
+        claim: Option<(&str, UnixMillis)>,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<RequestRow>> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = insert_requests(&mut tx, chain, requests, claim, now).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn enter_chain(
+        &self,
+        chain: &str,
+        source: &str,
+        genesis: &str,
+        now: UnixMillis,
+    ) -> StoreResult<ChainEntry> {
+        let mut tx = self.pool().begin().await?;
+        // First statement is a write: takes SQLite's write lock up front (two processes
+        // starting at once see each other's decision).
+        sqlx::query("UPDATE oracle_cursors SET genesis = genesis WHERE source = $1")
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        let cursors =
+            sqlx::query("SELECT chain, next_block, genesis FROM oracle_cursors WHERE source = $1")
+                .bind(source)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut entry = ChainEntry::default();
+        for c in cursors {
+            let (old_chain, next_block, old_genesis): (String, i64, Option<String>) =
+                (c.try_get(0)?, c.try_get(1)?, c.try_get(2)?);
+            if old_chain == chain {
+                match old_genesis.as_deref() {
+                    Some(g) if g == genesis => {
+                        entry.resume_at = Some(next_block);
+                        continue;
+                    }
+                    None => {
+                        sqlx::query(
+                            "UPDATE oracle_cursors SET genesis = $1, updated_at = $2 \
+                             WHERE chain = $3 AND source = $4",
+                        )
+                        .bind(genesis)
+                        .bind(now)
+                        .bind(chain)
+                        .bind(source)
+                        .execute(&mut *tx)
+                        .await?;
+                        entry.adopted = true;
+                        entry.resume_at = Some(next_block);
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+            }
+            let renamed_to = format!(
+                "{old_chain}@{}#{now}",
+                old_genesis.as_deref().unwrap_or("unknown")
+            );
+            let reason = format!(
+                "chain reset: the node now follows {chain} genesis {genesis}; this request \
+                 was made on {old_chain} genesis {}",
+                old_genesis.as_deref().unwrap_or("unknown")
+            );
+            let open = sqlx::query(
+                "SELECT id FROM oracle_requests WHERE chain = $1 \
+                 AND state NOT IN ('confirmed', 'failed', 'expired')",
+            )
+            .bind(old_chain.clone())
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &open {
+                let id: String = row.try_get(0)?;
+                sqlx::query("DELETE FROM oracle_outbox WHERE request = $1")
+                    .bind(id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE oracle_requests SET state = 'expired', claimed_by = NULL, \
+                     claim_until = NULL, updated_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id.clone())
+                .execute(&mut *tx)
+                .await?;
+                history(&mut *tx, &id, RequestState::Expired, now, Some(&reason)).await?;
+            }
+            sqlx::query("UPDATE oracle_requests SET chain = $1 WHERE chain = $2")
+                .bind(renamed_to.clone())
+                .bind(old_chain.clone())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM oracle_cursors WHERE chain = $1 AND source = $2")
+                .bind(old_chain.clone())
+                .bind(source)
+                .execute(&mut *tx)
+                .await?;
+            entry.retired.push(RetiredChain {
+                chain: old_chain,
+                genesis: old_genesis,
+                next_block,
+                renamed_to,
+                expired: open.len() as u64,
+            });
+        }
+        if entry.resume_at.is_none() {
+            // No cursor of this chain yet: remember its genesis now, so that the first cursor
+            // write (the follower's first block) is bound to it.
+            sqlx::query(
+                "INSERT INTO oracle_cursors (chain, source, next_block, updated_at, genesis) \
+                 VALUES ($1, $2, -1, $3, $4)",
+            )
+            .bind(chain)
+            .bind(source)
+            .bind(now)
+            .bind(genesis)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(entry)
     }
 
     async fn claim(
@@ -1305,6 +1503,128 @@ mod tests {
             attempts(s.claim("me", 9_000, 10, 5_006).await.unwrap()),
             Some(1)
         );
+    }
+
+    /// A fresh chain under the same magic (a restarted `nsl dev`) retires the old chain's
+    /// cursor and unfinished rows; the same chain resumes; a pre-0011 cursor adopts.
+    async fn chain_identity(db: Db) {
+        let s = &db.store;
+        // Pre-0011 data: a cursor without genesis, one row sent (outbox), one confirmed.
+        let reqs = [
+            req("0xaa", 0, RequestKind::Native),
+            req("0xbb", 0, RequestKind::Gateway),
+        ];
+        let rows = s
+            .record_block("neo:1", "oracle", 50, &reqs, Some(("a", 10_000)), 100)
+            .await
+            .unwrap();
+        let outbox = |id: &str, tx: &str| OutboxRow {
+            request: id.into(),
+            tx_hash: tx.into(),
+            tx: vec![1, 2, 3],
+            valid_until_block: 99,
+            attempts: 0,
+        };
+        assert!(write(s, "a", &outbox(&rows[0].id, "0xr0"), Some(b"x"), 110).await);
+        assert!(write(s, "a", &outbox(&rows[1].id, "0xr1"), Some(b"y"), 110).await);
+        assert!(s.mark_confirmed(&rows[1].id, 45, 120).await.unwrap());
+
+        let entry = s
+            .enter_chain("neo:1", "oracle", "0xgen_a", 200)
+            .await
+            .unwrap();
+        assert!(entry.adopted);
+        assert_eq!(entry.resume_at, Some(50));
+        assert!(entry.retired.is_empty());
+        // Same chain again: resume, nothing retired.
+        let entry = s
+            .enter_chain("neo:1", "oracle", "0xgen_a", 210)
+            .await
+            .unwrap();
+        assert_eq!(
+            entry,
+            ChainEntry {
+                adopted: false,
+                resume_at: Some(50),
+                retired: vec![]
+            }
+        );
+        assert_eq!(s.cursor("neo:1", "oracle").await.unwrap(), Some(50));
+
+        // A fresh chain with the same magic: the old cursor and the sent row are retired.
+        let entry = s
+            .enter_chain("neo:1", "oracle", "0xgen_b", 300)
+            .await
+            .unwrap();
+        assert_eq!(entry.resume_at, None);
+        assert_eq!(entry.retired.len(), 1);
+        let old = &entry.retired[0];
+        assert_eq!(
+            (
+                old.chain.as_str(),
+                old.genesis.as_deref(),
+                old.next_block,
+                old.expired
+            ),
+            ("neo:1", Some("0xgen_a"), 50, 1)
+        );
+        assert_eq!(s.cursor("neo:1", "oracle").await.unwrap(), None);
+        // Nothing of the old chain is left to send, and its rows keep their history.
+        assert!(s.in_flight().await.unwrap().is_empty());
+        assert!(s.claim("w", 10_000, 10, 310).await.unwrap().is_empty());
+        let sent = s.request(&rows[0].id).await.unwrap().unwrap();
+        assert_eq!(sent.request.state, RequestState::Expired);
+        assert_eq!(sent.request.chain, old.renamed_to);
+        assert!(sent.outbox.is_none());
+        let last = sent.history.last().unwrap();
+        assert!(
+            last.detail.as_deref().unwrap().contains("chain reset"),
+            "{last:?}"
+        );
+        let done = s.request(&rows[1].id).await.unwrap().unwrap();
+        assert_eq!(done.request.state, RequestState::Confirmed);
+        // The new chain records its own requests, even with the same tx hash as the old chain's.
+        let new = s
+            .record_block("neo:1", "oracle", 3, &reqs[..1], None, 320)
+            .await
+            .unwrap();
+        assert_eq!(new.len(), 1);
+        assert_eq!(s.cursor("neo:1", "oracle").await.unwrap(), Some(3));
+        // The new cursor kept the new chain's genesis: a restart on it resumes.
+        let entry = s
+            .enter_chain("neo:1", "oracle", "0xgen_b", 400)
+            .await
+            .unwrap();
+        assert_eq!(
+            (entry.adopted, entry.resume_at, entry.retired.len()),
+            (false, Some(3), 0)
+        );
+        // Catch-up rows are idempotent with the follower's.
+        let again = s
+            .record_requests("neo:1", &reqs, Some(("w", 10_000)), 410)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].tx_hash, "0xbb");
+        assert_eq!(again[0].attempts, 1);
+        // Another magic: the chain of magic 1 is retired too.
+        let entry = s
+            .enter_chain("neo:2", "oracle", "0xgen_c", 500)
+            .await
+            .unwrap();
+        assert_eq!(entry.retired.len(), 1);
+        assert_eq!(entry.retired[0].expired, 2);
+        assert_eq!(s.cursor("neo:1", "oracle").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn chain_identity_sqlite() {
+        chain_identity(sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn chain_identity_postgres() {
+        chain_identity(postgres().await).await;
     }
 
     #[tokio::test]
