@@ -122,6 +122,34 @@ type Running = (
 );
 
 impl Env {
+    /// Deploy `testing/e2e/contracts/hostile_consumer.py` (gateway as deploy data) and give it a
+    /// 5 GAS deposit at the gateway.
+    async fn deploy_hostile_consumer(&self) -> UInt160 {
+        let contract =
+            nsl_e2e::compile_repo_contract("testing/e2e/contracts/hostile_consumer.py").await;
+        let hostile = ContractManagement::new(self.rpc().clone())
+            .deploy(
+                &self.user,
+                &contract.nef,
+                &contract.manifest,
+                Arg::Hash160(self.gateway),
+            )
+            .await
+            .expect("deploy the hostile consumer")
+            .hash;
+        Nep17::gas(self.rpc().clone())
+            .transfer(
+                &self.user,
+                &self.gateway,
+                5 * ONE_GAS,
+                Arg::Hash160(hostile),
+            )
+            .await
+            .and_then(TxOutcome::into_halt)
+            .expect("deposit for the hostile consumer");
+        hostile
+    }
+
     async fn start(&self) -> Running {
         self.start_with(service_config(self)).await
     }
@@ -224,23 +252,7 @@ impl Env {
 #[tokio::test]
 async fn hostile_callback_cannot_fulfil_another_consumers_request() {
     let env = setup().await;
-    let hostile_c =
-        nsl_e2e::compile_repo_contract("testing/e2e/contracts/hostile_consumer.py").await;
-    let hostile = ContractManagement::new(env.rpc().clone())
-        .deploy(
-            &env.user,
-            &hostile_c.nef,
-            &hostile_c.manifest,
-            Arg::Hash160(env.gateway),
-        )
-        .await
-        .expect("deploy the hostile consumer")
-        .hash;
-    Nep17::gas(env.rpc().clone())
-        .transfer(&env.user, &env.gateway, 5 * ONE_GAS, Arg::Hash160(hostile))
-        .await
-        .and_then(TxOutcome::into_halt)
-        .expect("deposit for the hostile consumer");
+    let hostile = env.deploy_hostile_consumer().await;
     let (stop, task) = env.start().await;
 
     // The victim asks for a source that answers only when the test says so: its request stays
@@ -561,23 +573,7 @@ async fn large_result_is_paid_by_the_requester() {
 #[tokio::test]
 async fn response_that_faults_only_on_chain_is_not_rebuilt() {
     let env = setup().await;
-    let hostile_c =
-        nsl_e2e::compile_repo_contract("testing/e2e/contracts/hostile_consumer.py").await;
-    let hostile = ContractManagement::new(env.rpc().clone())
-        .deploy(
-            &env.user,
-            &hostile_c.nef,
-            &hostile_c.manifest,
-            Arg::Hash160(env.gateway),
-        )
-        .await
-        .expect("deploy the hostile consumer")
-        .hash;
-    Nep17::gas(env.rpc().clone())
-        .transfer(&env.user, &env.gateway, 5 * ONE_GAS, Arg::Hash160(hostile))
-        .await
-        .and_then(TxOutcome::into_halt)
-        .expect("deposit for the hostile consumer");
+    let hostile = env.deploy_hostile_consumer().await;
     let (stop, task) = env.start().await;
     let before = env.node_gas().await;
     // Its callback is cheap in the node's test run and loops until out of GAS in the block.
