@@ -91,6 +91,7 @@ pub(crate) struct Inner {
     pub(crate) accounts: AccountCache,
     pub(crate) settings: ApiSettings,
     pub(crate) warnings: ReadyWarnings,
+    pub(crate) health: nsl_service_api::HealthBoard,
 }
 
 /// Conditions a service reports that do not make the node unready but that an operator should
@@ -143,6 +144,7 @@ impl AppState {
             accounts: AccountCache::new(settings.key_cache_ttl),
             settings,
             warnings: ReadyWarnings::default(),
+            health: nsl_service_api::HealthBoard::new(),
         };
         Self {
             inner: Arc::new(inner),
@@ -177,6 +179,12 @@ impl AppState {
     /// Warnings `/ready` lists (services hold a clone and set or clear theirs).
     pub fn ready_warnings(&self) -> &ReadyWarnings {
         &self.inner.warnings
+    }
+
+    /// The health of the node's supervised services: `/ready` answers 503 naming every one that
+    /// is not running.
+    pub fn health(&self) -> &nsl_service_api::HealthBoard {
+        &self.inner.health
     }
 
     pub(crate) fn inner(&self) -> &Inner {

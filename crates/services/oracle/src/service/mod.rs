@@ -348,9 +348,41 @@ impl OracleService {
                 "took back requests claimed before the restart");
         }
         enter_chain(&shared).await?;
-        let follower = tokio::spawn(follower::run(shared.clone(), shutdown.clone()));
-        let workers = tokio::spawn(worker::run_workers(shared.clone(), work, shutdown.clone()));
-        let sender = tokio::spawn(worker::run_sender(shared.clone(), blocks, shutdown));
+        // One failing task stops the others, so the run ends with its error instead of going on
+        // half-dead (the node's supervisor restarts the service and `/ready` shows it).
+        let (stop_all, stop) = watch::channel(false);
+        let stop_all = Arc::new(stop_all);
+        let forward = {
+            let stop_all = stop_all.clone();
+            let mut outer = shutdown;
+            tokio::spawn(async move {
+                let _ = outer.wait_for(|s| *s).await;
+                let _ = stop_all.send(true);
+            })
+        };
+        let stop_on_err = |stop_all: Arc<watch::Sender<bool>>| {
+            move |r: Result<(), ServiceError>| {
+                if r.is_err() {
+                    let _ = stop_all.send(true);
+                }
+                r
+            }
+        };
+        let follower = tokio::spawn({
+            let done = stop_on_err(stop_all.clone());
+            let task = follower::run(shared.clone(), stop.clone());
+            async move { done(task.await) }
+        });
+        let workers = tokio::spawn({
+            let done = stop_on_err(stop_all.clone());
+            let task = worker::run_workers(shared.clone(), work, stop.clone());
+            async move { done(task.await) }
+        });
+        let sender = tokio::spawn({
+            let done = stop_on_err(stop_all.clone());
+            let task = worker::run_sender(shared.clone(), blocks, stop);
+            async move { done(task.await) }
+        });
         let marker = tokio::spawn(worker::run_sent_marker(shared.store.clone(), sent));
         let writer = tokio::spawn(worker::run_outbox_writer(
             shared.store.clone(),
@@ -358,6 +390,7 @@ impl OracleService {
             outbox,
         ));
         let (f, w, s) = tokio::join!(follower, workers, sender);
+        forward.abort();
         // Every worker has finished: closing our handles of the channels lets the outbox writer
         // and the marker write what is left and stop.
         drop(shared);
