@@ -94,35 +94,7 @@ pub(crate) struct Inner {
     pub(crate) health: nsl_service_api::HealthBoard,
 }
 
-/// Conditions a service reports that do not make the node unready but that an operator should
-/// see (e.g. the oracle node account's GAS running low): listed by `/ready` (still 200). Cheap to
-/// clone; every clone shares the same list.
-#[derive(Debug, Clone, Default)]
-pub struct ReadyWarnings(Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>);
-
-impl ReadyWarnings {
-    /// Set (or replace) the warning of `source`.
-    pub fn set(&self, source: &str, message: String) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(source.to_string(), message);
-        }
-    }
-
-    /// Remove the warning of `source`, if any.
-    pub fn clear(&self, source: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            m.remove(source);
-        }
-    }
-
-    /// Current warnings as `source: message`, sorted by source.
-    pub fn list(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .map(|m| m.iter().map(|(k, v)| format!("{k}: {v}")).collect())
-            .unwrap_or_default()
-    }
-}
+pub use nsl_service_api::ReadyWarnings;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +157,11 @@ impl AppState {
     /// is not running.
     pub fn health(&self) -> &nsl_service_api::HealthBoard {
         &self.inner.health
+    }
+
+    /// The state services' routers run on: the store, authenticating through this state.
+    pub fn service_state(&self) -> nsl_api_types::ServiceState {
+        nsl_api_types::ServiceState::new(self.store().clone(), Arc::new(self.clone()))
     }
 
     pub(crate) fn inner(&self) -> &Inner {

@@ -153,6 +153,36 @@ impl HealthReporter {
     }
 }
 
+/// Conditions a service reports that do not make the node unready but that an operator should
+/// see (e.g. the oracle node account's GAS running low): listed by `/ready` (still 200). Cheap to
+/// clone; every clone shares the same list.
+#[derive(Debug, Clone, Default)]
+pub struct ReadyWarnings(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl ReadyWarnings {
+    /// Set (or replace) the warning of `source`.
+    pub fn set(&self, source: &str, message: String) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(source.to_string(), message);
+        }
+    }
+
+    /// Remove the warning of `source`, if any.
+    pub fn clear(&self, source: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(source);
+        }
+    }
+
+    /// Current warnings as `source: message`, sorted by source.
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| format!("{k}: {v}")).collect())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,6 @@ pub mod supervise;
 pub use answer::Answer;
 pub use code::{MAX_RESULT_SIZE, MAX_URL_LEN, ResponseCode, code_name};
 pub use gateway::{GatewayCall, GatewayHandler};
-pub use health::{HealthBoard, HealthReporter, ServiceHealth, ServiceState};
+pub use health::{HealthBoard, HealthReporter, ReadyWarnings, ServiceHealth, ServiceState};
 pub use service::{ErrorClass, RunContext, Service, ServiceError, Shutdown, ShutdownTrigger};
 pub use supervise::{Clock, RestartPolicy, TokioClock, supervise};

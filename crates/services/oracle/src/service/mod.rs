@@ -109,7 +109,7 @@ pub struct ServiceConfig {
     /// in `/ready`; `0` disables the warning.
     pub low_gas_warning: i64,
     /// Where the low-GAS warning is shown besides the log (`nsl serve`: the API's `/ready`).
-    pub ready_warnings: Option<nsl_api::ReadyWarnings>,
+    pub ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -280,7 +280,7 @@ impl OracleService {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
-        ready_warnings: Option<nsl_api::ReadyWarnings>,
+        ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     ) -> Result<Self, ServiceError> {
         let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
         let wif = cfg.node_key().map_err(|e| bad("oracle.node_key", e))?;
@@ -472,7 +472,7 @@ impl OracleHandle {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
-        ready_warnings: Option<nsl_api::ReadyWarnings>,
+        ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     ) -> Result<Option<Self>, ServiceError> {
         if !cfg.enabled {
             return Ok(None);
