@@ -25,11 +25,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use nsl_store::{
-    Account, AccountId, AccountStore as _, ApiKey, ApiKeyId, ApiKeyStore as _, Role, TokenFamilyId,
+    Account, AccountId, AccountStore as _, ApiKey, ApiKeyStore as _, Role, TokenFamilyId,
 };
 use parking_lot::RwLock;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::jwt::JwtError;
@@ -38,110 +36,15 @@ use crate::middleware::client_ip;
 use crate::ratelimit::{RouteGroup, Subject, retry_after_secs};
 use crate::state::AppState;
 
-/// Scope: read resources (GET).
-pub const SCOPE_READ: &str = "read";
-/// Scope: create and change resources of the services.
-pub const SCOPE_WRITE: &str = "write";
-/// Scope: manage API keys (create, rotate, revoke).
-pub const SCOPE_KEYS: &str = "keys";
-/// Scope: operator endpoints (audit log); only keys of admin accounts may carry it.
-pub const SCOPE_ADMIN: &str = "admin";
-/// Scope: grant secrets to functions and set the contracts that may run them from chain
-/// (`secrets` / `onchain_callers` of a function version). Not in [`DEFAULT_SCOPES`]: a leaked
-/// everyday key must not be able to read secrets through a function or leave a chain backdoor
-/// that outlives it. Sessions (wallet logins) hold it.
-pub const SCOPE_GRANT: &str = "grant";
-/// Every scope, in display order.
-pub const ALL_SCOPES: &[&str] = &[
-    SCOPE_READ,
-    SCOPE_WRITE,
-    SCOPE_GRANT,
-    SCOPE_KEYS,
-    SCOPE_ADMIN,
-];
-/// Scopes of a new key when none are asked for.
-pub const DEFAULT_SCOPES: &[&str] = &[SCOPE_READ, SCOPE_WRITE];
-
-/// Header for API keys (alternative to `Authorization: Bearer`).
-pub const API_KEY_HEADER: &str = "x-api-key";
+pub use nsl_api_types::auth::{
+    ALL_SCOPES, API_KEY_HEADER, AuthMethod, DEFAULT_SCOPES, Principal, SCOPE_ADMIN, SCOPE_GRANT,
+    SCOPE_KEYS, SCOPE_READ, SCOPE_WRITE,
+};
 
 /// How often `last_used_at` is written for one key at most.
 const TOUCH_INTERVAL_MS: i64 = 60_000;
 /// Bound on cached keys / accounts.
 const CACHE_MAX_ENTRIES: usize = 10_000;
-
-/// How the caller authenticated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(tag = "method", rename_all = "snake_case")]
-pub enum AuthMethod {
-    /// A JWT access token from a wallet login.
-    Session {
-        /// Refresh-token family of the login.
-        #[schema(value_type = String, format = Uuid)]
-        family_id: TokenFamilyId,
-    },
-    /// An API key.
-    ApiKey {
-        /// Key id.
-        #[schema(value_type = String, format = Uuid)]
-        key_id: ApiKeyId,
-        /// Public prefix of the key.
-        prefix: String,
-        /// Scopes granted to the key.
-        scopes: Vec<String>,
-        /// When the key expires (Unix ms), if it does: keys it creates or rotates cannot outlive it.
-        #[serde(skip)]
-        expires_at: Option<i64>,
-    },
-}
-
-/// An authenticated caller. Extracting it from a request authenticates the request and applies the
-/// per-credential rate limit.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The account acting.
-    pub account_id: AccountId,
-    /// Its role.
-    pub role: Role,
-    /// How it authenticated.
-    pub method: AuthMethod,
-    /// Client IP (for audit entries).
-    pub ip: IpAddr,
-}
-
-impl Principal {
-    /// Whether the caller holds `scope` (sessions hold every scope their role allows).
-    pub fn has_scope(&self, scope: &str) -> bool {
-        match &self.method {
-            AuthMethod::Session { .. } => scope != SCOPE_ADMIN || self.role == Role::Admin,
-            AuthMethod::ApiKey { scopes, .. } => scopes.iter().any(|s| s == scope),
-        }
-    }
-
-    /// 403 unless the caller holds `scope`.
-    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
-        if self.has_scope(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this credential lacks the {scope:?} scope"
-            )))
-        }
-    }
-
-    /// 403 unless the caller is an admin (and, with an API key, holds the `admin` scope).
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role != Role::Admin {
-            return Err(ApiError::Forbidden("admin role required".into()));
-        }
-        self.require_scope(SCOPE_ADMIN)
-    }
-
-    /// The audit actor string (the account id).
-    pub fn actor(&self) -> String {
-        self.account_id.to_string()
-    }
-}
 
 /// The credential presented, before verification. Never logged.
 enum Credential<'a> {
@@ -180,16 +83,12 @@ fn credential(headers: &HeaderMap) -> Result<Credential<'_>, ApiError> {
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if let Some(p) = parts.extensions.get::<Principal>() {
-            return Ok(p.clone());
-        }
+/// Extracting a [`Principal`] (the blanket extractor of `nsl-api-types`, for the API's own
+/// routes and for services' routes alike) authenticates here.
+#[async_trait::async_trait]
+impl nsl_api_types::Authenticate for AppState {
+    async fn authenticate(&self, parts: &mut Parts) -> Result<Principal, ApiError> {
+        let state = self;
         let ip = client_ip(
             &parts.headers,
             &parts.extensions,
@@ -219,8 +118,13 @@ impl FromRequestParts<AppState> for Principal {
                 retry_after_secs: retry_after_secs(wait),
             });
         }
-        parts.extensions.insert(principal.clone());
         Ok(principal)
+    }
+}
+
+impl axum::extract::FromRef<AppState> for nsl_api_types::ServiceState {
+    fn from_ref(state: &AppState) -> Self {
+        state.service_state()
     }
 }
 
@@ -504,7 +408,7 @@ mod tests {
         let admin = principal(Role::Admin, session);
         assert!(admin.require_admin().is_ok());
         let key = |scopes: &[&str]| AuthMethod::ApiKey {
-            key_id: ApiKeyId::new_random(),
+            key_id: nsl_store::ApiKeyId::new_random(),
             prefix: "p".into(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             expires_at: None,

@@ -28,14 +28,14 @@
 
 pub mod apikeys;
 pub mod auth;
-pub mod error;
+pub use nsl_api_types::error;
 pub mod jwt;
 pub mod keys;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
-pub mod requesters;
+pub use nsl_api_types::requesters;
 mod routes;
 pub use routes::session::{LOGIN_STATEMENT, LOGIN_VERSION, LoginMessage};
 pub mod server;
@@ -47,6 +47,7 @@ use axum::extract::DefaultBodyLimit;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::{ApiError, ErrorCode};
+pub use nsl_api_types::{Authenticate, Principal, ServiceState};
 pub use routes::rfc3339;
 pub use server::{ServeError, serve};
 pub use state::{ApiSettings, AppState, ReadyWarnings};
@@ -58,6 +59,9 @@ pub fn router(state: AppState) -> Router {
 
 /// The API router with extra routes (e.g. a service's own `/v1/...` endpoints) merged in; they get
 /// the same middleware, error format, rate limits and metrics.
+///
+/// Services' routers are generic over the state (`Router<S>` where
+/// `nsl_api_types::ServiceState: FromRef<S>`), so they mount here as `Router<AppState>`.
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     build(state, extra, None)
 }

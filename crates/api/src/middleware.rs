@@ -114,8 +114,16 @@ pub async fn finalize(mut req: Request, next: Next) -> Response {
     res
 }
 
+/// Marks an error response whose body is its own documented shape (e.g. `/ready`'s 503 naming
+/// the services that are down): [`render_errors`] leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnErrorBody;
+
 /// Give every error response the one JSON format with the request id.
 fn render_errors(res: Response, request_id: &str) -> Response {
+    if res.extensions().get::<OwnErrorBody>().is_some() {
+        return res;
+    }
     let payload = match res.extensions().get::<ErrorPayload>() {
         Some(p) => p.clone(),
         None if res.status().is_client_error() || res.status().is_server_error() => {

@@ -91,37 +91,10 @@ pub(crate) struct Inner {
     pub(crate) accounts: AccountCache,
     pub(crate) settings: ApiSettings,
     pub(crate) warnings: ReadyWarnings,
+    pub(crate) health: nsl_service_api::HealthBoard,
 }
 
-/// Conditions a service reports that do not make the node unready but that an operator should
-/// see (e.g. the oracle node account's GAS running low): listed by `/ready` (still 200). Cheap to
-/// clone; every clone shares the same list.
-#[derive(Debug, Clone, Default)]
-pub struct ReadyWarnings(Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>);
-
-impl ReadyWarnings {
-    /// Set (or replace) the warning of `source`.
-    pub fn set(&self, source: &str, message: String) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(source.to_string(), message);
-        }
-    }
-
-    /// Remove the warning of `source`, if any.
-    pub fn clear(&self, source: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            m.remove(source);
-        }
-    }
-
-    /// Current warnings as `source: message`, sorted by source.
-    pub fn list(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .map(|m| m.iter().map(|(k, v)| format!("{k}: {v}")).collect())
-            .unwrap_or_default()
-    }
-}
+pub use nsl_service_api::ReadyWarnings;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -143,6 +116,7 @@ impl AppState {
             accounts: AccountCache::new(settings.key_cache_ttl),
             settings,
             warnings: ReadyWarnings::default(),
+            health: nsl_service_api::HealthBoard::new(),
         };
         Self {
             inner: Arc::new(inner),
@@ -177,6 +151,17 @@ impl AppState {
     /// Warnings `/ready` lists (services hold a clone and set or clear theirs).
     pub fn ready_warnings(&self) -> &ReadyWarnings {
         &self.inner.warnings
+    }
+
+    /// The health of the node's supervised services: `/ready` answers 503 naming every one that
+    /// is not running.
+    pub fn health(&self) -> &nsl_service_api::HealthBoard {
+        &self.inner.health
+    }
+
+    /// The state services' routers run on: the store, authenticating through this state.
+    pub fn service_state(&self) -> nsl_api_types::ServiceState {
+        nsl_api_types::ServiceState::new(self.store().clone(), Arc::new(self.clone()))
     }
 
     pub(crate) fn inner(&self) -> &Inner {

@@ -313,3 +313,43 @@ mod tests {
         }
     }
 }
+
+/// The naming rule of secrets, shared by the secrets service (which stores them) and the
+/// functions service (which refuses a grant of a name that could never be stored).
+pub mod secret_name {
+    /// Longest secret name, in bytes.
+    pub const MAX_LEN: usize = 128;
+
+    /// 1 to [`MAX_LEN`] characters from `[A-Za-z0-9_.-]`, the first a letter or `_` (so it reads
+    /// like an environment variable or config key).
+    pub fn is_valid(name: &str) -> bool {
+        let mut bytes = name.bytes();
+        let first_ok = bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+        first_ok
+            && name.len() <= MAX_LEN
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn names() {
+            for ok in ["A", "_x", "api_key-2.v", &"a".repeat(super::MAX_LEN)] {
+                assert!(super::is_valid(ok), "{ok}");
+            }
+            for bad in [
+                "",
+                "1a",
+                "-a",
+                "a b",
+                "a/b",
+                "é",
+                &"a".repeat(super::MAX_LEN + 1),
+            ] {
+                assert!(!super::is_valid(bad), "{bad}");
+            }
+        }
+    }
+}

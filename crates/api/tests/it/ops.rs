@@ -80,6 +80,85 @@ async fn ready_fails_when_the_database_is_gone(b: Backend) {
 }
 both_backends!(ready_fails_when_the_database_is_gone);
 
+/// A supervised service that is not running turns `/ready` 503 with a body naming it (state,
+/// since, error class, failures), in its own documented shape; running again, 200 lists it.
+async fn ready_names_services_that_are_down(b: Backend) {
+    use nsl_service_api::ErrorClass;
+    let t = app(b).await;
+    let oracle = t.state.health().register("oracle");
+    let other = t.state.health().register("feeds");
+    other.running();
+    // Registered, not yet running: not ready.
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(
+        r.body["services"]["oracle"]["state"], "starting",
+        "{}",
+        r.text
+    );
+    oracle.running();
+    oracle.failed(ErrorClass::Store);
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert!(r.headers.contains_key("x-request-id"));
+    let keys: Vec<&str> = r
+        .body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["database", "services", "status", "version"],
+        "{}",
+        r.text
+    );
+    assert_eq!(r.str("status"), "unavailable");
+    assert_eq!(r.str("database"), "ok");
+    let o = &r.body["services"]["oracle"];
+    assert_eq!(
+        (o["state"].as_str(), o["error"].as_str()),
+        (Some("restarting"), Some("store")),
+        "{}",
+        r.text
+    );
+    assert_eq!(o["failures"], 1);
+    assert!(
+        o["since"].as_str().is_some_and(|s| s.ends_with('Z')),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["services"]["feeds"]["state"], "running");
+    assert!(r.body["services"]["feeds"].get("error").is_none());
+    // Back up: 200, both listed as running, the error cleared.
+    oracle.running();
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.str("status"), "ready");
+    assert_eq!(r.body["services"]["oracle"]["state"], "running");
+    assert!(
+        r.body["services"]["oracle"].get("error").is_none(),
+        "{}",
+        r.text
+    );
+    // Down with the database gone too: still the services' shape, database unavailable, and no
+    // driver text.
+    oracle.failed(ErrorClass::Store);
+    t.store.close().await;
+    let r = call(&t.app, Method::GET, "/ready", None, None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(r.str("database"), "unavailable");
+    for leak in ["pool", "closed", "sqlx", "postgres", "sqlite"] {
+        assert!(
+            !r.text.to_lowercase().contains(leak),
+            "{leak:?} in {}",
+            r.text
+        );
+    }
+}
+both_backends!(ready_names_services_that_are_down);
+
 /// A route of another component, documented with utoipa.
 #[utoipa::path(get, path = "/v1/extra/ping", tag = "extra", responses((status = 200, body = String)))]
 async fn extra_ping() -> &'static str {

@@ -59,55 +59,21 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         }
         let state =
             nsl_api::AppState::from_config(store.clone(), &cfg).map_err(CliError::bad_input)?;
-        let secrets = std::sync::Arc::new(
-            nsl_secrets::SecretsService::new(store.clone(), std::sync::Arc::new(vault))
-                .with_quotas(cfg.secrets.clone()),
-        );
-        let egress = nsl_egress::Egress::new(nsl_egress::EgressPolicy::default())
-            .context("building the egress client")?;
-        // `[functions] enabled` (default): the functions routes, and gateway `function`
-        // requests answered through the oracle runtime when it runs.
-        let functions = if cfg.functions.enabled {
-            let functions = nsl_functions::FunctionsService::new(
-                std::sync::Arc::new(store.clone()),
-                std::sync::Arc::new(egress),
-                secrets.clone(),
-                nsl_functions::FunctionsConfig::from_config(&cfg.functions),
-            );
-            // Executions a previous process left queued/running are failed as `interrupted`.
-            functions
-                .recover()
-                .await
-                .context("recovering interrupted function executions")?;
-            Some(functions)
-        } else {
-            None
+        // Every registered service, in registry order (crate::services::SERVICES).
+        let ctx = crate::services::NodeContext {
+            config: &cfg,
+            store: store.clone(),
+            vault: std::sync::Arc::new(vault),
+            ready_warnings: state.ready_warnings().clone(),
         };
-        let mut routes = nsl_secrets::router(secrets).merge(nsl_oracle::service::api::router());
-        let mut gateway_handlers = Vec::new();
-        if let Some(functions) = &functions {
-            routes = routes.merge(nsl_functions::router(functions.clone()));
-            gateway_handlers.push(
-                crate::gateway_functions::FunctionsGatewayHandler::new(functions.clone())
-                    .into_handler(),
-            );
-        }
-        let app =
-            nsl_api::router_with_openapi(state.clone(), routes, services_doc(functions.is_some()));
-        // `[oracle] enabled`: follower, workers and sender in a task until shutdown; it also
-        // answers the gateway service types of `gateway_handlers`.
-        let mut oracle_cfg = cfg.oracle.clone();
-        if oracle_cfg.instance.trim().is_empty() {
-            oracle_cfg.instance = instance_name(&cfg.node.data_dir);
-        }
-        let oracle = nsl_oracle::service::OracleHandle::spawn_from_config(
-            &oracle_cfg,
-            std::sync::Arc::new(store.clone()),
-            gateway_handlers,
-            Some(state.ready_warnings().clone()),
-        )
-        .await
-        .map_err(CliError::bad_input)?;
+        let wiring = crate::services::build_all(&ctx).await?;
+        let app = nsl_api::router_with_openapi(
+            state.clone(),
+            wiring.routes,
+            crate::services::services_doc(&cfg),
+        );
+        let (stop_services, shutdown) = nsl_service_api::Shutdown::new();
+        let supervised = crate::services::supervise_all(wiring.services, state.health(), &shutdown);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
@@ -120,27 +86,15 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         nsl_api::serve(listener, app, &state, shutdown_signal())
             .await
             .context("serving the API")?;
-        if let Some(oracle) = oracle
-            && let Err(e) = oracle.shutdown().await
-        {
-            tracing::error!(error = %e, "oracle service failed");
+        // Services stop after the API drained: each finishes its current step.
+        stop_services.trigger();
+        for task in supervised {
+            let _ = task.await;
         }
         tracing::info!("shut down");
         store.close().await;
         Ok(())
     })
-}
-
-/// OpenAPI paths and schemas of the services' routes `nsl serve` mounts (merged into the API's
-/// own document at `/openapi.json`).
-fn services_doc(functions: bool) -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi as _;
-    let mut doc = nsl_secrets::SecretsApiDoc::openapi();
-    doc.merge(nsl_oracle::service::api::OracleApiDoc::openapi());
-    if functions {
-        doc.merge(nsl_functions::FunctionsApiDoc::openapi());
-    }
-    doc
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -167,26 +121,15 @@ async fn shutdown_signal() {
     }
 }
 
-/// This node's name in work claims when `oracle.instance` is not set: `<host>:<data dir>`, the
-/// same across restarts (one process per data directory: the vault locks it).
-fn instance_name(data_dir: &std::path::Path) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
-    format!("{host}:{}", dir.display())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::services_doc;
+    use crate::services::services_doc;
 
     /// The document `nsl serve` serves documents every mounted service route.
     #[test]
     fn served_document_has_the_service_routes() {
-        let doc = nsl_api::openapi::document(Some(services_doc(true)));
+        let cfg = nsl_config::Config::default();
+        let doc = nsl_api::openapi::document(Some(services_doc(&cfg)));
         let json: serde_json::Value =
             serde_json::from_str(&doc.to_json().expect("json")).expect("parse");
         let paths = &json["paths"];
@@ -214,7 +157,9 @@ mod tests {
             "oracle routes"
         );
         // Without the functions service its routes are neither mounted nor documented.
-        let doc = nsl_api::openapi::document(Some(services_doc(false)));
+        let mut cfg = nsl_config::Config::default();
+        cfg.functions.enabled = false;
+        let doc = nsl_api::openapi::document(Some(services_doc(&cfg)));
         let json = doc.to_json().expect("json");
         assert!(!json.contains("/v1/functions") && json.contains("/v1/secrets"));
     }

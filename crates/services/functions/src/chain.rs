@@ -1,9 +1,9 @@
 //! Functions run from chain: a contract asks the gateway for service type `function`, an NSL node
 //! answers with `gateway.fulfill(requestId, code, result)`.
 //!
-//! This module owns the request format and what goes back on chain; the node's adapter (crate
-//! `nsl-node`, which implements the oracle runtime's `GatewayHandler`) only maps [`ChainCode`] to
-//! Neo's oracle response code of the same name.
+//! This module owns the request format and what goes back on chain: an [`Answer`] with one of
+//! Neo's oracle response codes ([`ResponseCode`], shared by every service through
+//! `nsl-service-api`); [`crate::gateway::FunctionsGatewayHandler`] hands it to the chain runtime.
 //!
 //! ```text
 //! payload (<= 768 bytes, UTF-8 JSON) {"function": "<uuid>", "args": <any JSON, default null>}
@@ -21,6 +21,7 @@
 //! Everything in a fulfil transaction is public: errors carry only a stable kind, never the
 //! message (which stays in the owner's execution record).
 
+use nsl_service_api::{Answer, ResponseCode};
 use nsl_store::ExecutionId;
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,8 +29,8 @@ use serde_json::Value;
 /// Largest payload the gateway accepts for a request, bytes.
 pub const MAX_PAYLOAD_BYTES: usize = 768;
 
-/// Largest `result` the gateway accepts in `fulfill`, bytes.
-pub const MAX_CHAIN_RESULT_BYTES: usize = 65_535;
+/// Largest `result` the gateway accepts in `fulfill`, bytes (the protocol-wide limit).
+pub const MAX_CHAIN_RESULT_BYTES: usize = nsl_service_api::MAX_RESULT_SIZE;
 
 /// Most entries in a version's `onchain_callers`.
 pub const MAX_ONCHAIN_CALLERS: usize = 32;
@@ -72,24 +73,6 @@ pub fn normalize_caller(s: &str) -> Option<String> {
     neo::UInt160::from_address(s).ok().map(|h| h.to_string())
 }
 
-/// The response code of a chain answer, by the name of Neo's oracle response code it stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChainCode {
-    /// `0x00`: the function returned; the result is its JSON value.
-    Success,
-    /// `0x14`: no such function (or the id is not a function id).
-    NotFound,
-    /// `0x16`: the execution ran out of time.
-    Timeout,
-    /// `0x18`: the requester is not in the version's `onchain_callers`.
-    Forbidden,
-    /// `0x1a`: the result is larger than the sandbox or the gateway accepts.
-    ResponseTooLarge,
-    /// `0xff`: malformed payload, the function threw, hit its memory or stack limit, failed a host
-    /// call, or the node failed.
-    Error,
-}
-
 /// How a chain request ended, from [`crate::FunctionsService::execute_for_chain`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChainOutcome {
@@ -119,53 +102,38 @@ pub enum ChainOutcome {
     },
 }
 
-/// What goes on chain for a request: a code and the result bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainAnswer {
-    /// The response code.
-    pub code: ChainCode,
-    /// Compact JSON: the function's value for [`ChainCode::Success`], else `{"error":"<kind>"}`.
-    pub result: Vec<u8>,
-}
-
-fn error_result(kind: &str) -> Vec<u8> {
-    serde_json::json!({ "error": kind })
-        .to_string()
-        .into_bytes()
+/// `code` with the public result `{"error":"<kind>"}` (also the log detail).
+fn error_answer(code: ResponseCode, kind: &str) -> Answer {
+    let text = serde_json::json!({ "error": kind }).to_string();
+    Answer {
+        code,
+        result: text.clone().into_bytes(),
+        detail: Some(text),
+    }
 }
 
 impl ChainOutcome {
-    /// The code and result bytes to fulfil the request with.
-    pub fn answer(&self) -> ChainAnswer {
+    /// The code and result bytes to fulfil the request with: the function's compact JSON value
+    /// with `Success`, else `{"error":"<kind>"}` (also the answer's `detail`).
+    pub fn answer(&self) -> Answer {
         let (code, kind) = match self {
             ChainOutcome::Succeeded { result, .. } => {
                 let bytes = result.to_string().into_bytes();
                 if bytes.len() <= MAX_CHAIN_RESULT_BYTES {
-                    return ChainAnswer {
-                        code: ChainCode::Success,
-                        result: bytes,
-                    };
+                    return Answer::success(bytes);
                 }
-                (ChainCode::ResponseTooLarge, "result_too_large")
+                (ResponseCode::ResponseTooLarge, "result_too_large")
             }
             ChainOutcome::Failed { kind, .. } => match kind.as_str() {
-                "timeout" => (ChainCode::Timeout, "timeout"),
-                "result_too_large" => (ChainCode::ResponseTooLarge, "result_too_large"),
-                other => {
-                    return ChainAnswer {
-                        code: ChainCode::Error,
-                        result: error_result(other),
-                    };
-                }
+                "timeout" => (ResponseCode::Timeout, "timeout"),
+                "result_too_large" => (ResponseCode::ResponseTooLarge, "result_too_large"),
+                other => return error_answer(ResponseCode::Error, other),
             },
-            ChainOutcome::NotFound => (ChainCode::NotFound, "not_found"),
-            ChainOutcome::Forbidden => (ChainCode::Forbidden, "forbidden"),
-            ChainOutcome::Rejected { kind } => (ChainCode::Error, *kind),
+            ChainOutcome::NotFound => (ResponseCode::NotFound, "not_found"),
+            ChainOutcome::Forbidden => (ResponseCode::Forbidden, "forbidden"),
+            ChainOutcome::Rejected { kind } => (ResponseCode::Error, *kind),
         };
-        ChainAnswer {
-            code,
-            result: error_result(kind),
-        }
+        error_answer(code, kind)
     }
 }
 
@@ -175,7 +143,7 @@ mod tests {
 
     use super::*;
 
-    fn text(a: &ChainAnswer) -> &str {
+    fn text(a: &Answer) -> &str {
         std::str::from_utf8(&a.result).expect("utf-8")
     }
 
@@ -246,22 +214,26 @@ mod tests {
             result: json!({"sum": 42, "s": "a b"}),
         }
         .answer();
-        assert_eq!(ok.code, ChainCode::Success);
+        assert_eq!(ok.code, ResponseCode::Success);
         assert_eq!(text(&ok), r#"{"s":"a b","sum":42}"#);
         let null = ChainOutcome::Succeeded {
             execution_id: id,
             result: Value::Null,
         }
         .answer();
-        assert_eq!((null.code, text(&null)), (ChainCode::Success, "null"));
+        assert_eq!((null.code, text(&null)), (ResponseCode::Success, "null"));
         let cases = [
-            (ChainOutcome::NotFound, ChainCode::NotFound, "not_found"),
-            (ChainOutcome::Forbidden, ChainCode::Forbidden, "forbidden"),
+            (ChainOutcome::NotFound, ResponseCode::NotFound, "not_found"),
+            (
+                ChainOutcome::Forbidden,
+                ResponseCode::Forbidden,
+                "forbidden",
+            ),
             (
                 ChainOutcome::Rejected {
                     kind: "invalid_payload",
                 },
-                ChainCode::Error,
+                ResponseCode::Error,
                 "invalid_payload",
             ),
             (
@@ -269,7 +241,7 @@ mod tests {
                     execution_id: id,
                     kind: "timeout".into(),
                 },
-                ChainCode::Timeout,
+                ResponseCode::Timeout,
                 "timeout",
             ),
             (
@@ -277,7 +249,7 @@ mod tests {
                     execution_id: id,
                     kind: "result_too_large".into(),
                 },
-                ChainCode::ResponseTooLarge,
+                ResponseCode::ResponseTooLarge,
                 "result_too_large",
             ),
             (
@@ -285,7 +257,7 @@ mod tests {
                     execution_id: id,
                     kind: "script_error".into(),
                 },
-                ChainCode::Error,
+                ResponseCode::Error,
                 "script_error",
             ),
             (
@@ -293,7 +265,7 @@ mod tests {
                     execution_id: id,
                     kind: "memory_limit".into(),
                 },
-                ChainCode::Error,
+                ResponseCode::Error,
                 "memory_limit",
             ),
         ];
@@ -316,7 +288,7 @@ mod tests {
         .answer();
         assert_eq!(
             (a.code, a.result.len()),
-            (ChainCode::Success, MAX_CHAIN_RESULT_BYTES)
+            (ResponseCode::Success, MAX_CHAIN_RESULT_BYTES)
         );
         let over = Value::String("x".repeat(MAX_CHAIN_RESULT_BYTES - 1));
         let a = ChainOutcome::Succeeded {
@@ -324,7 +296,7 @@ mod tests {
             result: over,
         }
         .answer();
-        assert_eq!(a.code, ChainCode::ResponseTooLarge);
+        assert_eq!(a.code, ResponseCode::ResponseTooLarge);
         assert_eq!(text(&a), r#"{"error":"result_too_large"}"#);
     }
 }

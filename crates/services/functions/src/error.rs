@@ -1,6 +1,6 @@
 //! The crate's error type and its HTTP mapping.
 
-use nsl_api::ApiError;
+use nsl_api_types::ApiError;
 use nsl_store::StoreError;
 
 /// Errors of the functions service.

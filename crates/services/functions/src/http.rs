@@ -1,13 +1,13 @@
 //! `/v1/functions` and `/v1/executions`: the caller's functions and their executions. Rows of
 //! other accounts are invisible (404). [`FunctionsApiDoc`] describes them (OpenAPI 3.1).
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use nsl_api::AppState;
-use nsl_api::auth::{Principal, SCOPE_GRANT, SCOPE_READ, SCOPE_WRITE};
-use nsl_api::error::{ApiError, ErrorBody, Json, Path, Query};
+use nsl_api_types::ServiceState;
+use nsl_api_types::auth::{Principal, SCOPE_GRANT, SCOPE_READ, SCOPE_WRITE};
+use nsl_api_types::error::{ApiError, ErrorBody, Json, Path, Query};
 use nsl_store::{ExecutionRecord, FunctionRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +16,11 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::service::{ExecuteMode, FunctionInput, FunctionsService, LimitsInput};
 
 /// The functions routes, to mount with `nsl_api::router_with(state, nsl_functions::router(svc))`.
-pub fn router(service: FunctionsService) -> Router<AppState> {
+pub fn router<S>(service: FunctionsService) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ServiceState: FromRef<S>,
+{
     Router::new()
         .route("/v1/functions", post(create).get(list))
         .route("/v1/functions/{id}", get(read).put(update))
@@ -295,7 +299,7 @@ impl From<&ExecutionRecord> for ExecutionView {
         (status = 422, description = "`validation_failed`; the message starts with the reason: empty_source, source_too_large, invalid_limits, invalid_host, too_many_hosts, invalid_secret_name, too_many_secrets, invalid_onchain_caller, too_many_onchain_callers, invalid_name", body = ErrorBody),
     ))]
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<ServiceState>,
     Extension(svc): Extension<FunctionsService>,
     p: Principal,
     Json(req): Json<CreateRequest>,
@@ -365,7 +369,7 @@ async fn read(
         (status = 422, description = "`validation_failed` (reasons as for create)", body = ErrorBody),
     ))]
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<ServiceState>,
     Extension(svc): Extension<FunctionsService>,
     p: Principal,
     Path(id): Path<String>,
@@ -396,7 +400,7 @@ fn require_grant(p: &Principal, secrets: &[String], callers: &[String]) -> Resul
 /// on-chain callers (`function.onchain_callers`) differ from the previous version's (none for a
 /// new function). Fail closed: the request answers 503 if the audit log is not writable.
 async fn audit_grants(
-    state: &AppState,
+    state: &ServiceState,
     p: &Principal,
     before: Option<&FunctionRecord>,
     f: &FunctionRecord,
@@ -423,8 +427,8 @@ async fn audit_grants(
         ));
     }
     let credential = match &p.method {
-        nsl_api::auth::AuthMethod::Session { .. } => "session".to_owned(),
-        nsl_api::auth::AuthMethod::ApiKey { key_id, .. } => format!("api_key:{key_id}"),
+        nsl_api_types::auth::AuthMethod::Session { .. } => "session".to_owned(),
+        nsl_api_types::auth::AuthMethod::ApiKey { key_id, .. } => format!("api_key:{key_id}"),
     };
     for (action, mut detail) in entries {
         detail["credential"] = Value::String(credential.clone());

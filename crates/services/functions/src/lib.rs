@@ -15,13 +15,14 @@
 //!     spawn_blocking: Sandbox::execute (own QuickJS runtime, limits of the version)
 //!        fetch   -> EgressFetch   -> nsl_egress::Egress::send (allowed_hosts of the version)
 //!        secrets -> GrantedSecrets -> FunctionSecrets (names granted to the version only;
-//!                   implemented for nsl_secrets::SecretsService: decrypt + audit)
+//!                   implemented in nsl-node over nsl_secrets::SecretsService: decrypt + audit)
 //!     finish_execution (succeeded | failed + error kind)
 //!
-//! gateway request (service type `function`, answered through the oracle runtime by the node's
-//! adapter) -> FunctionsService::answer_chain_request
+//! gateway request (service type `function`, answered through the chain runtime by
+//! gateway::FunctionsGatewayHandler) -> FunctionsService::answer_chain_request
 //!   chain::parse_payload -> execute_for_chain: function_by_id, requester in onchain_callers?
-//!     -> the same path as a sync execute (trigger `chain`) -> ChainOutcome -> ChainAnswer
+//!     -> the same path as a sync execute (trigger `chain`) -> ChainOutcome
+//!     -> nsl_service_api::Answer { ResponseCode, result }
 //! ```
 //!
 //! # Invariants
@@ -45,16 +46,18 @@
 pub mod chain;
 mod config;
 mod error;
+pub mod gateway;
 mod hosts;
 mod http;
-mod secrets_adapter;
 mod service;
 
-pub use chain::{ChainAnswer, ChainCode, ChainOutcome, ChainPayload};
+pub use chain::{ChainOutcome, ChainPayload};
 pub use config::FunctionsConfig;
 pub use error::FunctionsError;
+pub use gateway::FunctionsGatewayHandler;
 pub use hosts::{EgressFetch, FunctionSecrets, GrantedSecrets, NoFunctionSecrets};
 pub use http::{FunctionsApiDoc, router};
+pub use nsl_service_api::{Answer, ResponseCode};
 pub use nsl_store::{
     ChainTrigger, ExecutionId, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
     FunctionStore,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
-use crate::chain::{self, ChainAnswer, ChainOutcome, MAX_ONCHAIN_CALLERS};
+use crate::chain::{self, ChainOutcome, MAX_ONCHAIN_CALLERS};
 use crate::config::FunctionsConfig;
 use crate::error::FunctionsError;
 use crate::hosts::{EgressFetch, FunctionSecrets, GrantedSecrets};
@@ -126,9 +126,9 @@ impl std::fmt::Debug for FunctionsService {
     }
 }
 
-/// The naming rule of `nsl-secrets`: a name it could never store is refused up front.
+/// The naming rule of secrets: a name the secrets service could never store is refused up front.
 fn valid_secret_name(name: &str) -> bool {
-    nsl_secrets::validate_name(name).is_ok()
+    nsl_primitives::secret_name::is_valid(name)
 }
 
 impl FunctionsService {
@@ -251,7 +251,7 @@ impl FunctionsService {
                     "invalid_secret_name",
                     format!(
                         "secret name {s:?}: 1 to {} of A-Z a-z 0-9 _ - . starting with a letter or _",
-                        nsl_secrets::MAX_NAME_LEN
+                        nsl_primitives::secret_name::MAX_LEN
                     ),
                 ));
             }
@@ -669,7 +669,7 @@ impl FunctionsService {
         payload: &[u8],
         requester: &str,
         request: ChainTrigger,
-    ) -> ChainAnswer {
+    ) -> nsl_service_api::Answer {
         let outcome = match chain::parse_payload(payload) {
             Ok(p) => {
                 self.execute_for_chain(&p.function, requester, p.args, request)

@@ -1,16 +1,14 @@
 //! Neo's oracle response codes and how fetch outcomes map to them.
 //!
-//! The codes are Neo's `OracleResponseCode` ([`ResponseCode`], re-exported from the `neo` crate).
+//! The codes are Neo's `OracleResponseCode` ([`ResponseCode`], re-exported from `nsl-service-api`).
 //! The mapping follows neo-go's oracle service (`pkg/services/oracle/request.go`), with one
 //! deliberate difference noted on [`code_for_egress_error`].
 
 use nsl_egress::{EgressError, ErrorKind};
 
-pub use neo::OracleResponseCode as ResponseCode;
-pub use neo::tx::MAX_ORACLE_RESULT_SIZE as MAX_RESULT_SIZE;
-
-/// Longest URL the native OracleContract accepts, in bytes.
-pub const MAX_URL_LEN: usize = 256;
+// The codes, their names and the protocol limits are shared by every service
+// (`nsl-service-api`); the fetch-outcome mappings below are the oracle's own.
+pub use nsl_service_api::code::{MAX_RESULT_SIZE, MAX_URL_LEN, ResponseCode, code_name};
 
 /// The response code for an HTTP status of a final (non-redirect) response, as neo-go maps it:
 /// only `200` is a success; `403` Forbidden, `404` NotFound, `408` Timeout; anything else Error.
@@ -53,22 +51,6 @@ pub fn code_for_egress_error(err: &EgressError) -> ResponseCode {
         ErrorKind::ContentTypeNotSupported => ResponseCode::ContentTypeNotSupported,
         ErrorKind::Connect | ErrorKind::Error => ResponseCode::Error,
         _ => ResponseCode::Error,
-    }
-}
-
-/// Stable snake_case name of a code (logs, metrics, API).
-pub fn code_name(code: ResponseCode) -> &'static str {
-    match code {
-        ResponseCode::Success => "success",
-        ResponseCode::ProtocolNotSupported => "protocol_not_supported",
-        ResponseCode::ConsensusUnreachable => "consensus_unreachable",
-        ResponseCode::NotFound => "not_found",
-        ResponseCode::Timeout => "timeout",
-        ResponseCode::Forbidden => "forbidden",
-        ResponseCode::ResponseTooLarge => "response_too_large",
-        ResponseCode::InsufficientFunds => "insufficient_funds",
-        ResponseCode::ContentTypeNotSupported => "content_type_not_supported",
-        ResponseCode::Error => "error",
     }
 }
 

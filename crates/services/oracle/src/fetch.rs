@@ -11,48 +11,8 @@ use crate::code::{
 };
 use crate::filter::{FILTER_DEADLINE, FilterError, MAX_FILTER_LEN, apply_filter_bounded};
 
-/// The outcome of one oracle fetch: what goes into the response (transaction attribute or
-/// `fulfill` call).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// The response code.
-    pub code: ResponseCode,
-    /// The result bytes: empty unless `code` is `Success`; at most [`MAX_RESULT_SIZE`] bytes.
-    pub result: Vec<u8>,
-    /// Why the code is not `Success` (for logs and records, never sent on chain). No query
-    /// strings or header values.
-    pub detail: Option<String>,
-}
-
-impl Answer {
-    /// A successful answer carrying `result`.
-    pub fn success(result: Vec<u8>) -> Self {
-        Self {
-            code: ResponseCode::Success,
-            result,
-            detail: None,
-        }
-    }
-
-    /// A failed answer: `code` with an empty result.
-    pub fn failure(code: ResponseCode, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            result: Vec::new(),
-            detail: Some(detail.into()),
-        }
-    }
-}
-
-impl std::fmt::Debug for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Answer")
-            .field("code", &code_name(self.code))
-            .field("result_len", &self.result.len())
-            .field("detail", &self.detail)
-            .finish()
-    }
-}
+/// The outcome of one fetch (shared by every service: `nsl-service-api`).
+pub use nsl_service_api::Answer;
 
 /// Fetch `url` with `GET` through `egress` and apply `filter` (Neo semantics, see
 /// [`crate::filter`]). The egress policy decides the schemes (`https`; `http` only if the policy

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use axum::extract::Extension;
-use nsl_api::ApiError;
-use nsl_api::auth::Principal;
-use nsl_api::error::{ErrorBody, Json};
+use nsl_api_types::ApiError;
+use nsl_api_types::auth::Principal;
+use nsl_api_types::error::{ErrorBody, Json};
 
 use crate::service::{RotationReport, SecretsService};
 

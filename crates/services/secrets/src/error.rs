@@ -1,6 +1,6 @@
 //! The secrets service's error type. No variant ever carries a secret value.
 
-use nsl_api::ApiError;
+use nsl_api_types::ApiError;
 
 /// Errors of [`crate::SecretsService`].
 #[derive(Debug, thiserror::Error)]

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Extension;
+use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::get;
-use nsl_api::auth::{Principal, SCOPE_READ, SCOPE_WRITE};
-use nsl_api::error::{ErrorBody, Json, Path};
-use nsl_api::{ApiError, AppState};
+use nsl_api_types::auth::{Principal, SCOPE_READ, SCOPE_WRITE};
+use nsl_api_types::error::{ErrorBody, Json, Path};
+use nsl_api_types::{ApiError, ServiceState};
 use nsl_store::SecretMeta;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -19,7 +20,11 @@ use crate::service::{Actor, SecretInfo, SecretsService};
 
 /// The `/v1/secrets` routes and the admin route `POST /v1/admin/secrets/rotate-master` over
 /// `service`; pass it to `nsl_api::router_with`.
-pub fn router(service: Arc<SecretsService>) -> Router<AppState> {
+pub fn router<S>(service: Arc<SecretsService>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ServiceState: FromRef<S>,
+{
     Router::new()
         .route("/v1/secrets", get(list))
         .route(

@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, RwLock};
 use crate::{SecretsError, SecretsResult};
 
 /// Longest secret name, in bytes.
-pub const MAX_NAME_LEN: usize = 128;
+pub const MAX_NAME_LEN: usize = nsl_primitives::secret_name::MAX_LEN;
 /// Largest secret value, in bytes (64 KiB).
 pub const MAX_VALUE_LEN: usize = 64 * 1024;
 /// Versions kept per secret: each write keeps the newest this many and deletes older ones.
@@ -33,14 +33,7 @@ const READ_ATTEMPTS: usize = 4;
 /// Check a secret name: 1 to [`MAX_NAME_LEN`] characters from `[A-Za-z0-9_.-]`, the first a letter
 /// or `_` (so it reads like an environment variable or config key).
 pub fn validate_name(name: &str) -> SecretsResult<()> {
-    let mut bytes = name.bytes();
-    let first_ok = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-    let ok = first_ok
-        && name.len() <= MAX_NAME_LEN
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if ok {
+    if nsl_primitives::secret_name::is_valid(name) {
         Ok(())
     } else {
         Err(SecretsError::InvalidName)

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use nsl_functions::{
-    ChainAnswer, ChainCode, ChainOutcome, ChainTrigger, ExecuteMode, ExecutionStatus,
-    FunctionInput, FunctionsError, LimitsInput, NoFunctionSecrets,
+    Answer, ChainOutcome, ChainTrigger, ExecuteMode, ExecutionStatus, FunctionInput,
+    FunctionsError, LimitsInput, NoFunctionSecrets, ResponseCode,
 };
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ fn callable(source: &str, callers: &[&str]) -> FunctionInput {
     }
 }
 
-fn text(a: &ChainAnswer) -> String {
+fn text(a: &Answer) -> String {
     String::from_utf8(a.result.clone()).expect("utf-8")
 }
 
@@ -140,7 +140,7 @@ export default (args) => {
     };
     assert_eq!(result, &json!({"product": 42, "salt": 6}));
     let answer = outcome.answer();
-    assert_eq!(answer.code, ChainCode::Success);
+    assert_eq!(answer.code, ResponseCode::Success);
     assert_eq!(text(&answer), r#"{"product":42,"salt":6}"#);
     // The owner's execution record, with the gateway request.
     let e = svc.execution(alice, *execution_id).await.expect("record");
@@ -224,7 +224,7 @@ pub(crate) async fn chain_request_is_forbidden_or_not_found_without_a_record(db:
         let a = o.answer();
         assert_eq!(
             (a.code, text(&a)),
-            (ChainCode::Forbidden, r#"{"error":"forbidden"}"#.into())
+            (ResponseCode::Forbidden, r#"{"error":"forbidden"}"#.into())
         );
     }
     for id in [
@@ -239,7 +239,7 @@ pub(crate) async fn chain_request_is_forbidden_or_not_found_without_a_record(db:
         let a = o.answer();
         assert_eq!(
             (a.code, text(&a)),
-            (ChainCode::NotFound, r#"{"error":"not_found"}"#.into())
+            (ResponseCode::NotFound, r#"{"error":"not_found"}"#.into())
         );
     }
     // Nothing ran, nothing was recorded.
@@ -288,7 +288,7 @@ pub(crate) async fn chain_request_failures_are_public_kinds_only(db: &TestDb) {
     };
     assert_eq!(kind, "script_error");
     let a = o.answer();
-    assert_eq!(a.code, ChainCode::Error);
+    assert_eq!(a.code, ResponseCode::Error);
     assert_eq!(text(&a), r#"{"error":"script_error"}"#);
     // The message stays in the owner's record.
     let e = svc.execution(alice, *execution_id).await.expect("record");
@@ -326,7 +326,7 @@ pub(crate) async fn chain_request_failures_are_public_kinds_only(db: &TestDb) {
     let a = o.answer();
     assert_eq!(
         (a.code, text(&a)),
-        (ChainCode::Timeout, r#"{"error":"timeout"}"#.into())
+        (ResponseCode::Timeout, r#"{"error":"timeout"}"#.into())
     );
 
     // A malformed payload never reaches a function.
@@ -335,7 +335,7 @@ pub(crate) async fn chain_request_failures_are_public_kinds_only(db: &TestDb) {
         .await;
     assert_eq!(
         (a.code, text(&a)),
-        (ChainCode::Error, r#"{"error":"invalid_payload"}"#.into())
+        (ResponseCode::Error, r#"{"error":"invalid_payload"}"#.into())
     );
     // A well-formed one runs, args included.
     let mul = svc
@@ -348,7 +348,10 @@ pub(crate) async fn chain_request_failures_are_public_kinds_only(db: &TestDb) {
         .await;
     assert_eq!(
         (a.code, text(&a)),
-        (ChainCode::Success, r#"{"product":15,"who":"neo"}"#.into())
+        (
+            ResponseCode::Success,
+            r#"{"product":15,"who":"neo"}"#.into()
+        )
     );
     assert_eq!(
         svc.account_executions(alice, Some("chain"))

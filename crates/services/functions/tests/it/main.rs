@@ -42,8 +42,6 @@ both_backends!(
     cases::invalid_source_and_limits_are_rejected_and_limits_clamped,
     cases::recover_marks_unfinished_executions_interrupted,
     cases::pending_executions_are_bounded,
-    cases::nsl_secrets_service_serves_granted_secrets_and_audits_reads,
-    cases::secrets_get_is_cached_and_capped_per_execution,
     http::http_api_end_to_end_with_two_accounts,
     http::http_onchain_callers_chain_executions_and_openapi,
     http::http_grants_need_the_grant_scope_and_are_audited,

@@ -13,12 +13,12 @@
 //! Both routes need the `read` scope.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::routing::get;
-use nsl_api::auth::{Principal, SCOPE_ADMIN, SCOPE_READ};
-use nsl_api::error::{ErrorBody, Json, Path, Query};
-use nsl_api::requesters::{parse_script_hash, requesters_of};
-use nsl_api::{ApiError, AppState, rfc3339};
+use nsl_api_types::auth::{Principal, SCOPE_ADMIN, SCOPE_READ};
+use nsl_api_types::error::{ErrorBody, Json, Path, Query};
+use nsl_api_types::requesters::{parse_script_hash, requesters_of};
+use nsl_api_types::{ApiError, ServiceState, rfc3339};
 use nsl_store::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -34,7 +34,11 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
 /// The routes, for `nsl_api::router_with` / `router_with_openapi`.
-pub fn router() -> Router<AppState> {
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ServiceState: FromRef<S>,
+{
     Router::new()
         .route("/v1/oracle/requests", get(list))
         .route("/v1/oracle/requests/{id}", get(one))
@@ -241,7 +245,7 @@ fn sees_all(p: &Principal) -> bool {
         (status = 429, body = ErrorBody),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<ServiceState>,
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<RequestPage>, ApiError> {
@@ -319,7 +323,7 @@ pub async fn list(
         (status = 429, body = ErrorBody),
     ))]
 pub async fn one(
-    State(state): State<AppState>,
+    State(state): State<ServiceState>,
     p: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<RequestDetailView>, ApiError> {

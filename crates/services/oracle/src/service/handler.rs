@@ -12,35 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use neo::UInt160;
-
-use crate::fetch::Answer;
-
-/// A gateway request of a handled service type, as the handler sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayCall {
-    /// The gateway's request id.
-    pub request_id: u64,
-    /// Who pays: the calling contract, or the sender of a direct call.
-    pub requester: UInt160,
-    /// The request's payload (at most 768 bytes; the format is the service type's).
-    pub payload: Vec<u8>,
-    /// Hash of the requesting transaction (`0x` hex).
-    pub tx_hash: String,
-    /// Block holding the request.
-    pub block_index: u32,
-}
-
-/// Answers gateway requests of one service type.
-#[async_trait]
-pub trait GatewayHandler: Send + Sync + std::fmt::Debug {
-    /// The gateway service type answered, e.g. `function`.
-    fn service_type(&self) -> &'static str;
-
-    /// The answer to `call`. Never fails: problems are response codes.
-    async fn answer(&self, call: &GatewayCall) -> Answer;
-}
+// The handler trait and its call are shared by every service (`nsl-service-api`).
+pub use nsl_service_api::gateway::{GatewayCall, GatewayHandler};
 
 /// Handlers by service type.
 pub(crate) type Handlers = HashMap<&'static str, Arc<dyn GatewayHandler>>;

@@ -109,7 +109,7 @@ pub struct ServiceConfig {
     /// in `/ready`; `0` disables the warning.
     pub low_gas_warning: i64,
     /// Where the low-GAS warning is shown besides the log (`nsl serve`: the API's `/ready`).
-    pub ready_warnings: Option<nsl_api::ReadyWarnings>,
+    pub ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -280,7 +280,7 @@ impl OracleService {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
-        ready_warnings: Option<nsl_api::ReadyWarnings>,
+        ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     ) -> Result<Self, ServiceError> {
         let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
         let wif = cfg.node_key().map_err(|e| bad("oracle.node_key", e))?;
@@ -348,9 +348,41 @@ impl OracleService {
                 "took back requests claimed before the restart");
         }
         enter_chain(&shared).await?;
-        let follower = tokio::spawn(follower::run(shared.clone(), shutdown.clone()));
-        let workers = tokio::spawn(worker::run_workers(shared.clone(), work, shutdown.clone()));
-        let sender = tokio::spawn(worker::run_sender(shared.clone(), blocks, shutdown));
+        // One failing task stops the others, so the run ends with its error instead of going on
+        // half-dead (the node's supervisor restarts the service and `/ready` shows it).
+        let (stop_all, stop) = watch::channel(false);
+        let stop_all = Arc::new(stop_all);
+        let forward = {
+            let stop_all = stop_all.clone();
+            let mut outer = shutdown;
+            tokio::spawn(async move {
+                let _ = outer.wait_for(|s| *s).await;
+                let _ = stop_all.send(true);
+            })
+        };
+        let stop_on_err = |stop_all: Arc<watch::Sender<bool>>| {
+            move |r: Result<(), ServiceError>| {
+                if r.is_err() {
+                    let _ = stop_all.send(true);
+                }
+                r
+            }
+        };
+        let follower = tokio::spawn({
+            let done = stop_on_err(stop_all.clone());
+            let task = follower::run(shared.clone(), stop.clone());
+            async move { done(task.await) }
+        });
+        let workers = tokio::spawn({
+            let done = stop_on_err(stop_all.clone());
+            let task = worker::run_workers(shared.clone(), work, stop.clone());
+            async move { done(task.await) }
+        });
+        let sender = tokio::spawn({
+            let done = stop_on_err(stop_all.clone());
+            let task = worker::run_sender(shared.clone(), blocks, stop);
+            async move { done(task.await) }
+        });
         let marker = tokio::spawn(worker::run_sent_marker(shared.store.clone(), sent));
         let writer = tokio::spawn(worker::run_outbox_writer(
             shared.store.clone(),
@@ -358,6 +390,7 @@ impl OracleService {
             outbox,
         ));
         let (f, w, s) = tokio::join!(follower, workers, sender);
+        forward.abort();
         // Every worker has finished: closing our handles of the channels lets the outbox writer
         // and the marker write what is left and stop.
         drop(shared);
@@ -439,7 +472,7 @@ impl OracleHandle {
         cfg: &nsl_config::OracleConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
-        ready_warnings: Option<nsl_api::ReadyWarnings>,
+        ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     ) -> Result<Option<Self>, ServiceError> {
         if !cfg.enabled {
             return Ok(None);
