@@ -13,6 +13,7 @@ use neo_rpc::{Account, Actor, Nep17, RpcClient, TxOutcome};
 
 use crate::error::{DevchainError, Result};
 use crate::process::spawn_guarded;
+use crate::relay::RpcRelay;
 use crate::tools::{ToolCache, tail};
 
 /// Network magic of chains started by this crate unless configured otherwise (0xDDB1).
@@ -299,6 +300,19 @@ impl DevChain {
     /// RPC port whenever RPC is enabled, no extra configuration (see `neo_rpc::ws`).
     pub fn ws_url(&self) -> String {
         format!("ws{}/ws", self.rpc_url.trim_start_matches("http"))
+    }
+
+    /// A second RPC endpoint onto this chain: a TCP relay to the node's RPC port on a port of
+    /// its own, which a test kills ([`RpcRelay::kill`]) to take the endpoint away while the
+    /// chain goes on, and starts again ([`RpcRelay::restart`], same port).
+    pub async fn start_rpc_relay(&self) -> Result<RpcRelay> {
+        let port = self
+            .rpc_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| DevchainError::Config(format!("no port in {}", self.rpc_url)))?;
+        RpcRelay::start(std::net::SocketAddr::from(([127, 0, 0, 1], port))).await
     }
 
     /// A client for the node.

@@ -29,6 +29,7 @@ mod compile;
 mod error;
 mod gateway;
 mod process;
+mod relay;
 mod tools;
 
 /// The protocol crate this harness is built on (re-exported for consumers such as `nsl dev`).
@@ -42,6 +43,7 @@ pub use compile::{
 };
 pub use error::{DevchainError, Result};
 pub use gateway::{GATEWAY_FILE, GATEWAY_SOURCE, compile_gateway, deploy_gateway};
+pub use relay::RpcRelay;
 pub use tools::{
     NEO3_BOA_VERSION, NEOGO_VERSION, NEOGO_WHEEL, NEOGO_WHEEL_SHA256, PreparedTools, Progress,
     ToolCache,
