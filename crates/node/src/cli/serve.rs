@@ -102,6 +102,7 @@ pub(super) fn run(args: ServeArgs, out: &Output) -> CliResult {
         }
         let oracle = nsl_oracle::service::OracleHandle::spawn_from_config(
             &oracle_cfg,
+            &cfg.chain,
             std::sync::Arc::new(store.clone()),
             gateway_handlers,
             Some(state.ready_warnings().clone()),
