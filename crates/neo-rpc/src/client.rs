@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result, codes};
 use crate::failover::{
-    Endpoint, EndpointStatus, FailoverConfig, preference, redact_url, update_lag,
+    Endpoint, EndpointStatus, FailoverConfig, preference, redact_url, update_lag, update_network,
 };
 use crate::types::{
     ApplicationLog, Block, BlockId, ContractState, FoundStorage, InvokeResult, Nep17Balances,
@@ -39,6 +39,8 @@ struct Inner {
     http: reqwest::Client,
     endpoints: Vec<Endpoint>,
     failover: FailoverConfig,
+    /// The chain all endpoints must serve (fixed by the first health check that reads it).
+    network: std::sync::OnceLock<crate::failover::ChainId>,
     timeout: Duration,
     next_id: AtomicU64,
 }
@@ -122,6 +124,7 @@ impl RpcClient {
                 http,
                 endpoints,
                 failover,
+                network: std::sync::OnceLock::new(),
                 timeout,
                 next_id: AtomicU64::new(1),
             }),
@@ -195,6 +198,7 @@ impl RpcClient {
             return (self.post(&eps[0], method, params, timeout).await, false);
         }
         let order = self.preferred_order();
+        let usable = order.len();
         let mut failures: Vec<(usize, Error)> = Vec::new();
         let mut skipped = Vec::new();
         for i in order {
@@ -228,7 +232,7 @@ impl RpcClient {
         (
             Err(Error::AllEndpointsFailed {
                 method: method.to_owned(),
-                endpoints: eps.len(),
+                endpoints: usable,
                 detail,
             }),
             true,
@@ -323,8 +327,28 @@ impl RpcClient {
                 .max(Duration::from_secs(2)),
         );
         let checks = eps.iter().map(|ep| async move {
-            if !ep.try_acquire(Instant::now(), timeout) {
+            if ep.wrong_network.load(Ordering::Relaxed) || !ep.try_acquire(Instant::now(), timeout)
+            {
                 return;
+            }
+            if ep.chain_id.get().is_none() {
+                let id = async {
+                    let v: crate::types::Version =
+                        self.post(ep, "getversion", &json!([]), timeout).await?;
+                    let genesis: String =
+                        self.post(ep, "getblockhash", &json!([0]), timeout).await?;
+                    Ok::<_, Error>((v.protocol.network, genesis))
+                };
+                match id.await {
+                    Ok(id) => {
+                        let _ = ep.chain_id.set(id);
+                    }
+                    Err(e) if is_failover(&e) => {
+                        ep.record_failure(Instant::now(), &e);
+                        return;
+                    }
+                    Err(_) => {}
+                }
             }
             match self
                 .post::<u32>(ep, "getblockcount", &json!([]), timeout)
@@ -343,6 +367,7 @@ impl RpcClient {
             }
         });
         futures::future::join_all(checks).await;
+        update_network(eps, &self.inner.network);
         update_lag(eps, self.inner.failover.lag_threshold);
     }
 
@@ -505,17 +530,15 @@ impl RpcClient {
 }
 
 /// The health check of a multi-endpoint client: runs while a clone of the client exists.
+/// The first round runs at once (it also learns every endpoint's network).
 async fn health_loop(inner: std::sync::Weak<Inner>) {
     loop {
-        let interval = match inner.upgrade() {
-            Some(i) => i.failover.health_interval,
-            None => return,
-        };
-        tokio::time::sleep(interval).await;
-        let Some(inner) = inner.upgrade() else {
+        let Some(strong) = inner.upgrade() else {
             return;
         };
-        RpcClient { inner }.check_health().await;
+        let interval = strong.failover.health_interval;
+        RpcClient { inner: strong }.check_health().await;
+        tokio::time::sleep(interval).await;
     }
 }
 

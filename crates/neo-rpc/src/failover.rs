@@ -13,6 +13,11 @@
 //! - A call tries the endpoints in configured order, skipping open breakers and endpoints the
 //!   health check found lagging; those skipped are tried last (a call that could succeed is
 //!   never refused).
+//! - Every endpoint must serve the same chain: the health check reads each endpoint's chain
+//!   identity (network magic from `getversion`, genesis hash from `getblockhash 0`) once; the
+//!   first endpoint in configured order to answer sets the client's chain, and an endpoint of
+//!   another chain is never used (not even as a last resort): failing over to another chain
+//!   would make its blocks look like ours.
 //! - Only transport failures (connection, timeout, HTTP 5xx/429) count against an endpoint and
 //!   move the call on; a JSON-RPC error object is the node's answer and is returned as is.
 //! - URLs are shown (logs, errors, metrics labels, `Debug`) only in redacted form: no user info,
@@ -74,6 +79,9 @@ pub struct EndpointStatus {
     pub lagging: bool,
     /// Block count at the last successful health check.
     pub block_count: Option<u32>,
+    /// Serves another chain than the client's (network magic or genesis hash differs): never
+    /// used.
+    pub wrong_network: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +193,10 @@ pub(crate) struct Endpoint {
     pub(crate) lagging: AtomicBool,
     /// Block count at the last health check; 0 = unknown.
     pub(crate) block_count: AtomicU32,
+    /// Chain identity (network magic, genesis block hash), once read.
+    pub(crate) chain_id: std::sync::OnceLock<ChainId>,
+    /// Its identity differs from the client's chain.
+    pub(crate) wrong_network: AtomicBool,
 }
 
 impl Endpoint {
@@ -196,6 +208,8 @@ impl Endpoint {
             breaker: Mutex::new(Breaker::new(cfg)),
             lagging: AtomicBool::new(false),
             block_count: AtomicU32::new(0),
+            chain_id: std::sync::OnceLock::new(),
+            wrong_network: AtomicBool::new(false),
         }
     }
 
@@ -245,21 +259,49 @@ impl Endpoint {
             state: self.state(now),
             lagging: self.lagging.load(Ordering::Relaxed),
             block_count: (count > 0).then_some(count),
+            wrong_network: self.wrong_network.load(Ordering::Relaxed),
         }
     }
 }
 
 /// The order in which a call tries `endpoints`: healthy ones in configured order, then lagging
-/// ones, then open ones (last resort). Pure: nothing is acquired.
+/// ones, then open ones (last resort); endpoints of another network not at all. Pure: nothing is
+/// acquired.
 pub(crate) fn preference(endpoints: &[Endpoint], now: Instant) -> Vec<usize> {
     let rank = |e: &Endpoint| match (e.state(now), e.lagging.load(Ordering::Relaxed)) {
         (BreakerState::Closed | BreakerState::HalfOpen, false) => 0,
         (BreakerState::Closed | BreakerState::HalfOpen, true) => 1,
         (BreakerState::Open, _) => 2,
     };
-    let mut order: Vec<usize> = (0..endpoints.len()).collect();
+    let mut order: Vec<usize> = (0..endpoints.len())
+        .filter(|&i| !endpoints[i].wrong_network.load(Ordering::Relaxed))
+        .collect();
     order.sort_by_key(|&i| rank(&endpoints[i]));
     order
+}
+
+/// A chain's identity: network magic and genesis block hash.
+pub(crate) type ChainId = (u32, String);
+
+/// Fix the client's chain (the identity of the first endpoint, in configured order, that has
+/// answered) and mark endpoints of another chain.
+pub(crate) fn update_network(endpoints: &[Endpoint], network: &std::sync::OnceLock<ChainId>) {
+    let Some(reference) = network.get().or_else(|| {
+        endpoints
+            .iter()
+            .find_map(|e| e.chain_id.get().cloned())
+            .map(|m| network.get_or_init(|| m))
+    }) else {
+        return;
+    };
+    for e in endpoints {
+        let wrong = e.chain_id.get().is_some_and(|m| m != reference);
+        if wrong && !e.wrong_network.swap(true, Ordering::Relaxed) {
+            tracing::error!(target: "neo_rpc", endpoint = %e.redacted, chain = ?e.chain_id.get(),
+                expected = ?reference, "RPC endpoint serves another chain: never used");
+            e.publish_up(false);
+        }
+    }
 }
 
 /// Mark endpoints lagging behind the best block count by more than `threshold`.
@@ -428,6 +470,38 @@ mod tests {
         assert_eq!(preference(&eps, now), [2, 3, 1, 0]);
         // Cooldown over: endpoint 0 is a probe candidate again, in its configured place.
         assert_eq!(preference(&eps, now + Duration::from_secs(1)), [0, 2, 3, 1]);
+    }
+
+    #[test]
+    fn endpoints_of_another_network_are_never_used() {
+        let c = cfg();
+        let eps: Vec<Endpoint> = (0..3)
+            .map(|i| Endpoint::new(format!("http://h{i}:1"), &c))
+            .collect();
+        let network = std::sync::OnceLock::new();
+        // Nothing known yet: nothing decided.
+        update_network(&eps, &network);
+        assert_eq!(network.get(), None);
+        // Endpoint 0 has not answered; 1 and 2 disagree: the first in configured order wins.
+        let a: ChainId = (7, "0xa".into());
+        eps[1].chain_id.set(a.clone()).unwrap();
+        eps[2].chain_id.set((7, "0xb".into())).unwrap();
+        update_network(&eps, &network);
+        assert_eq!(network.get(), Some(&a));
+        assert!(eps[2].wrong_network.load(Ordering::Relaxed));
+        // Endpoint 0 answers later with the other magic: the network stays the one fixed.
+        eps[0].chain_id.set((8, "0xa".into())).unwrap();
+        update_network(&eps, &network);
+        assert_eq!(network.get(), Some(&a));
+        assert!(eps[0].wrong_network.load(Ordering::Relaxed));
+        assert!(!eps[1].wrong_network.load(Ordering::Relaxed));
+        let now = Instant::now();
+        assert_eq!(preference(&eps, now), [1]);
+        // Even with endpoint 1 failing, the others are not a last resort.
+        for _ in 0..3 {
+            eps[1].record_failure(now, &"refused");
+        }
+        assert_eq!(preference(&eps, now), [1]);
     }
 
     #[test]

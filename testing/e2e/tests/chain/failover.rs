@@ -162,3 +162,30 @@ async fn all_endpoints_down_is_a_clear_error_without_credentials() {
     let host = chain.rpc_url().trim_start_matches("http://").to_owned();
     assert!(text.contains(&host), "names the endpoints: {text}");
 }
+
+/// An endpoint of another chain (here: another privnet with the same network magic, so only the
+/// genesis hash differs) is found by the health check and never used, not even when the right
+/// chain's endpoint is down.
+#[tokio::test]
+async fn an_endpoint_of_another_chain_is_never_used() {
+    let (chain, other) = tokio::join!(start_chain(), start_chain());
+    assert_eq!(chain.network_magic(), other.network_magic());
+    let mut relay = chain.start_rpc_relay().await.expect("RPC relay");
+    let urls = vec![relay.rpc_url(), other.rpc_url().to_owned()];
+    let rpc = RpcClient::with_endpoints(urls, Duration::from_secs(5), failover_config()).unwrap();
+    eventually("other chain detected", Duration::from_secs(30), || {
+        rpc.endpoint_status()[1].wrong_network
+    })
+    .await;
+    assert!(!rpc.endpoint_status()[0].wrong_network);
+    relay.kill();
+    for _ in 0..5 {
+        let err = rpc.get_block_count().await.unwrap_err();
+        assert!(err.is_transport(), "{err}");
+        assert!(
+            !err.to_string().contains(other.rpc_url()),
+            "the other chain was tried: {err}"
+        );
+    }
+    assert_eq!(rpc.urls_by_preference(), [relay.rpc_url()]);
+}
