@@ -7,10 +7,8 @@
 //!                   restart(): listening again on the same port
 //! ```
 //!
-//! Why not a second neo-go node: a non-validator neo-go 0.120 node P2P-peered to the single
-//! validator syncs blocks, but transactions sent to it stayed in its memory pool and were never
-//! relayed to the validator, so it could not stand in for a real endpoint that a service sends
-//! through. The relay forwards bytes: every answer is the validator's own.
+//! The lighter alternative to a second node ([`crate::PeerNode`]): taken away and back at once (no
+//! resync), byte for byte the node's own answers, but it can never lag or differ from the node.
 
 use std::net::SocketAddr;
 

@@ -3,8 +3,8 @@
 //! chain, from the node's own transactions (each `ServiceResponse` of a HALTed node transaction,
 //! and no FAULTed node transaction, e.g. a duplicate answer refused by the gateway).
 //!
-//! Endpoint 1 is a relay to the node (`DevChain::start_rpc_relay`) that the test kills; endpoint 2
-//! is the node itself.
+//! Endpoint 1 is a second neo-go node peered to the validator (`DevChain::start_peer`: it relays
+//! the service's transactions) that the test kills; endpoint 2 is the validator.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -108,9 +108,9 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
         OracleChain::start(OracleChainConfig::with_block_time(test_block_time())),
         price_server()
     );
-    let mut relay = oc.chain.start_rpc_relay().await.expect("RPC relay");
+    let mut peer = oc.chain.start_peer().await.expect("peer node");
     let chain_cfg = nsl_config::ChainConfig {
-        rpc_urls: vec![relay.rpc_url(), oc.chain.rpc_url().to_owned()],
+        rpc_urls: vec![peer.rpc_url().to_owned(), oc.chain.rpc_url().to_owned()],
         breaker_threshold: 2,
         breaker_cooldown_ms: 200,
         breaker_max_cooldown_ms: 1_000,
@@ -120,7 +120,7 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
     // The client as `nsl serve` builds it (oracle.rpc_url unused: rpc_urls is set).
     let rpc = nsl_oracle::service::rpc_client_from_config(&chain_cfg, "http://127.0.0.1:9")
         .expect("client from [chain]");
-    assert_eq!(rpc.url(), relay.rpc_url(), "the relay is preferred");
+    assert_eq!(rpc.url(), peer.rpc_url(), "the peer is preferred");
 
     let db_dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", db_dir.path().join("nsl.db").display());
@@ -154,11 +154,11 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(service.run(rx));
 
-    // Requests flow; the relay dies once the first is answered, while the others are in flight.
+    // Requests flow; the peer dies once the first is answered, while the others are in flight.
     let first = send_requests(&oc, &server, BEFORE).await;
     let first_ids = request_ids(&oc, &first).await;
     wait_answered(&oc, &first_ids[..1]).await;
-    relay.kill();
+    peer.kill();
     let second = send_requests(&oc, &server, AFTER).await;
     let second_ids = request_ids(&oc, &second).await;
     let ids: Vec<i64> = first_ids.iter().chain(&second_ids).copied().collect();

@@ -1,5 +1,5 @@
-//! `RpcClient` over two endpoints of one chain: a relay to the node (`DevChain::start_rpc_relay`),
-//! which the test kills and starts again, and the node itself.
+//! `RpcClient` over two endpoints of one chain: a second neo-go node peered to the validator
+//! (`DevChain::start_peer`), which the test kills and starts again, and the validator itself.
 
 use std::time::{Duration, Instant};
 
@@ -33,16 +33,12 @@ async fn eventually(what: &str, limit: Duration, mut cond: impl FnMut() -> bool)
 #[tokio::test]
 async fn calls_survive_a_killed_endpoint_and_come_back_to_it() {
     let chain = start_chain().await;
-    let mut relay = chain.start_rpc_relay().await.expect("RPC relay");
-    let urls = vec![relay.rpc_url(), chain.rpc_url().to_owned()];
+    let mut peer = chain.start_peer().await.expect("peer node");
+    let urls = vec![peer.rpc_url().to_owned(), chain.rpc_url().to_owned()];
     let rpc = RpcClient::with_endpoints(urls, Duration::from_secs(5), failover_config()).unwrap();
-    assert_eq!(
-        rpc.url(),
-        relay.rpc_url(),
-        "the first endpoint is preferred"
-    );
+    assert_eq!(rpc.url(), peer.rpc_url(), "the first endpoint is preferred");
 
-    // A transfer through the first endpoint.
+    // A transfer through the peer: relayed to the validator and included.
     let committee = Actor::new(rpc.clone(), vec![chain.committee_account().unwrap()])
         .await
         .unwrap();
@@ -63,9 +59,9 @@ async fn calls_survive_a_killed_endpoint_and_come_back_to_it() {
         assert!(e.rpc_code().is_some(), "{e}");
     }
     assert_eq!(rpc.endpoint_status()[0].state, BreakerState::Closed);
-    assert_eq!(rpc.url(), relay.rpc_url());
+    assert_eq!(rpc.url(), peer.rpc_url());
 
-    // A block stream on the preferred endpoint (the relay).
+    // A block stream on the preferred endpoint (the peer).
     let options = StreamOptions {
         backoff_min: Duration::from_millis(20),
         backoff_max: Duration::from_millis(200),
@@ -76,10 +72,10 @@ async fn calls_survive_a_killed_endpoint_and_come_back_to_it() {
         .unwrap();
     assert_eq!(
         stream.endpoint(),
-        neo_rpc::ws::ws_url(&relay.rpc_url()).unwrap()
+        neo_rpc::ws::ws_url(peer.rpc_url()).unwrap()
     );
 
-    relay.kill();
+    peer.kill();
 
     // Every call keeps succeeding, a transfer included.
     let before = chain.rpc().get_block_count().await.unwrap();
@@ -122,22 +118,22 @@ async fn calls_survive_a_killed_endpoint_and_come_back_to_it() {
         neo_rpc::ws::ws_url(chain.rpc_url()).unwrap()
     );
 
-    // The relay comes back: a health probe closes its breaker and calls prefer it again.
-    relay.restart().await.expect("relay restart");
+    // The peer comes back: a health probe closes its breaker and calls prefer it again.
+    peer.restart().await.expect("peer restart");
     eventually("breaker closed again", Duration::from_secs(30), || {
         rpc.endpoint_status()[0].state == BreakerState::Closed
     })
     .await;
-    assert_eq!(rpc.url(), relay.rpc_url(), "first endpoint preferred again");
+    assert_eq!(rpc.url(), peer.rpc_url(), "first endpoint preferred again");
     assert!(rpc.get_block_count().await.unwrap() >= before);
 }
 
 #[tokio::test]
 async fn all_endpoints_down_is_a_clear_error_without_credentials() {
     let mut chain = start_chain().await;
-    let mut relay = chain.start_rpc_relay().await.expect("RPC relay");
+    let mut peer = chain.start_peer().await.expect("peer node");
     let with_creds = |url: &str| url.replace("http://", "http://operator:s3cret@") + "/?apikey=k";
-    let urls = vec![with_creds(&relay.rpc_url()), with_creds(chain.rpc_url())];
+    let urls = vec![with_creds(peer.rpc_url()), with_creds(chain.rpc_url())];
     let rpc = RpcClient::with_endpoints(urls, Duration::from_secs(5), failover_config()).unwrap();
     // Credentials in the URL do not disturb the node.
     assert!(rpc.get_block_count().await.unwrap() >= 3);
@@ -147,7 +143,7 @@ async fn all_endpoints_down_is_a_clear_error_without_credentials() {
         .unwrap();
     assert_eq!(actor.network_magic(), chain.network_magic());
 
-    relay.kill();
+    peer.kill();
     chain.stop();
     let err = rpc.get_block_count().await.unwrap_err();
     assert!(
@@ -170,15 +166,15 @@ async fn all_endpoints_down_is_a_clear_error_without_credentials() {
 async fn an_endpoint_of_another_chain_is_never_used() {
     let (chain, other) = tokio::join!(start_chain(), start_chain());
     assert_eq!(chain.network_magic(), other.network_magic());
-    let mut relay = chain.start_rpc_relay().await.expect("RPC relay");
-    let urls = vec![relay.rpc_url(), other.rpc_url().to_owned()];
+    let mut peer = chain.start_peer().await.expect("peer node");
+    let urls = vec![peer.rpc_url().to_owned(), other.rpc_url().to_owned()];
     let rpc = RpcClient::with_endpoints(urls, Duration::from_secs(5), failover_config()).unwrap();
     eventually("other chain detected", Duration::from_secs(30), || {
         rpc.endpoint_status()[1].wrong_network
     })
     .await;
     assert!(!rpc.endpoint_status()[0].wrong_network);
-    relay.kill();
+    peer.kill();
     for _ in 0..5 {
         let err = rpc.get_block_count().await.unwrap_err();
         assert!(err.is_transport(), "{err}");
@@ -187,5 +183,5 @@ async fn an_endpoint_of_another_chain_is_never_used() {
             "the other chain was tried: {err}"
         );
     }
-    assert_eq!(rpc.urls_by_preference(), [relay.rpc_url()]);
+    assert_eq!(rpc.urls_by_preference(), [peer.rpc_url()]);
 }
