@@ -115,6 +115,8 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
         breaker_cooldown_ms: 200,
         breaker_max_cooldown_ms: 1_000,
         health_interval_ms: 100,
+        // Lag is not under test: a peer briefly behind under load must not reorder endpoints.
+        lag_threshold: 1_000,
         ..nsl_config::ChainConfig::default()
     };
     // The client as `nsl serve` builds it (oracle.rpc_url unused: rpc_urls is set).

@@ -13,7 +13,9 @@ fn failover_config() -> FailoverConfig {
         breaker_threshold: 2,
         breaker_cooldown: Duration::from_millis(200),
         breaker_max_cooldown: Duration::from_secs(1),
-        lag_threshold: 5,
+        // Lag is not under test here (unit tests cover it): a peer briefly behind under load
+        // must not reorder the endpoints.
+        lag_threshold: 1_000,
         health_interval: Duration::from_millis(100),
     }
 }
@@ -120,11 +122,13 @@ async fn calls_survive_a_killed_endpoint_and_come_back_to_it() {
 
     // The peer comes back: a health probe closes its breaker and calls prefer it again.
     peer.restart().await.expect("peer restart");
-    eventually("breaker closed again", Duration::from_secs(30), || {
-        rpc.endpoint_status()[0].state == BreakerState::Closed
-    })
+    // (It may be marked lagging for a moment while it syncs from genesis.)
+    eventually(
+        "breaker closed and peer preferred again",
+        Duration::from_secs(30),
+        || rpc.endpoint_status()[0].state == BreakerState::Closed && rpc.url() == peer.rpc_url(),
+    )
     .await;
-    assert_eq!(rpc.url(), peer.rpc_url(), "first endpoint preferred again");
     assert!(rpc.get_block_count().await.unwrap() >= before);
 }
 
