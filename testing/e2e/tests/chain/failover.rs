@@ -106,15 +106,20 @@ async fn calls_survive_a_killed_endpoint_and_come_back_to_it() {
 
     // The block stream moved to the validator and goes on.
     let mut moved = false;
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        match stream.next().await {
+    let mut block_after = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Ok(item) = tokio::time::timeout_at(deadline, stream.next()).await {
+        match item {
             StreamItem::Reconnected => moved = true,
-            StreamItem::Event(Event::Block(_)) if moved => break,
+            StreamItem::Event(Event::Block(_)) if moved => {
+                block_after = true;
+                break;
+            }
             _ => {}
         }
     }
     assert!(moved, "stream never reconnected");
+    assert!(block_after, "no block after the reconnect");
     assert_eq!(
         stream.endpoint(),
         neo_rpc::ws::ws_url(chain.rpc_url()).unwrap()
