@@ -108,6 +108,8 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
         OracleChain::start(OracleChainConfig::with_block_time(test_block_time())),
         price_server()
     );
+    // The node's Prometheus registry (as `nsl serve` installs it), to read the failover metrics.
+    let metrics = nsl_api::metrics::Metrics::install();
     let mut peer = oc.chain.start_peer().await.expect("peer node");
     let chain_cfg = nsl_config::ChainConfig {
         rpc_urls: vec![peer.rpc_url().to_owned(), oc.chain.rpc_url().to_owned()],
@@ -168,6 +170,23 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
     let status = rpc.endpoint_status();
     assert_ne!(status[0].state, BreakerState::Closed, "{status:?}");
     assert_eq!(rpc.url(), oc.chain.rpc_url(), "the node is preferred now");
+    let text = metrics.render();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
+            .to_owned()
+    };
+    let failovers: f64 = line("nsl_rpc_failovers_total ")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(failovers >= 1.0, "{text}");
+    let up = |url: &str| line(&format!("nsl_rpc_endpoint_up{{endpoint=\"{url}\"}} "));
+    assert!(up(peer.rpc_url()).ends_with(" 0"), "{text}");
+    assert!(up(oc.chain.rpc_url()).ends_with(" 1"), "{text}");
 
     // Let a few more blocks pass so that a late duplicate would be on chain too.
     let settle = oc.rpc().get_block_count().await.unwrap() + 5;
