@@ -10,9 +10,10 @@
 //! ```
 //!
 //! Invariants:
-//! - A call tries the endpoints in configured order, skipping open breakers and endpoints the
-//!   health check found lagging; those skipped are tried last (a call that could succeed is
-//!   never refused).
+//! - A call tries the endpoints in configured order, closed breakers first (lagging ones after
+//!   the others), then half-open ones, then open ones: a call that could succeed is never
+//!   refused. Probing a half-open endpoint is the health check's job; a call probes one only
+//!   when every closed endpoint failed.
 //! - Every endpoint must serve the same chain: the health check reads each endpoint's chain
 //!   identity (network magic from `getversion`, genesis hash from `getblockhash 0`) once; the
 //!   first endpoint in configured order to answer sets the client's chain, and an endpoint of
@@ -265,13 +266,17 @@ impl Endpoint {
 }
 
 /// The order in which a call tries `endpoints`: healthy ones in configured order, then lagging
-/// ones, then open ones (last resort); endpoints of another network not at all. Pure: nothing is
-/// acquired.
+/// ones, then half-open ones (cooldown over, not yet probed), then open ones (last resort);
+/// endpoints of another chain not at all. Pure: nothing is acquired.
 pub(crate) fn preference(endpoints: &[Endpoint], now: Instant) -> Vec<usize> {
+    // A half-open endpoint comes after every closed one: its probe is the health check's job, so
+    // a call does not wait on an endpoint that may still be dead (a blackholed one costs the
+    // whole timeout) while a working one is there.
     let rank = |e: &Endpoint| match (e.state(now), e.lagging.load(Ordering::Relaxed)) {
-        (BreakerState::Closed | BreakerState::HalfOpen, false) => 0,
-        (BreakerState::Closed | BreakerState::HalfOpen, true) => 1,
-        (BreakerState::Open, _) => 2,
+        (BreakerState::Closed, false) => 0,
+        (BreakerState::Closed, true) => 1,
+        (BreakerState::HalfOpen, _) => 2,
+        (BreakerState::Open, _) => 3,
     };
     let mut order: Vec<usize> = (0..endpoints.len())
         .filter(|&i| !endpoints[i].wrong_network.load(Ordering::Relaxed))
@@ -468,8 +473,13 @@ mod tests {
         }
         eps[1].lagging.store(true, Ordering::Relaxed);
         assert_eq!(preference(&eps, now), [2, 3, 1, 0]);
-        // Cooldown over: endpoint 0 is a probe candidate again, in its configured place.
-        assert_eq!(preference(&eps, now + Duration::from_secs(1)), [0, 2, 3, 1]);
+        // Cooldown over: endpoint 0 may be probed, but after every endpoint known to work.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(preference(&eps, later), [2, 3, 1, 0]);
+        // A successful probe puts it back in its configured place.
+        assert!(eps[0].try_acquire(later, Duration::from_secs(5)));
+        eps[0].record_success();
+        assert_eq!(preference(&eps, later), [0, 2, 3, 1]);
     }
 
     #[test]
