@@ -26,11 +26,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod chain;
 mod functions;
 mod oracle;
 mod secret;
 mod types;
 
+pub use chain::ChainConfig;
 pub use functions::{FunctionsConfig, MIN_FUNCTION_MEMORY_BYTES};
 pub use oracle::{DEFAULT_LOW_GAS_WARNING, DEFAULT_MAX_RESPONSE_FEE, OracleConfig};
 pub use secret::{REDACTED, Secret};
@@ -350,6 +352,7 @@ impl Config {
         }
         self.functions.validate()?;
         self.oracle.validate()?;
+        self.chain.validate()?;
         Ok(())
     }
 
@@ -444,6 +447,19 @@ impl Config {
             db.insert(
                 "url".into(),
                 toml::Value::String(self.database.redacted_url()),
+            );
+        }
+        if let Some(toml::Value::Table(chain)) = table.get_mut("chain") {
+            let urls = self.chain.redacted_rpc_urls();
+            chain.insert(
+                "rpc_urls".into(),
+                toml::Value::Array(urls.into_iter().map(toml::Value::String).collect()),
+            );
+        }
+        if let Some(toml::Value::Table(oracle)) = table.get_mut("oracle") {
+            oracle.insert(
+                "rpc_url".into(),
+                toml::Value::String(chain::redact_endpoint(&self.oracle.rpc_url)),
             );
         }
         table

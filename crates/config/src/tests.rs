@@ -473,3 +473,84 @@ fn oracle_fee_ceiling_and_gas_warning() {
         assert!(msg.contains(key), "{text:?} -> {msg}");
     }
 }
+
+#[test]
+fn chain_endpoints_fall_back_to_oracle_rpc_url() {
+    let cfg = Config::load_from(None, env(&[])).unwrap();
+    assert!(cfg.chain.rpc_urls.is_empty());
+    assert_eq!(cfg.chain.breaker_threshold, 3);
+    assert_eq!(cfg.chain.breaker_cooldown_ms, 1_000);
+    assert_eq!(cfg.chain.breaker_max_cooldown_ms, 30_000);
+    assert_eq!(cfg.chain.lag_threshold, 5);
+    assert_eq!(cfg.chain.health_interval_ms, 1_000);
+    assert_eq!(
+        cfg.chain.endpoints(&cfg.oracle.rpc_url),
+        vec!["http://127.0.0.1:20332".to_string()]
+    );
+    let cfg = load_text(
+        "[oracle]\nrpc_url = \"http://old:1\"\n[chain]\nrpc_urls = [\"http://a:1\", \"https://b:2/rpc\"]\nlag_threshold = 10\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.chain.endpoints(&cfg.oracle.rpc_url),
+        vec!["http://a:1".to_string(), "https://b:2/rpc".to_string()]
+    );
+    assert_eq!(cfg.chain.lag_threshold, 10);
+    // Environment: a comma-separated list.
+    let cfg = Config::load_from(
+        None,
+        env(&[("NSL_CHAIN__RPC_URLS", "http://x:1, http://y:2")]),
+    )
+    .unwrap();
+    assert_eq!(cfg.chain.rpc_urls, ["http://x:1", "http://y:2"]);
+}
+
+#[test]
+fn chain_values_are_checked_and_urls_never_shown_whole() {
+    for (text, key) in [
+        (
+            "[chain]\nrpc_urls = [\"ftp://u:pw@h\"]\n",
+            "chain.rpc_urls[0]",
+        ),
+        (
+            "[chain]\nrpc_urls = [\"http://a:1\", \"http://\"]\n",
+            "chain.rpc_urls[1]",
+        ),
+        (
+            "[chain]\nbreaker_threshold = 0\n",
+            "chain.breaker_threshold",
+        ),
+        (
+            "[chain]\nbreaker_cooldown_ms = 0\n",
+            "chain.breaker_cooldown_ms",
+        ),
+        (
+            "[chain]\nbreaker_cooldown_ms = 5000\nbreaker_max_cooldown_ms = 1000\n",
+            "chain.breaker_max_cooldown_ms",
+        ),
+        ("[chain]\nrpc_url = \"http://a:1\"\n", "rpc_url"),
+    ] {
+        let msg = load_text(text, &[]).unwrap_err().to_string();
+        assert!(msg.contains(key), "{text:?} -> {msg}");
+        assert!(!msg.contains("pw"), "{msg}");
+    }
+    let cfg = load_text(
+        "[oracle]\nrpc_url = \"http://op:oraclepw@n:1\"\n[chain]\nrpc_urls = [\"https://op:s3cret@a:1/rpc?apikey=k\"]\n",
+        &[],
+    )
+    .unwrap();
+    let shown = format!(
+        "{}{}{:?}",
+        cfg.to_redacted_toml(),
+        cfg.to_redacted_json(),
+        cfg.chain
+    );
+    for secret in ["s3cret", "apikey", "oraclepw"] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    assert!(
+        shown.contains("https://op:<redacted>@a:1/rpc?<redacted>"),
+        "{shown}"
+    );
+}

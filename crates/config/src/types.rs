@@ -24,6 +24,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[rate_limit]`: token buckets per client IP and per API key.
     pub rate_limit: RateLimitConfig,
+    /// `[chain]`: RPC endpoints of the Neo chain and their failover settings.
+    pub chain: crate::ChainConfig,
     /// `[oracle]`: the oracle service (disabled by default).
     pub oracle: crate::OracleConfig,
     /// `[functions]`: the functions service's maxima and execution pool (enabled by default).

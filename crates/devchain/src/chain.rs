@@ -13,6 +13,7 @@ use neo_rpc::{Account, Actor, Nep17, RpcClient, TxOutcome};
 
 use crate::error::{DevchainError, Result};
 use crate::process::spawn_guarded;
+use crate::relay::RpcRelay;
 use crate::tools::{ToolCache, tail};
 
 /// Network magic of chains started by this crate unless configured otherwise (0xDDB1).
@@ -117,6 +118,8 @@ pub struct DevChain {
     block_time: Duration,
     neogo: PathBuf,
     start_timeout: Duration,
+    config: ChainConfig,
+    peers: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for DevChain {
@@ -172,6 +175,8 @@ impl DevChain {
                         block_time: config.block_time,
                         neogo: neogo_path,
                         start_timeout: config.start_timeout,
+                        config: config.clone(),
+                        peers: std::sync::atomic::AtomicU32::new(0),
                     });
                 }
                 Err(Attempt::PortTaken(e)) => last_err = Some(e),
@@ -192,7 +197,13 @@ impl DevChain {
         let protocol = dir.join("protocol.yml");
         fs::write(
             &protocol,
-            protocol_yaml(config, &validator.public_key(), wallet, rpc_port, p2p_port),
+            protocol_yaml(
+                config,
+                &validator.public_key(),
+                &Role::Validator { wallet },
+                rpc_port,
+                p2p_port,
+            ),
         )
         .map_err(|e| Attempt::Failed(DevchainError::io("writing protocol.yml", e)))?;
         let log_path = dir.join("neogo.log");
@@ -299,6 +310,19 @@ impl DevChain {
     /// RPC port whenever RPC is enabled, no extra configuration (see `neo_rpc::ws`).
     pub fn ws_url(&self) -> String {
         format!("ws{}/ws", self.rpc_url.trim_start_matches("http"))
+    }
+
+    /// A second RPC endpoint onto this chain: a TCP relay to the node's RPC port on a port of
+    /// its own, which a test kills ([`RpcRelay::kill`]) to take the endpoint away while the
+    /// chain goes on, and starts again ([`RpcRelay::restart`], same port).
+    pub async fn start_rpc_relay(&self) -> Result<RpcRelay> {
+        let port = self
+            .rpc_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| DevchainError::Config(format!("no port in {}", self.rpc_url)))?;
+        RpcRelay::start(std::net::SocketAddr::from(([127, 0, 0, 1], port))).await
     }
 
     /// A client for the node.
@@ -455,6 +479,182 @@ impl DevChain {
     }
 }
 
+/// A second neo-go node of a [`DevChain`]: same protocol configuration (genesis, magic, block
+/// time, roles), no consensus, P2P-peered to the validator, its own JSON-RPC port (and `/ws`).
+/// Transactions sent to it are relayed to the validator. A test kills it ([`PeerNode::kill`]) to
+/// take an RPC endpoint away while the chain goes on, and starts it again
+/// ([`PeerNode::restart`], same ports; its database is in memory, so it syncs from genesis).
+pub struct PeerNode {
+    child: Option<Child>,
+    dir: PathBuf,
+    log_path: PathBuf,
+    rpc_url: String,
+    rpc: RpcClient,
+    neogo: PathBuf,
+    start_timeout: Duration,
+    validator_rpc: RpcClient,
+}
+
+impl std::fmt::Debug for PeerNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerNode")
+            .field("rpc_url", &self.rpc_url)
+            .field("running", &self.child.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevChain {
+    /// Start a non-validator neo-go node on the same chain (see [`PeerNode`]) and wait until it
+    /// has synced up to the validator's height at the time of the call.
+    pub async fn start_peer(&self) -> Result<PeerNode> {
+        let n = self
+            .peers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = self.dir.path().join(format!("peer-{n}"));
+        fs::create_dir_all(&dir).map_err(|e| DevchainError::io("creating the peer dir", e))?;
+        let mut last_err = None;
+        for _ in 0..START_ATTEMPTS {
+            let (rpc_port, p2p_port) = free_ports()?;
+            fs::write(
+                dir.join("protocol.yml"),
+                protocol_yaml(
+                    &self.config,
+                    &self.validator.public_key(),
+                    &Role::Peer {
+                        seed_port: self.p2p_port,
+                    },
+                    rpc_port,
+                    p2p_port,
+                ),
+            )
+            .map_err(|e| DevchainError::io("writing the peer's protocol.yml", e))?;
+            let rpc_url = format!("http://127.0.0.1:{rpc_port}");
+            let mut peer = PeerNode {
+                child: None,
+                log_path: dir.join("neogo.log"),
+                dir: dir.clone(),
+                rpc: RpcClient::with_timeout(&rpc_url, Duration::from_secs(5))?,
+                rpc_url,
+                neogo: self.neogo.clone(),
+                start_timeout: self.start_timeout,
+                validator_rpc: self.rpc.clone(),
+            };
+            match peer.launch(false).await {
+                Ok(()) => return Ok(peer),
+                Err(e) if peer.log_tail(30).contains("address already in use") => {
+                    last_err = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| DevchainError::Config("no peer start attempt made".into())))
+    }
+}
+
+impl PeerNode {
+    async fn launch(&mut self, append: bool) -> Result<()> {
+        let log = File::options()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(&self.log_path)
+            .map_err(|e| DevchainError::io("opening the peer's neogo.log", e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| DevchainError::io("neogo.log", e))?;
+        let mut cmd = Command::new(&self.neogo);
+        cmd.arg("node")
+            .arg("--config-file")
+            .arg(self.dir.join("protocol.yml"))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        let child = spawn_guarded(cmd).map_err(|e| DevchainError::Tool {
+            tool: "neo-go peer node".into(),
+            detail: format!("could not start {}: {e}", self.neogo.display()),
+        })?;
+        self.child = Some(child);
+        let target = self.validator_rpc.get_block_count().await?;
+        let started = Instant::now();
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                return Err(self.failed(format!("neo-go peer exited ({status})")));
+            }
+            if started.elapsed() > self.start_timeout {
+                return Err(self.failed(format!(
+                    "peer did not sync to block count {target} within {:?}",
+                    self.start_timeout
+                )));
+            }
+            if let Ok(count) = self.rpc.get_block_count().await
+                && count >= target
+            {
+                tracing::info!(target: "nsl_devchain", rpc = %self.rpc_url,
+                    elapsed_ms = started.elapsed().as_millis() as u64, "peer node synced");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    fn failed(&mut self, reason: String) -> DevchainError {
+        self.kill();
+        DevchainError::ChainStart {
+            reason,
+            log: self.log_path.display().to_string(),
+            log_tail: self.log_tail(30),
+        }
+    }
+
+    /// The peer's JSON-RPC URL (`http://127.0.0.1:<port>`).
+    pub fn rpc_url(&self) -> &str {
+        &self.rpc_url
+    }
+
+    /// A client for the peer alone.
+    pub fn rpc(&self) -> &RpcClient {
+        &self.rpc
+    }
+
+    /// Process id of the peer's neo-go while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kill the peer (SIGKILL) and wait for it: its RPC port refuses connections from now on.
+    /// Idempotent; also done on drop.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start a killed peer again on the same ports and wait until it has synced to the
+    /// validator's current height (from genesis: its database is in memory).
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.launch(true).await
+    }
+
+    /// The last `lines` lines of the peer's neo-go log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(
+            &fs::read_to_string(&self.log_path).unwrap_or_default(),
+            lines,
+        )
+    }
+}
+
+impl Drop for PeerNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 impl Drop for DevChain {
     fn drop(&mut self) {
         self.stop();
@@ -501,10 +701,18 @@ fn yaml_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
+/// What a neo-go node of the chain does.
+enum Role<'a> {
+    /// The single consensus node, signing with the wallet.
+    Validator { wallet: &'a Path },
+    /// A non-validator node syncing over P2P from the validator's port.
+    Peer { seed_port: u16 },
+}
+
 fn protocol_yaml(
     config: &ChainConfig,
     validator: &PublicKey,
-    wallet: &Path,
+    role: &Role<'_>,
     rpc_port: u16,
     p2p_port: u16,
 ) -> String {
@@ -530,17 +738,35 @@ fn protocol_yaml(
     let _ = writeln!(y, "    - {}", validator.to_hex());
     let _ = writeln!(y, "  ValidatorsCount: 1");
     let _ = writeln!(y, "  VerifyTransactions: true");
+    if let Role::Peer { seed_port } = role {
+        let _ = writeln!(y, "  SeedList:");
+        let _ = writeln!(y, "    - \"127.0.0.1:{seed_port}\"");
+    }
     let _ = writeln!(y, "ApplicationConfiguration:");
+    // Announce the full-node capability and relay transactions: without it a peer keeps the
+    // transactions sent to it in its own memory pool (neo-go only relays to relaying peers).
+    let _ = writeln!(y, "  Relay: true");
     let _ = writeln!(y, "  DBConfiguration:");
     let _ = writeln!(y, "    Type: inmemory");
     let _ = writeln!(y, "  P2P:");
     let _ = writeln!(y, "    Addresses: [\"127.0.0.1:{p2p_port}\"]");
-    let _ = writeln!(y, "    MinPeers: 0");
+    // The validator needs nobody; a peer connects only while below MinPeers.
+    let min_peers = u8::from(matches!(role, Role::Peer { .. }));
+    let _ = writeln!(y, "    MinPeers: {min_peers}");
+    // neo-go leaves these zero when unset and panics on its first peer's ticker; the 1 s ping
+    // also carries heights, so a peer learns of the validator's blocks within a second.
+    let _ = writeln!(y, "    DialTimeout: 3s");
+    let _ = writeln!(y, "    ProtoTickInterval: 1s");
+    let _ = writeln!(y, "    PingInterval: 1s");
+    let _ = writeln!(y, "    PingTimeout: 10s");
     let _ = writeln!(y, "  RPC:");
     let _ = writeln!(y, "    Enabled: true");
     let _ = writeln!(y, "    Addresses: [\"127.0.0.1:{rpc_port}\"]");
     let _ = writeln!(y, "    SessionEnabled: true");
     let _ = writeln!(y, "    MaxGasInvoke: 100");
+    let Role::Validator { wallet } = role else {
+        return y;
+    };
     let _ = writeln!(y, "  Consensus:");
     let _ = writeln!(y, "    Enabled: true");
     let _ = writeln!(y, "    UnlockWallet:");
@@ -571,13 +797,29 @@ mod tests {
     fn protocol_yaml_has_roles_only_when_asked() {
         let key = PrivateKey::generate().public_key();
         let mut cfg = ChainConfig::default();
-        let y = protocol_yaml(&cfg, &key, Path::new("/w.json"), 1, 2);
+        let y = protocol_yaml(
+            &cfg,
+            &key,
+            &Role::Validator {
+                wallet: Path::new("/w.json"),
+            },
+            1,
+            2,
+        );
         assert!(!y.contains("Roles"));
         assert!(y.contains("TimePerBlock: 200ms"));
         assert!(y.contains(&key.to_hex()));
         assert!(!y.contains("Oracle"));
         cfg.oracle_keys = vec![key];
-        let y = protocol_yaml(&cfg, &key, Path::new("/w.json"), 1, 2);
+        let y = protocol_yaml(
+            &cfg,
+            &key,
+            &Role::Validator {
+                wallet: Path::new("/w.json"),
+            },
+            1,
+            2,
+        );
         assert!(y.contains("Roles:\n      Oracle:\n        - "));
         assert!(
             !y.contains("  Oracle:\n    Enabled: true"),
@@ -596,7 +838,15 @@ mod tests {
             }),
             ..ChainConfig::default()
         };
-        let y = protocol_yaml(&cfg, &validator, Path::new("/w.json"), 1, 2);
+        let y = protocol_yaml(
+            &cfg,
+            &validator,
+            &Role::Validator {
+                wallet: Path::new("/w.json"),
+            },
+            1,
+            2,
+        );
         // The validator key is designated and neo-go's service signs with its wallet.
         assert!(y.contains(&format!(
             "Roles:\n      Oracle:\n        - {}",
@@ -635,6 +885,47 @@ mod tests {
         assert!(matches!(err, DevchainError::ChainStart { .. }), "{text}");
         assert!(text.contains("neo-go exited"), "{text}");
         assert!(text.contains("FATAL: simulated start failure"), "{text}");
+    }
+
+    #[test]
+    fn peer_yaml_has_the_same_protocol_no_consensus_and_the_seed() {
+        let key = PrivateKey::generate().public_key();
+        let cfg = ChainConfig {
+            oracle_keys: vec![key],
+            neogo_oracle: Some(NeoGoOracle::default()),
+            ..ChainConfig::default()
+        };
+        let v = protocol_yaml(
+            &cfg,
+            &key,
+            &Role::Validator {
+                wallet: Path::new("/w.json"),
+            },
+            1,
+            2,
+        );
+        let p = protocol_yaml(&cfg, &key, &Role::Peer { seed_port: 2 }, 3, 4);
+        let protocol = |y: &str| y[..y.find("ApplicationConfiguration").unwrap()].to_owned();
+        assert_eq!(
+            protocol(&p),
+            format!("{}  SeedList:\n    - \"127.0.0.1:2\"\n", protocol(&v)),
+            "same genesis and settings, plus the validator as seed"
+        );
+        assert!(
+            !p.contains("Consensus") && !p.contains("UnlockWallet"),
+            "{p}"
+        );
+        assert!(
+            !p.contains("\n  Oracle:\n"),
+            "no neo-go oracle service: {p}"
+        );
+        assert!(p.contains("Addresses: [\"127.0.0.1:3\"]"), "{p}");
+        assert!(p.contains("Addresses: [\"127.0.0.1:4\"]"), "{p}");
+        for y in [&v, &p] {
+            assert!(y.contains("  Relay: true"), "both relay transactions: {y}");
+            assert!(y.contains("    PingInterval: 1s"), "{y}");
+        }
+        assert!(p.contains("MinPeers: 1") && v.contains("MinPeers: 0"));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!     key generated in Rust ─▶ validator NEP-6 wallet ─▶ protocol.yml (free ports, in-memory DB)
 //!     ─▶ neogo node (spawned with PDEATHSIG, log in <dir>/neogo.log) ─▶ wait for height >= 2
 //!     ─▶ rpc_url, network magic, committee account (1-of-1 multisig: all genesis NEO/GAS)
+//! chain.start_peer() ─▶ PeerNode: second neo-go node, same protocol, P2P-peered, own RPC port
+//! chain.start_rpc_relay() ─▶ RpcRelay: killable TCP relay to the RPC port
 //! compile_contract(cache, "x.py") ─▶ (NEF bytes, manifest JSON)
 //! compile_gateway(cache) ─▶ the gateway source embedded at build time, compiled (cached)
 //! deploy_gateway(chain, contract, owner, node key, node GAS) ─▶ fund node, deploy, addNode
@@ -29,6 +31,7 @@ mod compile;
 mod error;
 mod gateway;
 mod process;
+mod relay;
 mod tools;
 
 /// The protocol crate this harness is built on (re-exported for consumers such as `nsl dev`).
@@ -36,12 +39,13 @@ pub use neo;
 /// The RPC client this harness is built on (re-exported).
 pub use neo_rpc;
 
-pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain, NeoGoOracle};
+pub use chain::{ChainConfig, DEFAULT_MAGIC, DevChain, NeoGoOracle, PeerNode};
 pub use compile::{
     CompiledContract, compile_contract, compile_contract_cached, compile_source_cached,
 };
 pub use error::{DevchainError, Result};
 pub use gateway::{GATEWAY_FILE, GATEWAY_SOURCE, compile_gateway, deploy_gateway};
+pub use relay::RpcRelay;
 pub use tools::{
     NEO3_BOA_VERSION, NEOGO_VERSION, NEOGO_WHEEL, NEOGO_WHEEL_SHA256, PreparedTools, Progress,
     ToolCache,

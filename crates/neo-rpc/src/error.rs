@@ -87,6 +87,16 @@ pub enum Error {
         /// The start of the response body.
         body: String,
     },
+    /// Every endpoint of a multi-endpoint client failed in transport for this call.
+    #[error("{method}: all {endpoints} RPC endpoints failed: {detail}")]
+    AllEndpointsFailed {
+        /// The RPC method.
+        method: String,
+        /// How many endpoints the client has.
+        endpoints: usize,
+        /// Each endpoint tried (redacted URL) with its error.
+        detail: String,
+    },
     /// The node answered with a JSON-RPC error object.
     #[error("{method}: RPC error {code}: {message}{}", data.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Rpc {
@@ -178,6 +188,7 @@ impl Error {
             Self::Transport { .. }
                 | Self::Timeout { .. }
                 | Self::Http { .. }
+                | Self::AllEndpointsFailed { .. }
                 | Self::WsTransport { .. }
                 | Self::WsClosed { .. }
         )

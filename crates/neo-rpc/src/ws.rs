@@ -66,17 +66,7 @@ pub fn ws_url(rpc_url: &str) -> Result<String> {
 
 /// A URL without user info, query or fragment, for errors and logs (credentials never printed).
 fn redact(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let rest = match rest.split_once('/') {
-        Some((auth, path)) => format!("{}/{path}", auth.rsplit('@').next().unwrap_or(auth)),
-        None => rest.rsplit('@').next().unwrap_or(rest).to_owned(),
-    };
-    if scheme.is_empty() {
-        rest
-    } else {
-        format!("{scheme}://{rest}")
-    }
+    crate::failover::redact_url(url)
 }
 
 /// What to subscribe to, with neo-go's filters (all optional; given ones must all match).
@@ -558,6 +548,8 @@ pub enum StreamItem {
 /// subscribes again, and reports the block heights it missed.
 pub struct EventStream {
     url: String,
+    /// Set by [`EventStream::connect_rpc`]: reconnects follow the client's endpoint preference.
+    rpc: Option<crate::RpcClient>,
     subs: Vec<Subscription>,
     options: StreamOptions,
     client: Option<WsClient>,
@@ -588,6 +580,7 @@ impl EventStream {
         let client = open(&url, &subs, options.timeout).await?;
         Ok(Self {
             url,
+            rpc: None,
             backoff: options.backoff_min,
             subs,
             options,
@@ -595,6 +588,33 @@ impl EventStream {
             last_block: None,
             held: None,
         })
+    }
+
+    /// Like [`EventStream::connect`] over the endpoints of `rpc`: each (re)connection goes to
+    /// the first endpoint, in the client's current preference order (failing and lagging
+    /// endpoints last), that accepts the socket and the subscriptions. When the socket's
+    /// endpoint dies the stream moves to the next one.
+    pub async fn connect_rpc(
+        rpc: &crate::RpcClient,
+        subs: Vec<Subscription>,
+        options: StreamOptions,
+    ) -> Result<Self> {
+        let (url, client) = open_any(rpc, &subs, options.timeout).await?;
+        Ok(Self {
+            url,
+            rpc: Some(rpc.clone()),
+            backoff: options.backoff_min,
+            subs,
+            options,
+            client: Some(client),
+            last_block: None,
+            held: None,
+        })
+    }
+
+    /// The WebSocket URL of the endpoint the stream uses (or last used), redacted.
+    pub fn endpoint(&self) -> String {
+        redact(&self.url)
     }
 
     /// The height of the last block event delivered.
@@ -610,8 +630,19 @@ impl EventStream {
         }
         let Some(client) = self.client.as_mut() else {
             tokio::time::sleep(self.backoff).await;
-            return match open(&self.url, &self.subs, self.options.timeout).await {
-                Ok(c) => {
+            let opened = match &self.rpc {
+                Some(rpc) => open_any(rpc, &self.subs, self.options.timeout).await,
+                None => open(&self.url, &self.subs, self.options.timeout)
+                    .await
+                    .map(|c| (self.url.clone(), c)),
+            };
+            return match opened {
+                Ok((url, c)) => {
+                    if url != self.url {
+                        tracing::info!(target: "neo_rpc", from = %redact(&self.url), to = %redact(&url),
+                            "event stream moved to another endpoint");
+                    }
+                    self.url = url;
                     self.client = Some(c);
                     self.backoff = self.options.backoff_min;
                     StreamItem::Reconnected
@@ -664,6 +695,23 @@ impl EventStream {
             client.close().await;
         }
     }
+}
+
+/// Open on the first of `rpc`'s endpoints (by preference) that accepts; the last error if none.
+async fn open_any(
+    rpc: &crate::RpcClient,
+    subs: &[Subscription],
+    timeout: Duration,
+) -> Result<(String, WsClient)> {
+    let mut last = None;
+    for url in rpc.urls_by_preference() {
+        let url = ws_url(url)?;
+        match open(&url, subs, timeout).await {
+            Ok(c) => return Ok((url, c)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::InvalidArgument("no RPC endpoint".into())))
 }
 
 async fn open(url: &str, subs: &[Subscription], timeout: Duration) -> Result<WsClient> {

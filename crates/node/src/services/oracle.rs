@@ -38,6 +38,7 @@ fn build<'a>(ctx: &'a NodeContext<'a>, wiring: &'a mut Wiring) -> BuildFuture<'a
         }
         let runtime = OracleRuntime {
             cfg,
+            chain: ctx.config.chain.clone(),
             store: ctx.store.clone(),
             handlers: wiring.gateway_handlers.clone(),
             warnings: ctx.ready_warnings.clone(),
@@ -59,6 +60,8 @@ fn build<'a>(ctx: &'a NodeContext<'a>, wiring: &'a mut Wiring) -> BuildFuture<'a
 /// The oracle runtime as a supervised service.
 struct OracleRuntime {
     cfg: nsl_config::OracleConfig,
+    /// `[chain]`: the RPC endpoints (failover) the oracle follows and sends to.
+    chain: nsl_config::ChainConfig,
     store: nsl_store::Store,
     handlers: Vec<Arc<dyn GatewayHandler>>,
     warnings: nsl_api::ReadyWarnings,
@@ -78,6 +81,7 @@ impl OracleRuntime {
     async fn build(&self) -> Result<OracleService, OracleError> {
         OracleService::from_config(
             &self.cfg,
+            &self.chain,
             Arc::new(self.store.clone()),
             self.handlers.clone(),
             Some(self.warnings.clone()),

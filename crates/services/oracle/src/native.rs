@@ -317,7 +317,7 @@ pub struct NativeOracle<S> {
 impl<S> std::fmt::Debug for NativeOracle<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NativeOracle")
-            .field("rpc", &self.rpc.url())
+            .field("rpc", &self.rpc)
             .field("network", &self.network)
             .finish_non_exhaustive()
     }

@@ -4,6 +4,7 @@
 
 mod cases;
 mod harness;
+mod schema;
 
 /// Instantiate each case once per backend.
 macro_rules! both_backends {

@@ -2,6 +2,7 @@
 //! Each test starts its own chain.
 
 mod contract;
+mod failover;
 mod harness;
 mod local_fees;
 mod multisig;

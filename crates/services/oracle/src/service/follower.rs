@@ -28,12 +28,10 @@ pub(crate) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
     let wake = Arc::new(Notify::new());
-    let watcher = shared.config.block_push.then(|| {
-        AbortOnDrop(tokio::spawn(watch_blocks(
-            shared.rpc.url().to_owned(),
-            wake.clone(),
-        )))
-    });
+    let watcher = shared
+        .config
+        .block_push
+        .then(|| AbortOnDrop(tokio::spawn(watch_blocks(shared.rpc.clone(), wake.clone()))));
     let mut caught_up = false;
     loop {
         if !caught_up {
@@ -83,12 +81,14 @@ async fn shutdown_or_wake(
 /// Wake the follower on every block the node announces (and after a reconnect, when blocks may
 /// have been missed). Ends when the node has no WebSocket endpoint (polling alone goes on); a
 /// node that cannot be reached at start is tried again with back-off.
-async fn watch_blocks(rpc_url: String, wake: Arc<Notify>) {
+/// The stream follows the client's preferred endpoint: when its endpoint dies it reconnects to the
+/// next one (`EventStream::connect_rpc`).
+async fn watch_blocks(rpc: neo_rpc::RpcClient, wake: Arc<Notify>) {
     let options = StreamOptions::default();
     let mut delay = options.backoff_min;
     let mut stream = loop {
         let subs = vec![Subscription::blocks()];
-        match EventStream::connect(&rpc_url, subs, options.clone()).await {
+        match EventStream::connect_rpc(&rpc, subs, options.clone()).await {
             Ok(s) => break s,
             // The node is down for now: try again (polling goes on meanwhile).
             Err(e) if e.is_transport() => {

@@ -276,8 +276,11 @@ impl OracleService {
 
     /// Build the service from the `[oracle]` section: RPC client, egress policy (HTTPS and public
     /// addresses unless `allow_http` / `allow_private_hosts`), node key (env or file), gateway.
+    /// The RPC client goes over `chain.rpc_urls` with failover, or `oracle.rpc_url` alone when
+    /// that list is empty ([`rpc_client_from_config`]).
     pub async fn from_config(
         cfg: &nsl_config::OracleConfig,
+        chain: &nsl_config::ChainConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
         ready_warnings: Option<nsl_service_api::ReadyWarnings>,
@@ -293,8 +296,7 @@ impl OracleService {
                     .map_err(|e| bad("oracle.gateway_hash", e.to_string()))?,
             ),
         };
-        let rpc = RpcClient::new(cfg.rpc_url.clone())
-            .map_err(|e| bad("oracle.rpc_url", e.to_string()))?;
+        let rpc = rpc_client_from_config(chain, &cfg.rpc_url)?;
         let egress = Egress::new(nsl_egress::EgressPolicy {
             allow_http: cfg.allow_http,
             allow_private_hosts: cfg.allow_private_hosts,
@@ -459,6 +461,32 @@ pub(crate) async fn pause(shutdown: &mut watch::Receiver<bool>, interval: Durati
     }
 }
 
+/// The RPC client of the `[chain]` section: its `rpc_urls` with failover (breaker and health
+/// settings from the section), or `oracle_rpc_url` alone when the list is empty.
+pub fn rpc_client_from_config(
+    chain: &nsl_config::ChainConfig,
+    oracle_rpc_url: &str,
+) -> Result<RpcClient, ServiceError> {
+    let key = if chain.rpc_urls.is_empty() {
+        "oracle.rpc_url"
+    } else {
+        "chain.rpc_urls"
+    };
+    let failover = neo_rpc::FailoverConfig {
+        breaker_threshold: chain.breaker_threshold,
+        breaker_cooldown: Duration::from_millis(chain.breaker_cooldown_ms),
+        breaker_max_cooldown: Duration::from_millis(chain.breaker_max_cooldown_ms),
+        lag_threshold: chain.lag_threshold,
+        health_interval: Duration::from_millis(chain.health_interval_ms),
+    };
+    RpcClient::with_endpoints(
+        chain.endpoints(oracle_rpc_url),
+        neo_rpc::DEFAULT_TIMEOUT,
+        failover,
+    )
+    .map_err(|e| ServiceError::Config(format!("{key}: {e}")))
+}
+
 /// A service running in a spawned task (what `nsl serve` holds).
 #[derive(Debug)]
 pub struct OracleHandle {
@@ -470,6 +498,7 @@ impl OracleHandle {
     /// Start the service of the `[oracle]` section in a task; `Ok(None)` when it is disabled.
     pub async fn spawn_from_config(
         cfg: &nsl_config::OracleConfig,
+        chain: &nsl_config::ChainConfig,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
         ready_warnings: Option<nsl_service_api::ReadyWarnings>,
@@ -477,7 +506,8 @@ impl OracleHandle {
         if !cfg.enabled {
             return Ok(None);
         }
-        let service = OracleService::from_config(cfg, store, handlers, ready_warnings).await?;
+        let service =
+            OracleService::from_config(cfg, chain, store, handlers, ready_warnings).await?;
         let (stop, rx) = watch::channel(false);
         Ok(Some(Self {
             stop,
