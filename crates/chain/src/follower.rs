@@ -98,8 +98,12 @@ pub trait Sink: Send + Sync {
 
     /// Record the matching notifications of block `block` (possibly none), idempotently: the
     /// same block may be handed over again after a crash. Called for every block, in order.
-    async fn record(&self, block: u32, events: Vec<ChainEvent>, seen: Instant)
-    -> Result<(), SinkError>;
+    async fn record(
+        &self,
+        block: u32,
+        events: Vec<ChainEvent>,
+        seen: Instant,
+    ) -> Result<(), SinkError>;
 
     /// Start-up hook, run before the first block and retried (after the poll interval) until it
     /// succeeds: catch up with what the chain holds beside the event stream (the oracle's native
@@ -277,8 +281,13 @@ impl Follower {
                     "{} follower: chain unreachable, retrying", self.config.name),
             }
             if pushed_rx.is_empty()
-                && shutdown_or_wake(&mut shutdown, self.config.poll_interval, &wake, &self.config)
-                    .await
+                && shutdown_or_wake(
+                    &mut shutdown,
+                    self.config.poll_interval,
+                    &wake,
+                    &self.config,
+                )
+                .await
             {
                 drop(watcher);
                 return Ok(());
@@ -299,9 +308,9 @@ impl Follower {
         let stored = self.store.cursor(chain, FOLLOWER_SOURCE).await?;
         // The pushed block at the cursor saves the height and block round trips.
         let mut count = match stored {
-            Some(next) if pushed.contains_key(&u32::try_from(next).unwrap_or(u32::MAX)) => {
-                pushed.last_key_value().map_or(0, |(k, _)| i64::from(*k) + 1)
-            }
+            Some(next) if pushed.contains_key(&u32::try_from(next).unwrap_or(u32::MAX)) => pushed
+                .last_key_value()
+                .map_or(0, |(k, _)| i64::from(*k) + 1),
             _ => i64::from(self.rpc.get_block_count().await?),
         };
         self.height

@@ -29,8 +29,8 @@ pub use follower::{
 };
 pub use queue::ChainStore;
 pub use tx::{
-    BlockTxs, BuildError, DefaultOwner, Fate, SYSTEM_FEE_MARGIN, Sent, TxConfig, TxFate,
-    TxManager, TxOwner, TxSigner, TxTasks,
+    BlockTxs, BuildError, DefaultOwner, Fate, SYSTEM_FEE_MARGIN, Sent, TxConfig, TxFate, TxManager,
+    TxOwner, TxSigner, TxTasks,
 };
 
 /// Errors of the runtime. Store errors stop a service; the others are retried.

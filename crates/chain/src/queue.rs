@@ -545,8 +545,7 @@ const REQUEST_COLUMNS: &str = "r.id, r.chain, r.kind, r.tx_hash, r.notification_
      r.confirmed_block, r.attempts AS r_attempts, r.created_at, r.updated_at";
 
 /// The request table joined with the oracle's fields.
-const REQUEST_FROM: &str =
-    "chain_requests r LEFT JOIN oracle_request_fields f ON f.request = r.id";
+const REQUEST_FROM: &str = "chain_requests r LEFT JOIN oracle_request_fields f ON f.request = r.id";
 
 fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
     let state: String = row.try_get("state")?;
@@ -662,24 +661,24 @@ async fn write_outbox(
     now: UnixMillis,
 ) -> StoreResult<bool> {
     let (id, outbox, code) = (w.outbox.request.as_str(), &w.outbox, w.code);
-    let res =
-        match &w.answer {
-            Some(result) => {
-                sqlx::query(
-                    "UPDATE chain_requests SET state = 'outbox', code = $1, result = $2, \
+    let res = match &w.answer {
+        Some(result) => {
+            sqlx::query(
+                "UPDATE chain_requests SET state = 'outbox', code = $1, result = $2, \
                  response_tx_hash = $3, claimed_by = NULL, claim_until = NULL, updated_at = $4 \
                  WHERE id = $5 AND state IN ('seen', 'fetched') AND claimed_by = $6",
-                )
-                .bind(code)
-                .bind(result.clone())
-                .bind(outbox.tx_hash.clone())
-                .bind(now)
-                .bind(id)
-                .bind(owner)
-                .execute(&mut **tx)
-                .await?
-            }
-            None => sqlx::query(
+            )
+            .bind(code)
+            .bind(result.clone())
+            .bind(outbox.tx_hash.clone())
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .execute(&mut **tx)
+            .await?
+        }
+        None => {
+            sqlx::query(
                 "UPDATE chain_requests SET state = 'outbox', code = $1, response_tx_hash = $2, \
                  claimed_by = NULL, claim_until = NULL, updated_at = $3 \
                  WHERE id = $4 AND state = 'fetched' AND claimed_by = $5",
@@ -690,8 +689,9 @@ async fn write_outbox(
             .bind(id)
             .bind(owner)
             .execute(&mut **tx)
-            .await?,
-        };
+            .await?
+        }
+    };
     if res.rows_affected() != 1 {
         return Ok(false);
     }

@@ -195,6 +195,8 @@ pub struct TxConfig {
     pub ready_warnings: Option<(nsl_api::ReadyWarnings, String)>,
     /// Prefix of the metrics (`nsl_chain`; the oracle keeps `nsl_oracle`).
     pub metrics_prefix: String,
+    /// Account whose GAS is watched; `None`: the signer's (no signer: none).
+    pub gas_account: Option<neo::UInt160>,
 }
 
 impl std::fmt::Debug for TxConfig {
@@ -217,6 +219,7 @@ impl Default for TxConfig {
             low_gas_key: "chain.low_gas_warning".into(),
             ready_warnings: None,
             metrics_prefix: "nsl_chain".into(),
+            gas_account: None,
         }
     }
 }
@@ -388,7 +391,9 @@ impl TxManager {
         let test = signer.invoker().invoke_script(script).await?;
         let outcome = match test.into_halt() {
             Ok(o) => o,
-            Err(neo_rpc::Error::Fault { exception }) => return Err(BuildError::Fault { exception }),
+            Err(neo_rpc::Error::Fault { exception }) => {
+                return Err(BuildError::Fault { exception });
+            }
             Err(e) => return Err(e.into()),
         };
         let system_fee = outcome
@@ -419,8 +424,11 @@ impl TxManager {
         };
         let fees = tx.system_fee.saturating_add(tx.network_fee);
         if fees > ceiling {
-            metrics::counter!(format!("{}_tx_refused_total", self.core.config.metrics_prefix))
-                .increment(1);
+            metrics::counter!(format!(
+                "{}_tx_refused_total",
+                self.core.config.metrics_prefix
+            ))
+            .increment(1);
             return Err(BuildError::AboveCeiling {
                 fees,
                 system_fee: tx.system_fee,
@@ -553,12 +561,7 @@ async fn read_fees(rpc: &RpcClient) -> Result<LocalFees, neo_rpc::Error> {
 /// Re-read the fee policy (it can change by a committee vote); keeps the last good values when
 /// the node cannot be reached.
 async fn refresh_local_fees(core: &Core) {
-    if core
-        .local_fees
-        .lock()
-        .map(|f| f.is_none())
-        .unwrap_or(true)
-    {
+    if core.local_fees.lock().map(|f| f.is_none()).unwrap_or(true) {
         return;
     }
     match read_fees(&core.rpc).await {
@@ -575,10 +578,13 @@ async fn refresh_local_fees(core: &Core) {
 /// Publish the signer account's GAS balance (`<prefix>_node_gas`, in GAS) and warn (log and
 /// `/ready`) while it is below `low_gas_warning`: the node pays fees up front.
 async fn check_node_gas(core: &Core) {
-    let Some(signer) = &core.signer else {
+    let Some(account) = core
+        .config
+        .gas_account
+        .or_else(|| core.signer.as_ref().map(|s| s.sender()))
+    else {
         return;
     };
-    let account = signer.sender();
     let balance = match neo_rpc::Nep17::gas(core.rpc.clone())
         .balance_of(&account)
         .await
@@ -715,7 +721,9 @@ async fn run_sender(
             match sender.round(&core, round).await {
                 Ok(()) => {}
                 Err(ChainError::Store(e)) => return Err(ChainError::Store(e)),
-                Err(e) => tracing::warn!(error = %e, "transaction sender: chain unreachable, retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "transaction sender: chain unreachable, retrying")
+                }
             }
         }
         round = round.wrapping_add(1);
@@ -780,9 +788,8 @@ impl Sender {
         let older = updated_at < self.started && !self.looked_up.contains(tx_hash);
         if older || expiring {
             self.looked_up.insert(tx_hash.to_string());
-            let hash = UInt256::from_str(tx_hash).map_err(|e| {
-                StoreError::Corrupt(format!("outbox hash {tx_hash}: {e}"))
-            })?;
+            let hash = UInt256::from_str(tx_hash)
+                .map_err(|e| StoreError::Corrupt(format!("outbox hash {tx_hash}: {e}")))?;
             match core.rpc.get_transaction_height(&hash).await {
                 Ok(block) => {
                     let log = core.rpc.get_application_log(&hash).await?;
@@ -792,7 +799,11 @@ impl Sender {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(if expiring { Seen::Expired } else { Seen::Pending })
+        Ok(if expiring {
+            Seen::Expired
+        } else {
+            Seen::Pending
+        })
     }
 
     async fn round(&mut self, core: &Core, round: u64) -> Result<(), ChainError> {
@@ -811,7 +822,12 @@ impl Sender {
         for (row, outbox) in core.store.in_flight().await? {
             let owner = owner_of(core, &row.service);
             match self
-                .locate(core, &outbox.tx_hash, outbox.valid_until_block, row.updated_at)
+                .locate(
+                    core,
+                    &outbox.tx_hash,
+                    outbox.valid_until_block,
+                    row.updated_at,
+                )
                 .await?
             {
                 Seen::Included(block, None) => {
@@ -822,17 +838,28 @@ impl Sender {
                 Seen::Included(block, Some(exception)) => {
                     tracing::warn!(request = %row.id, tx = %outbox.tx_hash, block, exception,
                         "transaction FAULTed on chain");
-                    metrics::counter!(format!("{}_response_faults_total", core.config.metrics_prefix))
-                        .increment(1);
-                    let fate = owner.faulted(&row, &outbox.tx_hash, block, &exception).await;
+                    metrics::counter!(format!(
+                        "{}_response_faults_total",
+                        core.config.metrics_prefix
+                    ))
+                    .increment(1);
+                    let fate = owner
+                        .faulted(&row, &outbox.tx_hash, block, &exception)
+                        .await;
                     apply(core, &row, &outbox, fate, "FAULTed").await?;
                 }
                 Seen::Expired => {
                     tracing::warn!(request = %row.id, tx = %outbox.tx_hash,
                         "transaction expired unconfirmed");
                     let fate = owner.expired(&row, &outbox.tx_hash).await;
-                    apply(core, &row, &outbox, fate, "not included before its validUntilBlock")
-                        .await?;
+                    apply(
+                        core,
+                        &row,
+                        &outbox,
+                        fate,
+                        "not included before its validUntilBlock",
+                    )
+                    .await?;
                 }
                 Seen::Pending => {
                     let age = now.saturating_sub(row.updated_at);

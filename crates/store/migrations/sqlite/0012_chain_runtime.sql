@@ -20,8 +20,10 @@ CREATE TABLE chain_cursors (
     updated_at INTEGER  NOT NULL,
     PRIMARY KEY (chain, source)
 );
+-- The oracle's follower cursor becomes the chain's (source `follower`: one follower per chain).
 INSERT INTO chain_cursors (chain, source, next_block, genesis, updated_at)
-    SELECT chain, source, next_block, genesis, updated_at FROM oracle_cursors;
+    SELECT chain, CASE WHEN source = 'oracle' THEN 'follower' ELSE source END, next_block,
+        genesis, updated_at FROM oracle_cursors;
 
 CREATE TABLE chain_requests (
     id                 TEXT    PRIMARY KEY NOT NULL,
