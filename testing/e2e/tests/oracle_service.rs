@@ -769,7 +769,10 @@ async fn a_response_that_faults_on_chain_ends_failed_without_a_rebuild() {
 async fn follower_cursor(store: &Store, env: &Env) -> i64 {
     let magic = env.chain.network_magic();
     store
-        .cursor(&format!("neo:{magic}"), "oracle")
+        .cursor(
+            &format!("neo:{magic}"),
+            nsl_oracle::service::FOLLOWER_SOURCE,
+        )
         .await
         .unwrap()
         .unwrap_or(0)
