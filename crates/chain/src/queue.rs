@@ -1478,10 +1478,19 @@ mod tests {
     }
 
     async fn sqlite() -> Db {
+        let db = sqlite_bare().await;
+        db.store.migrate().await.unwrap();
+        db
+    }
+
+    /// A SQLite file without migrations.
+    async fn sqlite_bare() -> Db {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
         Db {
-            store: open(&url).await,
+            store: Store::connect_url(&url, 8, Duration::from_secs(30))
+                .await
+                .unwrap(),
             url,
             _dir: Some(dir),
             pg: None,
@@ -1489,6 +1498,13 @@ mod tests {
     }
 
     async fn postgres() -> Db {
+        let db = postgres_bare().await;
+        db.store.migrate().await.unwrap();
+        db
+    }
+
+    /// A fresh PostgreSQL database without migrations.
+    async fn postgres_bare() -> Db {
         let admin = std::env::var("NSL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
         let mut c = PgConnection::connect(&admin)
             .await
@@ -1507,7 +1523,6 @@ mod tests {
             _dir: None,
             pg: Some((admin.clone(), name)),
         };
-        db.store.migrate().await.unwrap();
         db
     }
 
@@ -1981,5 +1996,314 @@ mod tests {
     #[tokio::test]
     async fn life_cycle_postgres() {
         life_cycle(postgres().await).await;
+    }
+
+    /// Two claimers (separate pools, as two processes) take rows at the same time: no row is
+    /// given to both, and every row is given to one.
+    async fn concurrent_claims(db: Db) {
+        let s = &db.store;
+        let reqs: Vec<NewRequest> = (0..60)
+            .map(|i| req(&format!("0x{i:02x}"), 0, RequestKind::Gateway))
+            .collect();
+        assert_eq!(
+            s.record_requests("neo:1", &reqs, None, 100)
+                .await
+                .unwrap()
+                .len(),
+            60
+        );
+        let mut tasks = Vec::new();
+        for owner in ["a", "b", "c"] {
+            let store = open(&db.url).await;
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let rows = store.claim(owner, 10_000, 4, 200).await.unwrap();
+                    if rows.is_empty() {
+                        break got;
+                    }
+                    assert!(rows.iter().all(|r| r.attempts == 1), "{rows:?}");
+                    got.extend(rows.into_iter().map(|r| r.id));
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        let mut per_owner = Vec::new();
+        for t in tasks {
+            let got = t.await.unwrap();
+            per_owner.push(got.len());
+            all.extend(got);
+        }
+        let total = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), total, "a row was claimed twice: {per_owner:?}");
+        assert_eq!(total, 60, "{per_owner:?}");
+        // Nothing left to claim while the leases run.
+        assert!(s.claim("d", 10_000, 100, 300).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_sqlite() {
+        concurrent_claims(sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_postgres() {
+        concurrent_claims(postgres().await).await;
+    }
+
+    /// Apply the migrations up to `version` (the embedded files, read from the source tree).
+    async fn migrate_to(db: &Db, version: i64) {
+        let dir = match db.store.backend() {
+            nsl_store::Backend::Sqlite => "sqlite",
+            nsl_store::Backend::Postgres => "postgres",
+        };
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../store/migrations")
+            .join(dir);
+        let mut m = sqlx::migrate::Migrator::new(path).await.unwrap();
+        m.migrations = std::borrow::Cow::Owned(
+            m.migrations
+                .iter()
+                .filter(|x| x.version <= version)
+                .cloned()
+                .collect(),
+        );
+        m.run(db.store.pool()).await.unwrap();
+    }
+
+    /// An operator's database at migration 0011 (oracle tables with a cursor, a confirmed
+    /// response, an in-flight one, a fresh native request and a `function` request) keeps all
+    /// of it through 0012.
+    async fn migration_0012_keeps_rows(db: Db) {
+        migrate_to(&db, 11).await;
+        let pool = db.store.pool();
+        let exec = |sql: &'static str| async move {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        };
+        exec(
+            "INSERT INTO oracle_cursors (chain, source, next_block, updated_at, genesis) \
+              VALUES ('neo:1', 'oracle', 42, 1, '0xgen')",
+        )
+        .await;
+        exec(
+            "INSERT INTO oracle_requests (id, chain, kind, tx_hash, notification_index, \
+              block_index, request_id, requester, url, filter, invalid, state, code, result, \
+              response_tx_hash, confirmed_block, created_at, updated_at, service, gas_budget, \
+              attempts) VALUES \
+              ('a', 'neo:1', 'gateway', '0xa1', 0, 10, 1, '0x01', 'https://a', '$.x', NULL, \
+               'confirmed', 0, NULL, '0xta', 11, 5, 6, 'oracle', 100, 1), \
+              ('b', 'neo:1', 'native', '0xb1', 2, 12, 2, '0x02', 'https://b', NULL, NULL, \
+               'sent', 0, NULL, '0xtb', NULL, 7, 8, 'oracle', NULL, 1), \
+              ('c', 'neo:1', 'native', '0xc1', 0, 13, 3, '0x03', 'https://c', '$.c', NULL, \
+               'seen', NULL, NULL, NULL, NULL, 9, 9, 'oracle', NULL, 0), \
+              ('d', 'neo:1', 'gateway', '0xd1', 1, 14, 4, '0x04', '', NULL, NULL, \
+               'fetched', 0, NULL, NULL, NULL, 10, 10, 'function', 500, 2)",
+        )
+        .await;
+        exec(
+            "INSERT INTO oracle_request_history (request, state, at, detail) VALUES \
+              ('a', 'seen', 5, 'block 10'), ('a', 'confirmed', 6, 'block 11'), \
+              ('b', 'seen', 7, NULL), ('b', 'sent', 8, NULL), ('c', 'seen', 9, NULL), \
+              ('d', 'seen', 10, NULL)",
+        )
+        .await;
+        // Blobs through binds (their literals differ between the backends).
+        for (id, hash, tx, vub, at) in [
+            ("a", "0xta", vec![0x0au8, 0x0b], 100i64, 5i64),
+            ("b", "0xtb", vec![0x0c, 0x0d], 200, 7),
+        ] {
+            sqlx::query(
+                "INSERT INTO oracle_outbox (request, tx_hash, tx, valid_until_block, attempts, \
+                 created_at, last_sent_at) VALUES ($1, $2, $3, $4, 1, $5, $5)",
+            )
+            .bind(id)
+            .bind(hash)
+            .bind(tx)
+            .bind(vub)
+            .bind(at)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("UPDATE oracle_requests SET payload = $1 WHERE id = 'd'")
+            .bind(vec![1u8, 2, 3])
+            .execute(pool)
+            .await
+            .unwrap();
+
+        db.store.migrate().await.unwrap();
+        let s = &db.store;
+        assert_eq!(s.cursor("neo:1", "follower").await.unwrap(), Some(42));
+        let entry = s
+            .enter_chain("neo:1", "follower", "0xgen", 20)
+            .await
+            .unwrap();
+        assert_eq!(entry.resume_at, Some(42));
+        assert!(entry.retired.is_empty());
+
+        let a = s.request("a").await.unwrap().unwrap();
+        assert_eq!(a.request.state, RequestState::Confirmed);
+        assert_eq!(a.request.url, "https://a");
+        assert_eq!(a.request.filter.as_deref(), Some("$.x"));
+        assert_eq!(a.request.gas_budget, Some(100));
+        assert_eq!(a.request.confirmed_block, Some(11));
+        assert_eq!(a.history.len(), 2);
+        assert_eq!(a.history[1].detail.as_deref(), Some("block 11"));
+        let outbox = a.outbox.unwrap();
+        assert_eq!(outbox.tx_hash, "0xta");
+        assert_eq!(outbox.tx, vec![0x0a, 0x0b]);
+        assert_eq!(outbox.valid_until_block, 100);
+
+        // The in-flight response is still the sender's to confirm.
+        let flying = s.in_flight().await.unwrap();
+        assert_eq!(flying.len(), 1);
+        assert_eq!(flying[0].0.id, "b");
+        assert_eq!(flying[0].1.tx_hash, "0xtb");
+        assert_eq!(flying[0].1.attempts, 1);
+        assert!(s.mark_confirmed("b", 15, 30).await.unwrap());
+        let b = s.request("b").await.unwrap().unwrap();
+        assert_eq!(b.history.len(), 3, "history appends after the move");
+        assert_eq!(
+            s.outbox_tx("0xtb").await.unwrap().unwrap().state,
+            TxState::Confirmed
+        );
+
+        let c = s.request("c").await.unwrap().unwrap().request;
+        assert_eq!(
+            (c.url.as_str(), c.filter.as_deref()),
+            ("https://c", Some("$.c"))
+        );
+        assert_eq!(c.kind, RequestKind::Native);
+        let d = s.request("d").await.unwrap().unwrap().request;
+        assert_eq!(d.service, "function");
+        assert_eq!(d.url, "");
+        assert_eq!(d.payload.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(d.attempts, 2);
+        assert_eq!(d.state, RequestState::Fetched);
+        let mut counts = s.count_by_state().await.unwrap();
+        counts.sort();
+        assert_eq!(
+            counts,
+            vec![
+                ("confirmed".to_string(), 2),
+                ("fetched".into(), 1),
+                ("seen".into(), 1)
+            ]
+        );
+        // The old tables are gone.
+        assert!(
+            sqlx::query("SELECT 1 FROM oracle_outbox")
+                .fetch_all(pool)
+                .await
+                .is_err()
+        );
+        assert!(
+            sqlx::query("SELECT 1 FROM oracle_requests")
+                .fetch_all(pool)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn migration_0012_keeps_rows_sqlite() {
+        migration_0012_keeps_rows(sqlite_bare().await).await;
+    }
+
+    #[tokio::test]
+    async fn migration_0012_keeps_rows_postgres() {
+        migration_0012_keeps_rows(postgres_bare().await).await;
+    }
+
+    /// Transactions without request rows (push services): stored once, listed while live,
+    /// ended once; one transaction answering two rows shares one outbox entry.
+    async fn outbox_without_and_with_rows(db: Db) {
+        let s = &db.store;
+        let tx = NewOutboxTx {
+            tx_hash: "0xp1".into(),
+            chain: "neo:1".into(),
+            service: "pricefeed".into(),
+            reference: "NEO-USD round 7".into(),
+            tx: vec![9, 9],
+            valid_until_block: 50,
+        };
+        assert!(s.submit_tx(&tx, 100).await.unwrap());
+        assert!(!s.submit_tx(&tx, 101).await.unwrap());
+        let live = s.pending_txs("neo:1").await.unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].state, TxState::Outbox);
+        assert!(s.pending_txs("neo:2").await.unwrap().is_empty());
+        assert!(
+            s.mark_tx("0xp1", TxState::Sent, None, None, 102)
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.mark_tx("0xp1", TxState::Confirmed, Some(12), None, 103)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.mark_tx("0xp1", TxState::Expired, None, None, 104)
+                .await
+                .unwrap()
+        );
+        let done = s.outbox_tx("0xp1").await.unwrap().unwrap();
+        assert_eq!(
+            (done.state, done.confirmed_block, done.attempts),
+            (TxState::Confirmed, Some(12), 1)
+        );
+        assert!(s.pending_txs("neo:1").await.unwrap().is_empty());
+
+        // Two rows, one transaction.
+        let reqs = [
+            req("0xaa", 0, RequestKind::Gateway),
+            req("0xbb", 0, RequestKind::Gateway),
+        ];
+        let rows = s
+            .record_requests("neo:1", &reqs, Some(("me", 10_000)), 200)
+            .await
+            .unwrap();
+        let outbox = OutboxRow {
+            request: String::new(),
+            tx_hash: "0xbatch".into(),
+            tx: vec![1],
+            valid_until_block: 60,
+            attempts: 0,
+        };
+        for row in &rows {
+            let o = OutboxRow {
+                request: row.id.clone(),
+                ..outbox.clone()
+            };
+            assert!(write(s, "me", &o, Some(b"r"), 201).await);
+        }
+        let flying = s.in_flight().await.unwrap();
+        assert_eq!(flying.len(), 2);
+        assert!(flying.iter().all(|(_, o)| o.tx_hash == "0xbatch"));
+        // Rows' transactions are not "pending without rows".
+        assert!(s.pending_txs("neo:1").await.unwrap().is_empty());
+        s.mark_sent_many(&[rows[0].id.clone(), rows[1].id.clone()], 202)
+            .await
+            .unwrap();
+        for row in &rows {
+            assert!(s.mark_confirmed(&row.id, 20, 203).await.unwrap());
+        }
+        let shared = s.outbox_tx("0xbatch").await.unwrap().unwrap();
+        assert_eq!(shared.state, TxState::Confirmed);
+        assert_eq!(shared.confirmed_block, Some(20));
+    }
+
+    #[tokio::test]
+    async fn outbox_without_and_with_rows_sqlite() {
+        outbox_without_and_with_rows(sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn outbox_without_and_with_rows_postgres() {
+        outbox_without_and_with_rows(postgres().await).await;
     }
 }
