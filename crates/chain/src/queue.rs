@@ -1515,15 +1515,14 @@ mod tests {
             .unwrap();
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
         let url = format!("{base}/{name}");
-        let db = Db {
+        Db {
             store: Store::connect_url(&url, 8, Duration::from_secs(30))
                 .await
                 .unwrap(),
             url,
             _dir: None,
             pg: Some((admin.clone(), name)),
-        };
-        db
+        }
     }
 
     /// One [`ChainStore::write_outboxes`] write with code 0.
