@@ -122,7 +122,8 @@ pub struct FollowerConfig {
     pub block_push: bool,
     /// First block to read when there is no cursor; `None`: the chain's height then.
     pub start_block: Option<u32>,
-    /// Name in logs and metrics labels (`oracle` keeps the metric names in use).
+    /// Name in logs; a name other than `chain` also publishes the follower metrics as
+    /// `nsl_<name>_follower_block` / `nsl_<name>_follower_wakeups_total` (the oracle's names).
     pub name: String,
 }
 
@@ -403,11 +404,17 @@ impl Follower {
             .await?;
         self.height.fetch_max(index, Ordering::Relaxed);
         metrics::gauge!("nsl_chain_follower_block").set(f64::from(index));
-        if self.config.name == "oracle" {
-            metrics::gauge!("nsl_oracle_follower_block").set(f64::from(index));
+        if let Some(name) = service_metric(&self.config, "follower_block") {
+            metrics::gauge!(name).set(f64::from(index));
         }
         Ok(())
     }
+}
+
+/// `nsl_<name>_<metric>` for a follower named after its service (the oracle's metric names in
+/// use before the runtime existed); `None` for the default name `chain`.
+fn service_metric(config: &FollowerConfig, metric: &str) -> Option<String> {
+    (config.name != "chain").then(|| format!("nsl_{}_{metric}", config.name))
 }
 
 /// Aborts the watcher task when the follower stops.
@@ -430,9 +437,8 @@ async fn shutdown_or_wake(
         stop = pause(shutdown, interval) => stop,
         () = wake.notified() => {
             metrics::counter!("nsl_chain_follower_wakeups_total", "source" => "push").increment(1);
-            if config.name == "oracle" {
-                metrics::counter!("nsl_oracle_follower_wakeups_total", "source" => "push")
-                    .increment(1);
+            if let Some(name) = service_metric(config, "follower_wakeups_total") {
+                metrics::counter!(name, "source" => "push").increment(1);
             }
             *shutdown.borrow()
         }
