@@ -18,8 +18,8 @@
 use async_trait::async_trait;
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
 /// Which contract a request came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,7 +186,7 @@ pub struct RequestRow {
 }
 
 /// One state change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct HistoryEntry {
     /// The state entered.
     pub state: String,
@@ -196,12 +196,13 @@ pub struct HistoryEntry {
     pub detail: Option<String>,
 }
 
-/// A signed response waiting for (or after) broadcast.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A signed response waiting for (or after) broadcast, seen from one of the rows it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct OutboxRow {
     /// The request row.
     pub request: String,
     /// Transaction hash.
+    #[sqlx(rename = "o_tx_hash")]
     pub tx_hash: String,
     /// The signed transaction bytes.
     #[serde(skip)]
@@ -209,6 +210,7 @@ pub struct OutboxRow {
     /// Last block that may include it.
     pub valid_until_block: i64,
     /// Broadcast attempts.
+    #[sqlx(rename = "o_attempts")]
     pub attempts: i64,
 }
 
@@ -577,13 +579,7 @@ fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
 }
 
 fn outbox_row(row: &AnyRow) -> StoreResult<OutboxRow> {
-    Ok(OutboxRow {
-        request: row.try_get("request")?,
-        tx_hash: row.try_get("o_tx_hash")?,
-        tx: row.try_get("tx")?,
-        valid_until_block: row.try_get("valid_until_block")?,
-        attempts: row.try_get("o_attempts")?,
-    })
+    Ok(OutboxRow::from_row(row)?)
 }
 
 const OUTBOX_TX_COLUMNS: &str = "tx_hash, chain, service, reference, tx, valid_until_block, \
@@ -1285,21 +1281,12 @@ impl ChainStore for Store {
             return Ok(None);
         };
         let request = request_row(&row)?;
-        let history = sqlx::query(
+        let history = sqlx::query_as::<_, HistoryEntry>(
             "SELECT state, at, detail FROM chain_request_history WHERE request = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(HistoryEntry {
-                state: r.try_get("state")?,
-                at: r.try_get("at")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         // The live (or confirmed) transaction of the row; a dropped one (expired, rebuilt)
         // stays in chain_outbox for the record but is not the row's outbox entry.
         let outbox = sqlx::query(
