@@ -239,6 +239,20 @@ impl Actor {
         system_fee: i64,
         fees: &LocalFees,
     ) -> Result<Transaction> {
+        let mut tx = self.make_unsigned_local(script, system_fee, fees);
+        self.sign(&mut tx)?;
+        Ok(tx)
+    }
+
+    /// [`Actor::make_tx_local`] without the signatures (placeholder witnesses): the fees are
+    /// final, so a caller can check them against a ceiling before anything is signed, then
+    /// [`Actor::sign`].
+    pub fn make_unsigned_local(
+        &self,
+        script: &[u8],
+        system_fee: i64,
+        fees: &LocalFees,
+    ) -> Transaction {
         let mut tx = self.unsigned_tx(script, system_fee, fees.height);
         let size = i64::try_from(tx.to_bytes().len()).unwrap_or(i64::MAX);
         tx.network_fee = self
@@ -247,8 +261,7 @@ impl Actor {
             .map(|a| a.account.verification_gas(fees.exec_fee_factor))
             .sum::<i64>()
             .saturating_add(size.saturating_mul(fees.fee_per_byte));
-        self.sign(&mut tx)?;
-        Ok(tx)
+        tx
     }
 
     /// The Policy values [`Actor::make_tx_local`] needs, read now (`height` is the current

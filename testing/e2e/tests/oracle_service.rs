@@ -421,6 +421,38 @@ struct CrashAfterOutbox {
 
 #[async_trait]
 impl OracleStore for CrashAfterOutbox {
+    async fn set_cursor(
+        &self,
+        chain: &str,
+        source: &str,
+        next_block: i64,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        self.inner.set_cursor(chain, source, next_block, now).await
+    }
+    async fn submit_tx(
+        &self,
+        tx: &nsl_oracle::service::NewOutboxTx,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        self.inner.submit_tx(tx, now).await
+    }
+    async fn pending_txs(&self, chain: &str) -> StoreResult<Vec<nsl_oracle::service::OutboxTx>> {
+        self.inner.pending_txs(chain).await
+    }
+    async fn outbox_tx(&self, tx_hash: &str) -> StoreResult<Option<nsl_oracle::service::OutboxTx>> {
+        self.inner.outbox_tx(tx_hash).await
+    }
+    async fn mark_tx(
+        &self,
+        tx_hash: &str,
+        state: nsl_oracle::service::TxState,
+        block: Option<i64>,
+        detail: Option<&str>,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        self.inner.mark_tx(tx_hash, state, block, detail, now).await
+    }
     async fn record_requests(
         &self,
         chain: &str,
@@ -737,7 +769,10 @@ async fn a_response_that_faults_on_chain_ends_failed_without_a_rebuild() {
 async fn follower_cursor(store: &Store, env: &Env) -> i64 {
     let magic = env.chain.network_magic();
     store
-        .cursor(&format!("neo:{magic}"), "oracle")
+        .cursor(
+            &format!("neo:{magic}"),
+            nsl_oracle::service::FOLLOWER_SOURCE,
+        )
         .await
         .unwrap()
         .unwrap_or(0)

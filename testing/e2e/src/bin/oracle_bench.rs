@@ -251,6 +251,38 @@ macro_rules! timed {
 
 #[async_trait]
 impl OracleStore for TimedStore {
+    async fn set_cursor(
+        &self,
+        chain: &str,
+        source: &str,
+        next_block: i64,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        self.inner.set_cursor(chain, source, next_block, now).await
+    }
+    async fn submit_tx(
+        &self,
+        tx: &nsl_oracle::service::NewOutboxTx,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        self.inner.submit_tx(tx, now).await
+    }
+    async fn pending_txs(&self, chain: &str) -> StoreResult<Vec<nsl_oracle::service::OutboxTx>> {
+        self.inner.pending_txs(chain).await
+    }
+    async fn outbox_tx(&self, tx_hash: &str) -> StoreResult<Option<nsl_oracle::service::OutboxTx>> {
+        self.inner.outbox_tx(tx_hash).await
+    }
+    async fn mark_tx(
+        &self,
+        tx_hash: &str,
+        state: nsl_oracle::service::TxState,
+        block: Option<i64>,
+        detail: Option<&str>,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        self.inner.mark_tx(tx_hash, state, block, detail, now).await
+    }
     async fn record_requests(
         &self,
         chain: &str,

@@ -1,205 +1,100 @@
-//! The follower: scans blocks from the stored cursor and records oracle requests.
+//! The oracle's sink on the chain runtime's follower: records gateway `ServiceRequest`s (of the
+//! service types this node answers) and native `OracleRequest`s as request rows, claimed for this
+//! instance and handed straight to the workers.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use async_trait::async_trait;
 use neo_rpc::types::{Notification, VmState};
-use neo_rpc::ws::{Event, EventStream, StreamItem, StreamOptions, Subscription};
+use nsl_chain::{ChainEvent, Sink, SinkError, Subscription};
 use nsl_store::now_ms;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 
-use super::store::{NewRequest, RequestKind};
+use super::Shared;
+use super::store::{NewRequest, RequestKind, RequestRow};
 use super::worker::Work;
-use super::{FOLLOWER_SOURCE, ServiceError, Shared, pause};
-use crate::gateway::{ORACLE_SERVICE_TYPE, parse_oracle_payload, parse_service_request};
-use crate::native::parse_oracle_request;
+use crate::gateway::{
+    ORACLE_SERVICE_TYPE, SERVICE_REQUEST_EVENT, parse_oracle_payload, parse_service_request,
+};
+use crate::native::{ORACLE_CONTRACT, ORACLE_REQUEST_EVENT, parse_oracle_request};
 
-/// Follow the chain until shutdown. RPC errors are logged and retried after the poll interval;
-/// store errors stop the service.
-///
-/// With `block_push`, a watcher task subscribes to the node's `block_added` over WebSocket and
-/// wakes the follower as soon as a block is announced; the follower still reads every block from
-/// its cursor in order over HTTP, and polls every `poll_interval` whatever the push does (the
-/// fallback when the node has no WebSocket endpoint or the socket is down).
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), ServiceError> {
-    let wake = Arc::new(Notify::new());
-    let watcher = shared
-        .config
-        .block_push
-        .then(|| AbortOnDrop(tokio::spawn(watch_blocks(shared.rpc.clone(), wake.clone()))));
-    let mut caught_up = false;
-    loop {
-        if !caught_up {
-            match catch_up(&shared).await {
-                Ok(()) => caught_up = true,
-                Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
-                Err(e) => tracing::warn!(error = %e,
-                    "oracle follower: native catch-up failed, retrying"),
-            }
-        }
-        match step(&shared, &shutdown).await {
-            Ok(()) => {}
-            Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
-            Err(e) => tracing::warn!(error = %e, "oracle follower: chain unreachable, retrying"),
-        }
-        if shutdown_or_wake(&mut shutdown, shared.config.poll_interval, &wake).await {
-            drop(watcher);
-            return Ok(());
-        }
+/// The oracle's sink (see the module doc).
+pub(crate) struct OracleSink(pub(crate) Arc<Shared>);
+
+#[async_trait]
+impl Sink for OracleSink {
+    fn name(&self) -> &str {
+        "oracle"
     }
-}
 
-/// Aborts the watcher task when the follower stops.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+    fn subscriptions(&self) -> Vec<Subscription> {
+        let mut subs = vec![Subscription::new(ORACLE_CONTRACT, ORACLE_REQUEST_EVENT)];
+        if let Some(gateway) = self.0.config.gateway {
+            subs.push(Subscription::new(gateway, SERVICE_REQUEST_EVENT));
+        }
+        subs
     }
-}
 
-/// Wait for `interval`, a pushed block, or shutdown; `true` when shutting down.
-async fn shutdown_or_wake(
-    shutdown: &mut watch::Receiver<bool>,
-    interval: std::time::Duration,
-    wake: &Notify,
-) -> bool {
-    tokio::select! {
-        stop = pause(shutdown, interval) => stop,
-        () = wake.notified() => {
-            metrics::counter!("nsl_oracle_follower_wakeups_total", "source" => "push").increment(1);
-            *shutdown.borrow()
-        }
-    }
-}
-
-/// Wake the follower on every block the node announces (and after a reconnect, when blocks may
-/// have been missed). Ends when the node has no WebSocket endpoint (polling alone goes on); a
-/// node that cannot be reached at start is tried again with back-off.
-/// The stream follows the client's preferred endpoint: when its endpoint dies it reconnects to the
-/// next one (`EventStream::connect_rpc`).
-async fn watch_blocks(rpc: neo_rpc::RpcClient, wake: Arc<Notify>) {
-    let options = StreamOptions::default();
-    let mut delay = options.backoff_min;
-    let mut stream = loop {
-        let subs = vec![Subscription::blocks()];
-        match EventStream::connect_rpc(&rpc, subs, options.clone()).await {
-            Ok(s) => break s,
-            // The node is down for now: try again (polling goes on meanwhile).
-            Err(e) if e.is_transport() => {
-                tracing::debug!(error = %e, "oracle follower: block push not reachable yet");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(options.backoff_max);
-            }
-            Err(e) => {
-                tracing::info!(error = %e, "oracle follower: no block push, polling only");
-                return;
-            }
-        }
-    };
-    tracing::info!("oracle follower: woken by pushed blocks (polling stays the fallback)");
-    loop {
-        match stream.next().await {
-            StreamItem::Event(Event::Block(_))
-            | StreamItem::Gap { .. }
-            | StreamItem::Reconnected => {
-                wake.notify_one();
-            }
-            StreamItem::Event(_) => {}
-            StreamItem::Disconnected { error, retry_in } => {
-                tracing::debug!(error = %error, ?retry_in, "oracle follower: block push lost, polling");
-            }
-        }
-    }
-}
-
-/// Application logs fetched at once while reading a block.
-const LOG_FETCHES: usize = 16;
-
-/// Record every block between the cursor and the chain's height; hand new rows (claimed for
-/// this instance) straight to the workers.
-async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<(), ServiceError> {
-    let count = shared.rpc.get_block_count().await?;
-    shared
-        .height
-        .fetch_max(count.saturating_sub(1), Ordering::Relaxed);
-    let count = i64::from(count);
-    let mut next = match shared.store.cursor(&shared.chain, FOLLOWER_SOURCE).await? {
-        Some(next) => next,
-        None => shared
-            .config
-            .start_block
-            .map_or(count.saturating_sub(1).max(0), i64::from),
-    };
-    while next < count && !*shutdown.borrow() {
-        let index = u32::try_from(next).unwrap_or(u32::MAX);
-        let block = shared.rpc.get_block(index).await?;
-        let hashes: Vec<_> = block.tx.iter().map(|tx| tx.hash).collect();
-        let logs = application_logs(shared, &hashes).await?;
-        // The block's events are known from here: the start of the node's overhead.
-        let seen = Instant::now();
-        let mut requests = Vec::new();
-        for (hash, log) in hashes.iter().zip(&logs) {
-            // A FAULTed execution changed nothing on chain: its notifications (which neo-go
-            // still lists in the log) open no request.
-            let notifications = log
-                .executions
-                .iter()
-                .filter(|e| e.vmstate == VmState::Halt)
-                .flat_map(|e| e.notifications.iter());
-            for (i, n) in notifications.enumerate() {
-                if let Some(r) = request_of(shared, n, &hash.to_string(), i, next) {
-                    requests.push(r);
-                }
-            }
-        }
-        let now = now_ms();
-        let lease = i64::try_from(shared.config.claim_lease.as_millis()).unwrap_or(i64::MAX);
-        let rows = shared
-            .store
-            .record_block(
-                &shared.chain,
-                FOLLOWER_SOURCE,
-                next + 1,
-                &requests,
-                Some((&shared.config.instance, now.saturating_add(lease))),
-                now,
-            )
-            .await?;
-        let new = rows.len();
-        // The sender confirms responses from the blocks read here (no per-row polling).
-        let fates = hashes
+    async fn record(
+        &self,
+        block: u32,
+        events: Vec<ChainEvent>,
+        seen: Instant,
+    ) -> Result<(), SinkError> {
+        let shared = &self.0;
+        let requests: Vec<NewRequest> = events
             .iter()
-            .zip(&logs)
-            .map(|(hash, log)| super::worker::TxFate {
-                hash: hash.to_string(),
-                fault: super::worker::fault_of(log),
+            .filter_map(|e| {
+                request_of(
+                    shared,
+                    &e.notification,
+                    &e.tx_hash.to_string(),
+                    e.index,
+                    i64::from(block),
+                )
             })
             .collect();
-        let _ = shared.blocks.send((next, fates));
-        for row in rows {
-            metrics::counter!("nsl_oracle_requests_seen_total", "kind" => row.kind.as_str(),
-                "service" => row.service.clone())
-            .increment(1);
-            // The workers hold the receiver until shutdown; a closed channel means they are
-            // stopping, and the claimed row is picked up again after its lease.
-            let _ = shared.work.send(Work {
-                row,
-                seen: Some(seen),
-            });
+        if requests.is_empty() {
+            return Ok(());
         }
-        if new > 0 {
-            tracing::info!(block = next, new, "oracle requests recorded");
+        let rows = record(shared, &requests).await?;
+        if !rows.is_empty() {
+            tracing::info!(block, new = rows.len(), "oracle requests recorded");
         }
-        metrics::gauge!("nsl_oracle_follower_block").set(next as f64);
-        next += 1;
+        hand_over(shared, rows, Some(seen));
+        Ok(())
     }
-    Ok(())
+
+    async fn catch_up(&self) -> Result<(), SinkError> {
+        catch_up(&self.0).await
+    }
+}
+
+/// Insert `requests` (idempotently), claimed for this instance.
+async fn record(shared: &Shared, requests: &[NewRequest]) -> Result<Vec<RequestRow>, SinkError> {
+    let now = now_ms();
+    let lease = i64::try_from(shared.config.claim_lease.as_millis()).unwrap_or(i64::MAX);
+    Ok(shared
+        .store
+        .record_requests(
+            &shared.identity.chain,
+            requests,
+            Some((&shared.config.instance, now.saturating_add(lease))),
+            now,
+        )
+        .await?)
+}
+
+/// Give new rows to the workers.
+fn hand_over(shared: &Shared, rows: Vec<RequestRow>, seen: Option<Instant>) {
+    for row in rows {
+        metrics::counter!("nsl_oracle_requests_seen_total", "kind" => row.kind.as_str(),
+            "service" => row.service.clone())
+        .increment(1);
+        // The workers hold the receiver until shutdown; a closed channel means they are
+        // stopping, and the claimed row is picked up again after its lease.
+        let _ = shared.work.send(Work { row, seen });
+    }
 }
 
 /// Native oracle catch-up at start: every request still pending in the OracleContract's
@@ -208,8 +103,12 @@ async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<
 /// or before `start_block` / the first start's height. Rows the follower already has (same tx
 /// hash and notification index) are skipped, so this and the follower never record a request
 /// twice. A request whose transaction cannot be read is logged and skipped.
-async fn catch_up(shared: &Arc<Shared>) -> Result<(), ServiceError> {
-    let pending = shared.native.pending_requests().await?;
+async fn catch_up(shared: &Arc<Shared>) -> Result<(), SinkError> {
+    let pending = shared
+        .native
+        .pending_requests()
+        .await
+        .map_err(|e| SinkError::Retry(e.to_string()))?;
     let mut requests = Vec::new();
     for (id, req) in &pending {
         let tx = req.original_txid;
@@ -241,52 +140,18 @@ async fn catch_up(shared: &Arc<Shared>) -> Result<(), ServiceError> {
             }
         }
     }
-    let now = now_ms();
-    let lease = i64::try_from(shared.config.claim_lease.as_millis()).unwrap_or(i64::MAX);
-    let rows = shared
-        .store
-        .record_requests(
-            &shared.chain,
-            &requests,
-            Some((&shared.config.instance, now.saturating_add(lease))),
-            now,
-        )
-        .await?;
+    let rows = if requests.is_empty() {
+        Vec::new()
+    } else {
+        record(shared, &requests).await?
+    };
     tracing::info!(
         pending = pending.len(),
         new = rows.len(),
         "oracle catch-up: native requests pending on chain checked"
     );
-    for row in rows {
-        metrics::counter!("nsl_oracle_requests_seen_total", "kind" => row.kind.as_str(),
-            "service" => row.service.clone())
-        .increment(1);
-        let _ = shared.work.send(Work { row, seen: None });
-    }
+    hand_over(shared, rows, None);
     Ok(())
-}
-
-/// The application logs of `hashes`, in order, at most [`LOG_FETCHES`] at a time.
-async fn application_logs(
-    shared: &Arc<Shared>,
-    hashes: &[neo::UInt256],
-) -> Result<Vec<neo_rpc::types::ApplicationLog>, ServiceError> {
-    let mut logs: Vec<Option<neo_rpc::types::ApplicationLog>> = vec![None; hashes.len()];
-    let mut tasks = JoinSet::new();
-    let mut next = 0;
-    while next < hashes.len() || !tasks.is_empty() {
-        while next < hashes.len() && tasks.len() < LOG_FETCHES {
-            let (rpc, hash, i) = (shared.rpc.clone(), hashes[next], next);
-            tasks.spawn(async move { (i, rpc.get_application_log(&hash).await) });
-            next += 1;
-        }
-        if let Some(done) = tasks.join_next().await {
-            // A task only ends early by panicking: carry the panic on, as if fetched inline.
-            let (i, log) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-            logs[i] = Some(log?);
-        }
-    }
-    Ok(logs.into_iter().flatten().collect())
 }
 
 /// The request a notification makes, if it is one this node answers. Malformed events are

@@ -1,23 +1,25 @@
-//! The oracle service runtime: follows the chain, answers requests, keeps every step in the
-//! database so that a restart resumes where it stopped.
+//! The oracle service on the chain runtime (`nsl-chain`, docs/chain.md): the runtime's follower
+//! hands the oracle's sink the `ServiceRequest` / `OracleRequest` notifications, the sink records
+//! them as request rows (claimed for this instance) and gives them to the workers, which answer
+//! them and hand the signed responses to the runtime's transaction manager.
 //!
 //! ```text
-//! follower (one task)          workers (bounded pool)                 sender (one task)
-//! getblock N + getapplicationlog per tx
+//! nsl-chain follower (pushed blocks, app logs)   oracle workers (bounded pool)   nsl-chain tx manager
 //!   ServiceRequest(gateway) ─┐
-//!   OracleRequest(native)   ─┴▶ rows `seen` + cursor N+1 (one DB transaction)
-//!                              claim (UPDATE .. WHERE state, lease) ─▶ answer(egress, url, filter)
-//!                              ─▶ `fetched` (code, result) ─▶ build + sign response tx
-//!                              ─▶ outbox row + `outbox` (one DB transaction) ─▶ broadcast ─▶ `sent`
-//!                                                                    re-broadcast outbox/sent txs
-//!                                                                    in a block ─▶ `confirmed`
-//!                                                                    validUntilBlock passed ─▶
-//!                                                                    back to `fetched` (rebuild)
+//!   OracleRequest(native)   ─┴▶ OracleSink: rows `seen` (claimed) ─▶ answer(egress, url, filter)
+//!                              cursor N+1 after the sink recorded    ─▶ `fetched` (code, result)
+//!                                                                    ─▶ build (gateway: test run,
+//!                                                                       ceiling, local fees, sign;
+//!                                                                       native: oracle multisig)
+//!                                                                    ─▶ outbox + `outbox` ─▶ broadcast
+//!                                                                       ─▶ `sent` ─▶ `confirmed`
+//!                                                                       validUntilBlock passed ─▶
+//!                                                                       back to `fetched` (rebuild)
 //! ```
 //!
 //! Invariants:
 //! - A request is recorded once per `(chain, tx hash, notification index)`; the follower's cursor
-//!   moves in the same transaction as the block's rows.
+//!   moves after the sink recorded the block (recording twice changes nothing).
 //! - The signed transaction is stored before it is broadcast. After a crash the stored bytes are
 //!   broadcast again (same hash, so the chain answers at most once); a response is rebuilt only
 //!   after its validUntilBlock has passed without inclusion.
@@ -34,12 +36,12 @@ mod handler;
 mod store;
 mod worker;
 
-use std::sync::atomic::AtomicU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use neo::{PrivateKey, UInt160};
-use neo_rpc::{LocalFees, RpcClient};
+use neo_rpc::RpcClient;
+use nsl_chain::{ChainIdentity, Follower, FollowerConfig, TxConfig, TxManager, TxTasks};
 use nsl_egress::Egress;
 use tokio::sync::{mpsc, watch};
 
@@ -47,14 +49,15 @@ pub use handler::{GatewayCall, GatewayHandler};
 pub use worker::SYSTEM_FEE_MARGIN;
 
 pub use store::{
-    ChainEntry, HistoryEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail,
-    RequestFilter, RequestKind, RequestRow, RequestState, RetiredChain,
+    ChainEntry, HistoryEntry, NewOutboxTx, NewRequest, OracleStore, OutboxRow, OutboxTx,
+    OutboxWrite, RequestDetail, RequestFilter, RequestKind, RequestRow, RequestState, RetiredChain,
+    TxState,
 };
 
 use crate::native::NativeOracle;
 
-/// Follower source name (one cursor per chain for both request kinds).
-pub const FOLLOWER_SOURCE: &str = "oracle";
+/// Follower source name: the runtime's (one cursor per chain).
+pub const FOLLOWER_SOURCE: &str = nsl_chain::FOLLOWER_SOURCE;
 
 /// Errors that stop the service (everything else is logged and retried).
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,16 @@ pub enum ServiceError {
     /// A batched store write failed (the store error's text).
     #[error("oracle store (batched write): {0}")]
     Batch(String),
+}
+
+impl From<nsl_chain::ChainError> for ServiceError {
+    fn from(e: nsl_chain::ChainError) -> Self {
+        match e {
+            nsl_chain::ChainError::Store(e) => Self::Store(e),
+            nsl_chain::ChainError::Rpc(e) => Self::Rpc(e),
+            other => Self::Batch(other.to_string()),
+        }
+    }
 }
 
 /// Runtime settings of the service.
@@ -151,44 +164,30 @@ pub(crate) struct Shared {
     pub(crate) rpc: RpcClient,
     pub(crate) egress: Egress,
     pub(crate) native: NativeOracle<PrivateKey>,
-    pub(crate) gateway_actor: Option<neo_rpc::Actor>,
-    /// The node key's account (pays gateway responses).
-    pub(crate) node_account: UInt160,
     pub(crate) config: ServiceConfig,
-    pub(crate) chain: String,
-    /// Hash of the chain's block 0 (`0x` hex): with the magic in `chain`, its identity.
-    pub(crate) genesis: String,
+    /// The chain (`neo:<magic>`, genesis hash).
+    pub(crate) identity: ChainIdentity,
     /// Answerers of service types other than `oracle`.
     pub(crate) handlers: handler::Handlers,
     /// Rows the follower recorded (claimed for this instance), for the workers.
     pub(crate) work: mpsc::UnboundedSender<worker::Work>,
-    /// Broadcast responses whose rows are to be marked `sent` (batched).
-    pub(crate) sent: mpsc::UnboundedSender<String>,
-    /// Signed responses for the outbox writer (group commit).
-    pub(crate) outbox: mpsc::UnboundedSender<worker::OutboxJob>,
-    /// Transactions of the blocks the follower read, for the sender's confirmations.
-    pub(crate) blocks: mpsc::UnboundedSender<worker::BlockTxs>,
-    /// Latest block index the follower saw.
-    pub(crate) height: AtomicU32,
-    /// Fee policy for building gateway responses without RPC round trips; `None` when the
-    /// local network-fee calculation disagreed with the node's at start (then every response
-    /// asks `calculatenetworkfee`).
-    pub(crate) local_fees: Mutex<Option<LocalFees>>,
+    /// The runtime's transaction manager (gateway responses are built by it, every response is
+    /// stored, broadcast and confirmed by it).
+    pub(crate) tx: TxManager,
 }
 
 /// The running oracle service: [`OracleService::run`] until the shutdown signal.
 pub struct OracleService {
     shared: Arc<Shared>,
     work: mpsc::UnboundedReceiver<worker::Work>,
-    sent: mpsc::UnboundedReceiver<String>,
-    outbox: mpsc::UnboundedReceiver<worker::OutboxJob>,
-    blocks: mpsc::UnboundedReceiver<worker::BlockTxs>,
+    follower: Follower,
+    tx_tasks: TxTasks,
 }
 
 impl std::fmt::Debug for OracleService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OracleService")
-            .field("chain", &self.shared.chain)
+            .field("chain", &self.shared.identity.chain)
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
@@ -209,10 +208,9 @@ impl OracleService {
     ) -> Result<Self, ServiceError> {
         let handlers = handler::index(handlers)?;
         let native = NativeOracle::connect(rpc.clone(), egress.clone(), key.0.clone()).await?;
-        let chain = format!("neo:{}", rpc.get_version().await?.protocol.network);
-        // The chain's identity beside its magic: a fresh chain with the same magic (a restarted
-        // `nsl dev`) has another genesis block.
-        let genesis = rpc.get_block(0u32).await?.hash.to_string();
+        // The chain's identity: its magic and, beside it, its genesis (a fresh chain with the
+        // same magic, a restarted `nsl dev`, has another genesis block).
+        let identity = ChainIdentity::read(&rpc).await?;
         if let Some(gateway) = &config.gateway {
             // The owner's witness administers the gateway (nodes, fees, code updates): a node
             // key that is also the owner would put that power in every transaction the node
@@ -226,8 +224,10 @@ impl OracleService {
                 )));
             }
         }
-        let gateway_actor = match config.gateway {
-            Some(gateway) => Some(
+        // Gateway `fulfill` transactions are signed by the node account with the narrowest
+        // scope (CustomContracts: the gateway only).
+        let signer: Option<Arc<dyn nsl_chain::TxSigner>> = match config.gateway {
+            Some(gateway) => Some(Arc::new(
                 neo_rpc::Actor::with_signers(
                     rpc.clone(),
                     vec![neo_rpc::SignerAccount::with_signer(
@@ -236,41 +236,61 @@ impl OracleService {
                     )],
                 )
                 .await?,
-            ),
+            )),
             None => None,
         };
-        let local_fees = match &gateway_actor {
-            Some(actor) => worker::check_local_fees(actor).await?,
-            None => None,
+        let tx_config = TxConfig {
+            poll_interval: config.poll_interval,
+            system_fee_margin: config.system_fee_margin,
+            low_gas_warning: config.low_gas_warning,
+            low_gas_key: "oracle.low_gas_warning".into(),
+            ready_warnings: config
+                .ready_warnings
+                .clone()
+                .map(|w| (w, "oracle".to_string())),
+            metrics_prefix: "nsl_oracle".into(),
+            gas_account: Some(key.0.script_hash()),
         };
-        let height = local_fees.map_or(0, |f| f.height);
+        let (tx, tx_tasks) = TxManager::new(
+            store.clone(),
+            rpc.clone(),
+            identity.clone(),
+            signer,
+            tx_config,
+        )
+        .await?;
+        tx.set_default_owner(Arc::new(worker::OracleOwner));
+        let mut follower = Follower::new(
+            rpc.clone(),
+            store.clone(),
+            identity.clone(),
+            FollowerConfig {
+                poll_interval: config.poll_interval,
+                block_push: config.block_push,
+                start_block: config.start_block,
+                name: "oracle".into(),
+            },
+        )
+        .with_height(tx.height());
+        follower.confirm_to(tx.confirmations());
         let (work_tx, work) = mpsc::unbounded_channel();
-        let (sent_tx, sent) = mpsc::unbounded_channel();
-        let (outbox_tx, outbox) = mpsc::unbounded_channel();
-        let (blocks_tx, blocks) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            store,
+            rpc,
+            egress,
+            native,
+            config,
+            identity,
+            handlers,
+            work: work_tx,
+            tx,
+        });
+        follower.add_sink(Arc::new(follower::OracleSink(shared.clone())));
         Ok(Self {
-            shared: Arc::new(Shared {
-                store,
-                rpc,
-                egress,
-                native,
-                gateway_actor,
-                node_account: key.0.script_hash(),
-                config,
-                chain,
-                genesis,
-                handlers,
-                work: work_tx,
-                sent: sent_tx,
-                outbox: outbox_tx,
-                blocks: blocks_tx,
-                height: AtomicU32::new(height),
-                local_fees: Mutex::new(local_fees),
-            }),
+            shared,
             work,
-            sent,
-            outbox,
-            blocks,
+            follower,
+            tx_tasks,
         })
     }
 
@@ -324,7 +344,7 @@ impl OracleService {
 
     /// `neo:<network magic>`: the chain column of this service's rows.
     pub fn chain(&self) -> &str {
-        &self.shared.chain
+        &self.shared.identity.chain
     }
 
     /// Run follower, workers and sender until `shutdown` becomes `true` (or its sender is
@@ -332,16 +352,15 @@ impl OracleService {
     /// store on the next start.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ServiceError> {
         let services: Vec<&str> = self.shared.handlers.keys().copied().collect();
-        tracing::info!(chain = %self.shared.chain, gateway = ?self.shared.config.gateway,
+        tracing::info!(chain = %self.shared.identity.chain, gateway = ?self.shared.config.gateway,
             workers = self.shared.config.workers, ?services,
-            local_fees = self.shared.local_fees.lock().map(|f| f.is_some()).unwrap_or(false),
+            local_fees = self.shared.tx.local_fees(),
             "oracle service started");
         let Self {
             shared,
             work,
-            sent,
-            outbox,
-            blocks,
+            follower,
+            tx_tasks,
         } = self;
         // Claims this instance held before a crash or restart are ours to take back now.
         let released = shared.store.release_owner(&shared.config.instance).await?;
@@ -349,7 +368,7 @@ impl OracleService {
             tracing::info!(released, instance = %shared.config.instance,
                 "took back requests claimed before the restart");
         }
-        enter_chain(&shared).await?;
+        follower.enter_chain().await?;
         // One failing task stops the others, so the run ends with its error instead of going on
         // half-dead (the node's supervisor restarts the service and `/ready` shows it).
         let (stop_all, stop) = watch::channel(false);
@@ -372,33 +391,27 @@ impl OracleService {
         };
         let follower = tokio::spawn({
             let done = stop_on_err(stop_all.clone());
-            let task = follower::run(shared.clone(), stop.clone());
-            async move { done(task.await) }
+            let task = follower.run(stop.clone());
+            async move { done(task.await.map_err(ServiceError::from)) }
         });
         let workers = tokio::spawn({
             let done = stop_on_err(stop_all.clone());
             let task = worker::run_workers(shared.clone(), work, stop.clone());
             async move { done(task.await) }
         });
-        let sender = tokio::spawn({
+        let tx_tasks = tokio::spawn({
             let done = stop_on_err(stop_all.clone());
-            let task = worker::run_sender(shared.clone(), blocks, stop);
-            async move { done(task.await) }
+            let task = tx_tasks.run(stop);
+            async move { done(task.await.map_err(ServiceError::from)) }
         });
-        let marker = tokio::spawn(worker::run_sent_marker(shared.store.clone(), sent));
-        let writer = tokio::spawn(worker::run_outbox_writer(
-            shared.store.clone(),
-            shared.config.instance.clone(),
-            outbox,
-        ));
-        let (f, w, s) = tokio::join!(follower, workers, sender);
+        let (f, w) = tokio::join!(follower, workers);
         forward.abort();
-        // Every worker has finished: closing our handles of the channels lets the outbox writer
-        // and the marker write what is left and stop.
+        // Every worker and the follower (whose sink holds the shared state) have finished:
+        // dropping our handle lets the transaction manager write what is left and stop.
         drop(shared);
-        let (o, m) = tokio::join!(writer, marker);
+        let t = tx_tasks.await;
         tracing::info!("oracle service stopped");
-        for r in [f, w, s, o, m] {
+        for r in [f, w, t] {
             match r {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
@@ -406,58 +419,6 @@ impl OracleService {
             }
         }
         Ok(())
-    }
-}
-
-/// Check the stored cursor against the chain the node is on (see [`OracleStore::enter_chain`])
-/// and say what happened: resume, adopt (pre-0011 cursor), or reset (another chain).
-async fn enter_chain(shared: &Shared) -> Result<(), ServiceError> {
-    let entry = shared
-        .store
-        .enter_chain(
-            &shared.chain,
-            FOLLOWER_SOURCE,
-            &shared.genesis,
-            nsl_store::now_ms(),
-        )
-        .await?;
-    for old in &entry.retired {
-        tracing::warn!(
-            old_chain = %old.chain,
-            old_genesis = old.genesis.as_deref().unwrap_or("unknown"),
-            old_next_block = old.next_block,
-            new_chain = %shared.chain,
-            new_genesis = %shared.genesis,
-            expired = old.expired,
-            rows_now_under = %old.renamed_to,
-            "oracle: the node is on another chain than the stored cursor (fresh chain in the same \
-             data dir?): its follower state is reset, its unfinished requests end expired and \
-             nothing of it is sent to the new chain"
-        );
-    }
-    if entry.adopted {
-        tracing::info!(chain = %shared.chain, genesis = %shared.genesis,
-            "oracle: cursor without chain identity (written before migration 0011) adopts this chain");
-    }
-    match entry.resume_at {
-        Some(next) => {
-            tracing::info!(chain = %shared.chain, genesis = %shared.genesis, next_block = next,
-            "oracle: resuming the follower")
-        }
-        None => tracing::info!(chain = %shared.chain, genesis = %shared.genesis,
-            start_block = ?shared.config.start_block, "oracle: no cursor for this chain, starting fresh"),
-    }
-    Ok(())
-}
-
-/// Wait for `interval` or until shutdown; `true` when shutting down.
-pub(crate) async fn pause(shutdown: &mut watch::Receiver<bool>, interval: Duration) -> bool {
-    if *shutdown.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(interval) => *shutdown.borrow(),
-        r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
     }
 }
 

@@ -1,40 +1,28 @@
-//! Workers (fetch, build, sign, outbox, broadcast) and the sender (re-broadcast, confirm,
-//! rebuild after validUntilBlock).
+//! Workers: claim a request row, answer it (fetch and filter, or the service type's handler),
+//! build the response (native: the oracle multisig's transaction; gateway: `fulfill` through the
+//! runtime's transaction manager) and hand it to the transaction manager (outbox, broadcast,
+//! confirmations, expiry).
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use neo::{UInt160, UInt256};
-use neo_rpc::{LocalFees, codes};
-use nsl_store::UnixMillis;
+use neo::UInt160;
 use nsl_store::now_ms;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::handler::GatewayCall;
 use super::store::{OutboxRow, OutboxWrite, RequestKind, RequestRow, RequestState};
-use super::{ServiceError, Shared, pause};
+use super::{ServiceError, Shared};
 use crate::code::{ResponseCode, code_name};
 use crate::error::OracleError;
 use crate::fetch::{Answer, answer};
 use crate::gateway::{ORACLE_SERVICE_TYPE, fulfill_script_for};
 
-/// Added to the test run's GAS for a gateway response's system fee: state the response writes can
-/// grow between the test run and the block (the gateway stores the closing height, whose encoding
-/// gains a byte at 128, 32768, ...; a consumer may store heights or times too; the test run's
-/// transaction has no fees, so the fees the gateway records and credits are a few bytes longer on
-/// chain, measured: 0.005 GAS), and running short of GAS FAULTs the whole response.
-/// 0.015 GAS: fifteen bytes of storage at the default price.
-pub const SYSTEM_FEE_MARGIN: i64 = 1_500_000;
-
-/// Sender rounds between re-broadcasts of a `sent` transaction that is not in a block yet.
-const REBROADCAST_EVERY: u64 = 10;
-
-/// An `outbox` row younger than this is left to the worker that wrote it (its broadcast may be
-/// in flight); older ones were not sent (a crash, a refused broadcast) and the sender sends them.
-const OUTBOX_GRACE_MS: i64 = 2_000;
+/// Added to the test run's GAS for a gateway response's system fee (the runtime's default,
+/// see [`nsl_chain::SYSTEM_FEE_MARGIN`]).
+pub const SYSTEM_FEE_MARGIN: i64 = nsl_chain::SYSTEM_FEE_MARGIN;
 
 /// A row to work on: handed over by the follower (`seen` = when its block's events were read)
 /// or claimed back from the store after a lease ran out or a restart (`seen` = `None`).
@@ -270,21 +258,17 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
         code: i64::from(code as u8),
         answer: fresh.then_some(answer.result),
     };
-    let (reply, written) = oneshot::channel();
-    if shared.outbox.send((write, reply)).is_err() {
-        return Ok(Outcome::Retry("stopping".into()));
-    }
-    let (outbox, written) = match written.await {
-        Ok((write, Ok(written))) => (write.outbox, written),
-        Ok((_, Err(e))) => return Err(ServiceError::Batch(e)),
-        Err(_) => return Ok(Outcome::Retry("stopping".into())),
-    };
-    if written && broadcast(shared, &outbox).await {
-        if let Some(seen) = seen {
-            let overhead = seen.elapsed().saturating_sub(handler_time);
-            metrics::histogram!("nsl_oracle_overhead_seconds").record(overhead.as_secs_f64());
+    match shared.tx.send(owner, write).await {
+        Ok(nsl_chain::Sent::Broadcast) => {
+            if let Some(seen) = seen {
+                let overhead = seen.elapsed().saturating_sub(handler_time);
+                metrics::histogram!("nsl_oracle_overhead_seconds").record(overhead.as_secs_f64());
+            }
         }
-        let _ = shared.sent.send(outbox.request.clone());
+        Ok(nsl_chain::Sent::Stored | nsl_chain::Sent::NotWritten) => {}
+        Ok(nsl_chain::Sent::Stopping) => return Ok(Outcome::Retry("stopping".into())),
+        Err(nsl_chain::ChainError::Store(e)) => return Err(ServiceError::Store(e)),
+        Err(e) => return Err(ServiceError::Batch(e.to_string())),
     }
     Ok(Outcome::Done)
 }
@@ -334,8 +318,11 @@ async fn build_native(shared: &Shared, id: u64, answer: &Answer) -> Build {
 
 /// Build the `fulfill` transaction of a gateway request, within what the node may spend on it:
 /// the request's GAS budget, capped by the configured ceiling (`max_response_fee`). An answer
+/// Build the `fulfill` transaction of a gateway request, within what the node may spend on it:
+/// the request's GAS budget, capped by the configured ceiling (`max_response_fee`). An answer
 /// whose transaction costs more is replaced by `InsufficientFunds` with an empty result; when
-/// even that does not fit, the request ends `failed` and nothing is signed.
+/// even that does not fit, the request ends `failed` and nothing is signed (the transaction
+/// manager refuses above the ceiling before signing).
 async fn build_gateway(shared: &Shared, row: &RequestRow, id: u64, answer: &mut Answer) -> Build {
     let Some(budget) = row.gas_budget else {
         return Build::Final(
@@ -344,445 +331,111 @@ async fn build_gateway(shared: &Shared, row: &RequestRow, id: u64, answer: &mut 
         );
     };
     let limit = budget.min(shared.config.max_response_fee);
-    let built = build_fulfill(shared, id, answer).await;
-    let Build::Tx(_, tx) = &built else {
-        return built;
+    let why = match build_fulfill(shared, id, answer, limit).await {
+        Fulfill::Built(b) => return b,
+        Fulfill::Above(e) => format!(
+            "{e} (gas budget {budget}, max_response_fee {})",
+            shared.config.max_response_fee
+        ),
     };
-    let fees = tx.system_fee.saturating_add(tx.network_fee);
-    if fees <= limit {
-        return built;
-    }
-    let why = format!(
-        "response costs {fees} GAS fractions (system fee {} + network fee {}), the limit is \
-         {limit} (gas budget {budget}, max_response_fee {})",
-        tx.system_fee, tx.network_fee, shared.config.max_response_fee
-    );
     if answer.code != ResponseCode::InsufficientFunds || !answer.result.is_empty() {
-        tracing::info!(request = %row.id, id, fees, limit, "answer exceeds the gas budget; \
+        tracing::info!(request = %row.id, id, limit, "answer exceeds the gas budget; \
             sending InsufficientFunds instead");
         *answer = Answer::failure(ResponseCode::InsufficientFunds, why);
-        let built = build_fulfill(shared, id, answer).await;
-        let Build::Tx(_, tx) = &built else {
-            return built;
-        };
-        let fees = tx.system_fee.saturating_add(tx.network_fee);
-        if fees <= limit {
-            return built;
-        }
-        return Build::Final(
-            RequestState::Failed,
-            format!(
-                "not signed: even an InsufficientFunds answer costs {fees} GAS fractions, the \
-                 limit is {limit} (gas budget {budget})"
+        return match build_fulfill(shared, id, answer, limit).await {
+            Fulfill::Built(b) => b,
+            Fulfill::Above(e) => Build::Final(
+                RequestState::Failed,
+                format!(
+                    "not signed: even an InsufficientFunds answer is above the limit: {e} \
+                     (gas budget {budget})"
+                ),
             ),
-        );
+        };
     }
     Build::Final(RequestState::Failed, format!("not signed: {why}"))
 }
 
-/// The `fulfill` transaction for `answer` (test run for the system fee, then local or node fees).
-async fn build_fulfill(shared: &Shared, id: u64, answer: &Answer) -> Build {
-    let (Some(actor), Some(gateway)) = (&shared.gateway_actor, &shared.config.gateway) else {
-        return Build::Final(RequestState::Failed, "no gateway configured".into());
+/// What [`build_fulfill`] made.
+enum Fulfill {
+    Built(Build),
+    /// Above the limit (nothing signed).
+    Above(nsl_chain::BuildError),
+}
+
+/// The `fulfill` transaction for `answer`, built by the transaction manager (test run for the
+/// system fee, local or node fees, refused above `limit`, then signed).
+async fn build_fulfill(shared: &Shared, id: u64, answer: &Answer, limit: i64) -> Fulfill {
+    let Some(gateway) = &shared.config.gateway else {
+        return Fulfill::Built(Build::Final(
+            RequestState::Failed,
+            "no gateway configured".into(),
+        ));
     };
     let (code, script) = match fulfill_script_for(gateway, id, answer) {
         Ok(s) => s,
-        Err(e) => return Build::Final(RequestState::Failed, e.to_string()),
+        Err(e) => return Fulfill::Built(Build::Final(RequestState::Failed, e.to_string())),
     };
-    let test = match actor.invoker().invoke_script(&script).await {
-        Ok(outcome) => outcome.into_halt(),
-        Err(e) => Err(e),
-    };
-    let system_fee = match test {
-        Ok(outcome) => outcome
-            .gasconsumed
-            .saturating_add(shared.config.system_fee_margin),
+    Fulfill::Built(match shared.tx.build(&script, limit).await {
+        Ok(tx) => Build::Tx(code, tx),
         // The test run FAULTs: fulfilled by another node, expired, or refused.
-        Err(neo_rpc::Error::Fault { exception }) => {
+        Err(nsl_chain::BuildError::Fault { exception }) => {
             let state = if exception.contains("already") || exception.contains("expired") {
                 RequestState::Expired
             } else {
                 RequestState::Failed
             };
-            return Build::Final(state, format!("fulfill refused: {exception}"));
+            Build::Final(state, format!("fulfill refused: {exception}"))
         }
-        Err(e) => return Build::Retry(e.to_string()),
-    };
-    let local = shared.local_fees.lock().ok().and_then(|f| *f);
-    let tx = match local {
-        Some(fees) => {
-            let fees = LocalFees {
-                height: fees.height.max(shared.height.load(Ordering::Relaxed)),
-                ..fees
-            };
-            actor.make_tx_local(&script, system_fee, &fees)
-        }
-        None => actor.make_tx_unchecked(&script, system_fee).await,
-    };
-    match tx {
-        Ok(tx) => Build::Tx(code, tx),
-        Err(e) => Build::Retry(e.to_string()),
-    }
+        Err(e @ nsl_chain::BuildError::AboveCeiling { .. }) => return Fulfill::Above(e),
+        Err(nsl_chain::BuildError::Rpc(e)) => Build::Retry(e.to_string()),
+    })
 }
 
-/// Read the fee policy and check [`neo_rpc::Actor::make_tx_local`]'s network fee against the
-/// node's `calculatenetworkfee` for a sample response; `None` (every response then asks the
-/// node) if they differ.
-pub(crate) async fn check_local_fees(
-    actor: &neo_rpc::Actor,
-) -> Result<Option<LocalFees>, ServiceError> {
-    let fees = actor.local_fees().await?;
-    // Any script will do: the fee depends on the size and the signers only.
-    let sample = actor.make_tx_local(&[0x40; 200], 0, &fees)?;
-    let expected = actor
-        .rpc()
-        .calculate_network_fee(&sample.to_bytes())
-        .await?;
-    if expected == sample.network_fee {
-        Ok(Some(fees))
-    } else {
-        tracing::warn!(
-            local = sample.network_fee,
-            node = expected,
-            "local network fee differs from the node's; asking the node for every response"
+/// The oracle as owner of its transactions in the runtime's transaction manager: metrics and logs
+/// of confirmations; FAULT ends the request `failed` (never rebuilt: its fees are spent, and a
+/// callback that runs out of GAS on chain, cheap in the test run and costly in the block, would
+/// make every rebuild FAULT again at the node's expense); expiry rebuilds.
+pub(crate) struct OracleOwner;
+
+#[async_trait::async_trait]
+impl nsl_chain::TxOwner for OracleOwner {
+    async fn confirmed(&self, row: &RequestRow, block: i64) {
+        let code = row
+            .code
+            .and_then(|c| u8::try_from(c).ok())
+            .and_then(|c| ResponseCode::from_u8(c).ok())
+            .map(code_name)
+            .unwrap_or("unknown");
+        let blocks = block.saturating_sub(row.block_index);
+        metrics::counter!("nsl_oracle_requests_total", "state" => "confirmed", "code" => code)
+            .increment(1);
+        metrics::histogram!("nsl_oracle_blocks_to_answer").record(blocks as f64);
+        metrics::histogram!("nsl_oracle_answer_seconds").record(
+            Duration::from_millis(u64::try_from(now_ms() - row.created_at).unwrap_or(0))
+                .as_secs_f64(),
         );
-        Ok(None)
-    }
-}
-
-/// Re-read the fee policy (it can change by a committee vote); keeps the last good values when
-/// the node cannot be reached.
-async fn refresh_local_fees(shared: &Shared) {
-    let Some(actor) = &shared.gateway_actor else {
-        return;
-    };
-    if shared
-        .local_fees
-        .lock()
-        .map(|f| f.is_none())
-        .unwrap_or(true)
-    {
-        return;
-    }
-    match actor.local_fees().await {
-        Ok(fees) => {
-            shared.height.fetch_max(fees.height, Ordering::Relaxed);
-            if let Ok(mut slot) = shared.local_fees.lock() {
-                *slot = Some(fees);
-            }
-        }
-        Err(e) => tracing::debug!(error = %e, "fee policy refresh failed"),
-    }
-}
-
-/// Publish the node account's GAS balance (`nsl_oracle_node_gas`, in GAS) and warn (log and
-/// `/ready`) while it is below `low_gas_warning`: the node pays gateway responses up front and is
-/// reimbursed by the gateway (to its deposit there) only after inclusion.
-async fn check_node_gas(shared: &Shared) {
-    let balance = match neo_rpc::Nep17::gas(shared.rpc.clone())
-        .balance_of(&shared.node_account)
-        .await
-    {
-        Ok(b) => i64::try_from(b).unwrap_or(i64::MAX),
-        Err(e) => {
-            tracing::debug!(error = %e, "node GAS balance not read");
-            return;
-        }
-    };
-    metrics::gauge!("nsl_oracle_node_gas").set(balance as f64 / 1e8);
-    let threshold = shared.config.low_gas_warning;
-    let warnings = shared.config.ready_warnings.as_ref();
-    if threshold > 0 && balance < threshold {
-        let message = format!(
-            "node account {} holds {} GAS, below oracle.low_gas_warning {} GAS",
-            neo::address::script_hash_to_address(&shared.node_account),
-            nsl_primitives::GasAmount::from_units(balance),
-            nsl_primitives::GasAmount::from_units(threshold)
-        );
-        tracing::warn!(balance, threshold, "{message}");
-        if let Some(w) = warnings {
-            w.set("oracle", message);
-        }
-    } else if let Some(w) = warnings {
-        w.clear("oracle");
-    }
-}
-
-/// Send the outbox transaction; `true` when the node has it (sent now or before). A refusal
-/// leaves the row in `outbox`/`sent` for the sender to retry or rebuild.
-async fn broadcast(shared: &Shared, outbox: &OutboxRow) -> bool {
-    match shared.rpc.send_raw_transaction(&outbox.tx).await {
-        Ok(_) => {}
-        Err(e)
-            if matches!(
-                e.rpc_code(),
-                Some(codes::ALREADY_EXISTS | codes::ALREADY_IN_POOL)
-            ) => {}
-        Err(e) => {
-            tracing::warn!(request = %outbox.request, tx = %outbox.tx_hash, error = %e,
-                "broadcast refused; will retry");
-            return false;
-        }
-    }
-    true
-}
-
-/// A write for the outbox writer, with where to send the outcome (the write comes back too).
-pub(crate) type OutboxJob = (
-    OutboxWrite,
-    oneshot::Sender<(OutboxWrite, Result<bool, String>)>,
-);
-
-/// Most writes committed in one transaction.
-const OUTBOX_BATCH: usize = 256;
-
-/// Write the workers' signed responses, committing what arrives together in one transaction
-/// (group commit: one disk sync and no writer contention for a whole block of responses), until
-/// every worker is gone.
-pub(crate) async fn run_outbox_writer(
-    store: Arc<dyn super::OracleStore>,
-    owner: String,
-    mut jobs: mpsc::UnboundedReceiver<OutboxJob>,
-) -> Result<(), ServiceError> {
-    while let Some(batch) = next_batch(&mut jobs, OUTBOX_BATCH).await {
-        let (writes, replies): (Vec<OutboxWrite>, Vec<_>) = batch.into_iter().unzip();
-        let result = store.write_outboxes(&owner, &writes, now_ms()).await;
-        metrics::histogram!("nsl_oracle_outbox_batch").record(writes.len() as f64);
-        for (i, (write, reply)) in writes.into_iter().zip(replies).enumerate() {
-            let outcome = match &result {
-                Ok(done) => Ok(done.get(i).copied().unwrap_or(false)),
-                Err(e) => Err(e.to_string()),
-            };
-            let _ = reply.send((write, outcome));
-        }
-    }
-    Ok(())
-}
-
-/// Wait for one item, then take what else is already queued, up to `max`; `None` once every
-/// sender is gone and the queue is empty. The batching of the DB writer tasks.
-async fn next_batch<T>(rx: &mut mpsc::UnboundedReceiver<T>, max: usize) -> Option<Vec<T>> {
-    let mut batch = vec![rx.recv().await?];
-    while batch.len() < max
-        && let Ok(item) = rx.try_recv()
-    {
-        batch.push(item);
-    }
-    Some(batch)
-}
-
-/// Mark broadcast rows `sent`, batching what arrives together, until every sender is gone.
-pub(crate) async fn run_sent_marker(
-    store: Arc<dyn super::OracleStore>,
-    mut sent: mpsc::UnboundedReceiver<String>,
-) -> Result<(), ServiceError> {
-    while let Some(ids) = next_batch(&mut sent, OUTBOX_BATCH).await {
-        store.mark_sent_many(&ids, now_ms()).await?;
-    }
-    Ok(())
-}
-
-/// A transaction of a block the follower read: its hash and, if it FAULTed, the exception.
-pub(crate) struct TxFate {
-    pub(crate) hash: String,
-    pub(crate) fault: Option<String>,
-}
-
-/// Transactions of the blocks the follower read: `(block index, transactions)`.
-pub(crate) type BlockTxs = (i64, Vec<TxFate>);
-
-/// Blocks kept in the sender's memory of recent transactions.
-const RECENT_BLOCKS: i64 = 200;
-
-/// A `sent` transaction not in a block after this long is broadcast again (the node may have
-/// dropped it from its pool).
-const REBROADCAST_AFTER_MS: i64 = 5_000;
-
-/// Watch outbox/sent rows until shutdown: confirm them from the blocks the follower reads,
-/// re-broadcast, or send them back for a rebuild once their validUntilBlock has passed.
-pub(crate) async fn run_sender(
-    shared: Arc<Shared>,
-    mut blocks: mpsc::UnboundedReceiver<BlockTxs>,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), ServiceError> {
-    let mut sender = Sender::default();
-    let mut round: u64 = 0;
-    loop {
-        let mut new_block = false;
-        while let Ok((block, hashes)) = blocks.try_recv() {
-            sender.saw_block(block, hashes);
-            new_block = true;
-        }
-        // Work (reading every in-flight row with its transaction) when a block came, and
-        // otherwise every REBROADCAST_EVERY rounds for rows that wait on time alone (unsent
-        // outbox rows, re-broadcasts, fee and gauge refreshes); round 0 looks at what a previous
-        // run left.
-        if new_block || round.is_multiple_of(REBROADCAST_EVERY) {
-            match sender.round(&shared, round).await {
-                Ok(()) => {}
-                Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
-                Err(e) => tracing::warn!(error = %e, "oracle sender: chain unreachable, retrying"),
-            }
-        }
-        round = round.wrapping_add(1);
-        if pause(&mut shutdown, shared.config.poll_interval).await {
-            return Ok(());
-        }
-    }
-}
-
-/// The sender's memory: transactions of recent blocks, and the rows already looked up on chain.
-#[derive(Default)]
-struct Sender {
-    /// Transaction hash -> (block index, FAULT exception), for the last [`RECENT_BLOCKS`] blocks
-    /// read.
-    recent: std::collections::HashMap<String, (i64, Option<String>)>,
-    /// Highest block index read.
-    top: i64,
-    /// Rows (by outbox hash) this process has checked with `gettransactionheight`: rows from
-    /// before it started, whose block the follower may have read in a previous run.
-    looked_up: std::collections::HashSet<String>,
-    /// When this sender started (rows written later are confirmed from the block feed alone).
-    started: UnixMillis,
-}
-
-impl Sender {
-    fn saw_block(&mut self, block: i64, txs: Vec<TxFate>) {
-        for tx in txs {
-            self.recent.insert(tx.hash, (block, tx.fault));
-        }
-        if block > self.top {
-            self.top = block;
-            let floor = block - RECENT_BLOCKS;
-            self.recent.retain(|_, (b, _)| *b > floor);
-        }
+        tracing::info!(request = %row.id, kind = row.kind.as_str(), id = row.request_id, block,
+            blocks_to_answer = blocks, code, "oracle response confirmed");
     }
 
-    /// The response of `row` is in `block`: `confirmed` if it ran (HALT); if it FAULTed, the
-    /// request ends `failed` with the exception. A FAULTed response is never rebuilt: its fees
-    /// are spent, and a callback that runs out of GAS on chain (cheap in the test run, costly in
-    /// the block) would make every rebuild FAULT again at the node's expense.
-    async fn included(
-        &mut self,
-        shared: &Shared,
+    async fn faulted(
+        &self,
         row: &RequestRow,
-        outbox: &OutboxRow,
+        tx_hash: &str,
         block: i64,
-        fault: Option<String>,
-    ) -> Result<(), ServiceError> {
-        let Some(exception) = fault else {
-            return confirmed(shared, row, block).await;
-        };
-        tracing::warn!(request = %row.id, tx = %outbox.tx_hash, block, exception,
+        exception: &str,
+    ) -> nsl_chain::Fate {
+        tracing::warn!(request = %row.id, tx = %tx_hash, block, exception,
             "response FAULTed on chain; the request ends failed (no rebuild)");
-        metrics::counter!("nsl_oracle_response_faults_total").increment(1);
-        let detail = format!(
-            "response {} FAULTed in block {block}: {exception}",
-            outbox.tx_hash
-        );
-        shared
-            .store
-            .mark_final(&row.id, RequestState::Failed, &detail, now_ms())
-            .await?;
-        Ok(())
+        nsl_chain::Fate::End(
+            RequestState::Failed,
+            format!("response {tx_hash} FAULTed in block {block}: {exception}"),
+        )
     }
 
-    async fn round(&mut self, shared: &Shared, round: u64) -> Result<(), ServiceError> {
-        if self.started == 0 {
-            self.started = now_ms();
-        }
-        if round.is_multiple_of(REBROADCAST_EVERY) {
-            refresh_local_fees(shared).await;
-            check_node_gas(shared).await;
-            for (state, n) in shared.store.count_by_state().await? {
-                metrics::gauge!("nsl_oracle_requests", "state" => state).set(n as f64);
-            }
-        }
-        let rows = shared.store.in_flight().await?;
-        let now = now_ms();
-        for (row, outbox) in rows {
-            if let Some((block, fault)) = self.recent.get(&outbox.tx_hash).cloned() {
-                self.included(shared, &row, &outbox, block, fault).await?;
-                continue;
-            }
-            // Written before this process started: its block may have been read by the previous
-            // run; ask the node once. Expiring: make sure before rebuilding.
-            let height = i64::from(shared.height.load(Ordering::Relaxed));
-            let expiring = height >= outbox.valid_until_block;
-            let older = row.updated_at < self.started && !self.looked_up.contains(&outbox.tx_hash);
-            if older || expiring {
-                self.looked_up.insert(outbox.tx_hash.clone());
-                let hash = UInt256::from_str(&outbox.tx_hash).map_err(|e| {
-                    nsl_store::StoreError::Corrupt(format!("outbox hash {}: {e}", outbox.tx_hash))
-                })?;
-                match shared.rpc.get_transaction_height(&hash).await {
-                    Ok(block) => {
-                        let log = shared.rpc.get_application_log(&hash).await?;
-                        self.included(shared, &row, &outbox, i64::from(block), fault_of(&log))
-                            .await?;
-                        continue;
-                    }
-                    Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            // Not in a block at or below `height`, which has reached validUntilBlock: it can
-            // never be included.
-            if expiring {
-                tracing::warn!(request = %row.id, tx = %outbox.tx_hash,
-                    "response expired unconfirmed; rebuilding");
-                let why = "not included before its validUntilBlock";
-                shared
-                    .store
-                    .requeue(&row.id, &outbox.tx_hash, why, now)
-                    .await?;
-                continue;
-            }
-            let age = now.saturating_sub(row.updated_at);
-            let due = match row.state {
-                // Fresh rows belong to the worker that wrote them (its broadcast may be in
-                // flight); older ones were never sent (a crash, a refused broadcast).
-                RequestState::Outbox => age >= OUTBOX_GRACE_MS,
-                _ => age >= REBROADCAST_AFTER_MS && round.is_multiple_of(REBROADCAST_EVERY),
-            };
-            if due && broadcast(shared, &outbox).await {
-                shared.store.mark_sent(&row.id, now_ms()).await?;
-            }
-        }
-        Ok(())
+    async fn expired(&self, row: &RequestRow, tx_hash: &str) -> nsl_chain::Fate {
+        tracing::warn!(request = %row.id, tx = %tx_hash, "response expired unconfirmed; rebuilding");
+        nsl_chain::Fate::Rebuild
     }
-}
-
-/// The exception of a transaction's application log if it FAULTed.
-pub(crate) fn fault_of(log: &neo_rpc::types::ApplicationLog) -> Option<String> {
-    log.executions
-        .iter()
-        .find(|e| !e.vmstate.is_halt())
-        .map(|e| e.exception.clone().unwrap_or_else(|| "FAULT".into()))
-}
-
-async fn confirmed(shared: &Shared, row: &RequestRow, block: i64) -> Result<(), ServiceError> {
-    if !shared
-        .store
-        .mark_confirmed(&row.id, block, now_ms())
-        .await?
-    {
-        return Ok(());
-    }
-    let code = row
-        .code
-        .and_then(|c| u8::try_from(c).ok())
-        .and_then(|c| ResponseCode::from_u8(c).ok())
-        .map(code_name)
-        .unwrap_or("unknown");
-    let blocks = block.saturating_sub(row.block_index);
-    metrics::counter!("nsl_oracle_requests_total", "state" => "confirmed", "code" => code)
-        .increment(1);
-    metrics::histogram!("nsl_oracle_blocks_to_answer").record(blocks as f64);
-    metrics::histogram!("nsl_oracle_answer_seconds").record(
-        Duration::from_millis(u64::try_from(now_ms() - row.created_at).unwrap_or(0)).as_secs_f64(),
-    );
-    tracing::info!(request = %row.id, kind = row.kind.as_str(), id = row.request_id, block,
-        blocks_to_answer = blocks, code, "oracle response confirmed");
-    Ok(())
 }

@@ -1,0 +1,389 @@
+//! End to end: the chain runtime (`nsl-chain`) on its own, against a neo-go privnet and a real
+//! store: the transaction manager (confirmed, refused above the ceiling before signing, expiry
+//! reported) and the follower with two sinks on one block stream.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use neo::tx::Transaction;
+use neo::{Arg, BigInt, PrivateKey, UInt160};
+use neo_rpc::{Account, Actor, LocalFees, Nep17, ONE_GAS, native};
+use nsl_chain::queue::{OutboxTx, TxState};
+use nsl_chain::{
+    BuildError, ChainEvent, ChainIdentity, ChainStore, Follower, FollowerConfig, Sink, SinkError,
+    Subscription, TxConfig, TxManager, TxOwner, TxSigner,
+};
+use nsl_devchain::DevChain;
+use nsl_e2e::start_chain;
+use nsl_store::Backend;
+use nsl_store::test_utils::TestDb;
+use tokio::sync::watch;
+
+/// The real actor, counting its signatures (to see that a refused transaction is never signed).
+struct CountingSigner {
+    actor: Actor,
+    signed: AtomicUsize,
+}
+
+impl TxSigner for CountingSigner {
+    fn sender(&self) -> UInt160 {
+        self.actor.sender()
+    }
+    fn invoker(&self) -> &neo_rpc::Invoker {
+        self.actor.invoker()
+    }
+    fn unsigned(&self, script: &[u8], system_fee: i64, fees: &LocalFees) -> Transaction {
+        self.actor.make_unsigned_local(script, system_fee, fees)
+    }
+    fn sign(&self, tx: &mut Transaction) -> Result<(), neo_rpc::Error> {
+        self.signed.fetch_add(1, Ordering::SeqCst);
+        self.actor.sign(tx)
+    }
+}
+
+/// Records how the test service's transactions ended.
+#[derive(Default)]
+struct Recorder {
+    ended: Mutex<Vec<OutboxTx>>,
+}
+
+#[async_trait]
+impl TxOwner for Recorder {
+    async fn tx_ended(&self, tx: &OutboxTx) {
+        self.ended.lock().unwrap().push(tx.clone());
+    }
+}
+
+impl Recorder {
+    async fn wait_for(&self, hash: &str) -> OutboxTx {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(tx) = self
+                .ended
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|t| t.tx_hash == hash)
+            {
+                return tx.clone();
+            }
+            assert!(Instant::now() < deadline, "no end reported for {hash}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A follower without sinks feeding a transaction manager, both running until `stop`.
+struct Runtime {
+    tx: TxManager,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+async fn runtime(
+    chain: &DevChain,
+    store: Arc<dyn ChainStore>,
+    signer: Arc<dyn TxSigner>,
+    sinks: Vec<Arc<dyn Sink>>,
+) -> Runtime {
+    let rpc = chain.rpc().clone();
+    let identity = ChainIdentity::read(&rpc).await.unwrap();
+    let config = TxConfig {
+        poll_interval: Duration::from_millis(50),
+        ..TxConfig::default()
+    };
+    let (tx, tasks) = TxManager::new(
+        store.clone(),
+        rpc.clone(),
+        identity.clone(),
+        Some(signer),
+        config,
+    )
+    .await
+    .unwrap();
+    let mut follower = Follower::new(
+        rpc,
+        store,
+        identity,
+        FollowerConfig {
+            poll_interval: Duration::from_millis(50),
+            ..FollowerConfig::default()
+        },
+    )
+    .with_height(tx.height());
+    follower.confirm_to(tx.confirmations());
+    for sink in sinks {
+        follower.add_sink(sink);
+    }
+    follower.enter_chain().await.unwrap();
+    let (stop, rx) = watch::channel(false);
+    let f = tokio::spawn({
+        let rx = rx.clone();
+        async move { follower.run(rx).await.unwrap() }
+    });
+    let t = tokio::spawn(async move { tasks.run(rx).await.unwrap() });
+    Runtime {
+        tx,
+        stop,
+        tasks: vec![f, t],
+    }
+}
+
+impl Runtime {
+    async fn shutdown(self) {
+        self.stop.send(true).unwrap();
+        drop(self.tx);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+    }
+}
+
+async fn transaction_manager(backend: Backend) {
+    let chain = start_chain().await;
+    let db = TestDb::new(backend).await;
+    let rpc = chain.rpc().clone();
+    let alice = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
+    let bob = PrivateKey::generate().script_hash();
+    let signer = Arc::new(CountingSigner {
+        actor: Actor::new(rpc.clone(), vec![Account::single(alice.clone())])
+            .await
+            .unwrap(),
+        signed: AtomicUsize::new(0),
+    });
+    let rt = runtime(
+        &chain,
+        Arc::new(db.store.clone()),
+        signer.clone(),
+        Vec::new(),
+    )
+    .await;
+    let recorder = Arc::new(Recorder::default());
+    rt.tx.set_owner("test", recorder.clone());
+    let gas = Nep17::gas(rpc.clone());
+    let script = gas
+        .transfer_script(&alice.script_hash(), &bob, 3 * ONE_GAS, Arg::Null)
+        .unwrap();
+
+    // Within the ceiling: built, signed, stored, broadcast, confirmed from the followed blocks.
+    let tx = rt.tx.build(&script, 10 * ONE_GAS).await.unwrap();
+    assert_eq!(signer.signed.load(Ordering::SeqCst), 1);
+    assert!(rt.tx.submit("test", "pay bob", &tx).await.unwrap());
+    assert!(
+        !rt.tx.submit("test", "pay bob", &tx).await.unwrap(),
+        "the same transaction is stored once"
+    );
+    let ended = recorder.wait_for(&tx.hash().to_string()).await;
+    assert_eq!(ended.state, TxState::Confirmed, "{ended:?}");
+    assert_eq!(ended.service, "test");
+    assert_eq!(ended.reference, "pay bob");
+    let height = rpc.get_transaction_height(&tx.hash()).await.unwrap();
+    assert_eq!(ended.confirmed_block, Some(i64::from(height)));
+    assert!(ended.attempts >= 1);
+    assert_eq!(
+        gas.balance_of(&bob).await.unwrap(),
+        BigInt::from(3 * ONE_GAS)
+    );
+
+    // Above the ceiling: refused with the fees, nothing signed, nothing stored.
+    let ceiling = tx.system_fee + tx.network_fee - 1;
+    match rt.tx.build(&script, ceiling).await {
+        Err(BuildError::AboveCeiling {
+            fees, ceiling: c, ..
+        }) => {
+            assert!(fees > ceiling, "{fees} <= {ceiling}");
+            assert_eq!(c, ceiling);
+        }
+        other => panic!("expected AboveCeiling, got {other:?}"),
+    }
+    assert_eq!(
+        signer.signed.load(Ordering::SeqCst),
+        1,
+        "a refused transaction was signed"
+    );
+
+    // A FAULTing test run is refused too (bob holds no NEO).
+    let neo = Nep17::neo(rpc.clone());
+    let fault = neo
+        .transfer_script(&bob, &alice.script_hash(), 1, Arg::Null)
+        .unwrap();
+    assert!(matches!(
+        rt.tx.build(&fault, 10 * ONE_GAS).await,
+        Err(BuildError::Fault { .. })
+    ));
+    assert_eq!(signer.signed.load(Ordering::SeqCst), 1);
+
+    // validUntilBlock already passed: the node refuses it, the manager reports it expired.
+    let mut late = rt.tx.build(&script, 10 * ONE_GAS).await.unwrap();
+    late.valid_until_block = 1;
+    signer.actor.sign(&mut late).unwrap();
+    assert!(rt.tx.submit("test", "too late", &late).await.unwrap());
+    let ended = recorder.wait_for(&late.hash().to_string()).await;
+    assert_eq!(ended.state, TxState::Expired, "{ended:?}");
+    assert!(ended.detail.unwrap().contains("validUntilBlock"));
+    assert!(rpc.get_transaction_height(&late.hash()).await.is_err());
+    assert_eq!(
+        gas.balance_of(&bob).await.unwrap(),
+        BigInt::from(3 * ONE_GAS),
+        "the expired transfer never happened"
+    );
+    rt.shutdown().await;
+}
+
+#[tokio::test]
+async fn tx_manager_confirms_refuses_above_ceiling_and_reports_expiry_sqlite() {
+    transaction_manager(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn tx_manager_confirms_refuses_above_ceiling_and_reports_expiry_postgres() {
+    transaction_manager(Backend::Postgres).await;
+}
+
+/// A sink that keeps what it is handed.
+struct Keep {
+    name: &'static str,
+    subs: Vec<Subscription>,
+    events: Mutex<Vec<ChainEvent>>,
+    blocks: Mutex<Vec<u32>>,
+}
+
+impl Keep {
+    fn new(name: &'static str, contract: UInt160, event: &str) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            subs: vec![Subscription::new(contract, event)],
+            events: Mutex::new(Vec::new()),
+            blocks: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn has_tx(&self, hash: &neo::UInt256) -> bool {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.tx_hash == *hash)
+    }
+}
+
+#[async_trait]
+impl Sink for Keep {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn subscriptions(&self) -> Vec<Subscription> {
+        self.subs.clone()
+    }
+    async fn record(
+        &self,
+        block: u32,
+        events: Vec<ChainEvent>,
+        _seen: Instant,
+    ) -> Result<(), SinkError> {
+        self.blocks.lock().unwrap().push(block);
+        self.events.lock().unwrap().extend(events);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn follower_hands_each_sink_only_its_events_in_block_order() {
+    let chain = start_chain().await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let rpc = chain.rpc().clone();
+    let alice = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
+    let gas_sink = Keep::new("gas", native::GAS, "Transfer");
+    let neo_sink = Keep::new("neo", native::NEO, "Transfer");
+    let signer = Arc::new(
+        Actor::new(rpc.clone(), vec![Account::single(alice.clone())])
+            .await
+            .unwrap(),
+    );
+    let rt = runtime(
+        &chain,
+        Arc::new(db.store.clone()),
+        signer,
+        vec![gas_sink.clone(), neo_sink.clone()],
+    )
+    .await;
+
+    // One GAS transfer (alice -> bob) and one NEO transfer (committee -> alice).
+    let bob = PrivateKey::generate().script_hash();
+    let alice_actor = Actor::new(rpc.clone(), vec![Account::single(alice.clone())])
+        .await
+        .unwrap();
+    let gas_out = Nep17::gas(rpc.clone())
+        .transfer(&alice_actor, &bob, ONE_GAS, Arg::Null)
+        .await
+        .unwrap();
+    assert!(gas_out.is_halt());
+    let committee = chain.committee_actor().await.unwrap();
+    let neo_out = Nep17::neo(rpc.clone())
+        .transfer(&committee, &alice.script_hash(), 5, Arg::Null)
+        .await
+        .unwrap();
+    assert!(neo_out.is_halt());
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(gas_sink.has_tx(&gas_out.hash) && neo_sink.has_tx(&neo_out.hash)) {
+        assert!(
+            Instant::now() < deadline,
+            "the sinks did not see both transfers"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let chain_id = ChainIdentity::read(&rpc).await.unwrap();
+    let cursor = db
+        .store
+        .cursor(&chain_id.chain, nsl_chain::FOLLOWER_SOURCE)
+        .await
+        .unwrap()
+        .unwrap();
+    rt.shutdown().await;
+
+    let gas_events = gas_sink.events.lock().unwrap().clone();
+    let neo_events = neo_sink.events.lock().unwrap().clone();
+    assert!(
+        gas_events
+            .iter()
+            .all(|e| e.notification.contract == native::GAS
+                && e.notification.eventname == "Transfer")
+    );
+    assert!(
+        neo_events
+            .iter()
+            .all(|e| e.notification.contract == native::NEO
+                && e.notification.eventname == "Transfer")
+    );
+    assert!(
+        !neo_sink.has_tx(&gas_out.hash),
+        "a GAS-only transaction reached the NEO sink"
+    );
+    // The NEO transfer's event, with the block and index the node reports.
+    let neo_ev = neo_events
+        .iter()
+        .find(|e| e.tx_hash == neo_out.hash)
+        .unwrap();
+    assert_eq!(neo_ev.block, neo_out.block_index);
+    assert_eq!(
+        neo_ev.notification.args()[1].as_hash160().unwrap(),
+        alice.script_hash()
+    );
+    // Both sinks are called for every block, once, in order; the cursor is past what they saw.
+    for sink in [&gas_sink, &neo_sink] {
+        let blocks = sink.blocks.lock().unwrap().clone();
+        assert!(
+            blocks.windows(2).all(|w| w[1] == w[0] + 1),
+            "{}: {blocks:?}",
+            sink.name
+        );
+        assert!(i64::from(*blocks.last().unwrap()) < cursor);
+    }
+    assert_eq!(
+        *gas_sink.blocks.lock().unwrap(),
+        *neo_sink.blocks.lock().unwrap()
+    );
+}
