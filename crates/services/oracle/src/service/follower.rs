@@ -138,11 +138,18 @@ async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<
     };
     while next < count && !*shutdown.borrow() {
         let index = u32::try_from(next).unwrap_or(u32::MAX);
+        let read_start = now_ms();
         let block = shared.rpc.get_block(index).await?;
         let hashes: Vec<_> = block.tx.iter().map(|tx| tx.hash).collect();
         let logs = application_logs(shared, &hashes).await?;
         // The block's events are known from here: the start of the node's overhead.
         let seen = Instant::now();
+        // Stage figures for oracle-bench (docs/benchmarks.md): block timestamp -> events read.
+        let block_ms = i64::try_from(block.time).unwrap_or(i64::MAX);
+        for (name, at) in [("block_to_read", read_start), ("block_to_events", now_ms())] {
+            metrics::histogram!("nsl_oracle_stage_seconds", "stage" => name)
+                .record(at.saturating_sub(block_ms).max(0) as f64 / 1e3);
+        }
         let mut requests = Vec::new();
         for (hash, log) in hashes.iter().zip(&logs) {
             // A FAULTed execution changed nothing on chain: its notifications (which neo-go
@@ -172,6 +179,10 @@ async fn step(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> Result<
             )
             .await?;
         let new = rows.len();
+        if new > 0 {
+            metrics::histogram!("nsl_oracle_stage_seconds", "stage" => "events_to_recorded")
+                .record(seen.elapsed().as_secs_f64());
+        }
         // The sender confirms responses from the blocks read here (no per-row polling).
         let fates = hashes
             .iter()
