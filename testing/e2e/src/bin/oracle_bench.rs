@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use neo::tx::Transaction;
+use neo_rpc::types::VmState;
 use neo_rpc::{ONE_GAS, RpcClient};
 use nsl_e2e::{OracleChain, OracleChainConfig, PRICE_BODY, price_server};
 use nsl_egress::{Egress, EgressPolicy};
@@ -748,18 +749,22 @@ fn within(distances: &[Option<i64>]) -> String {
     )
 }
 
-/// Script of `n` native requests in one transaction, each with its own URL (`?r<round>i<i>`,
-/// so no URL collects more than the OracleContract's 256 pending requests).
+/// Script of `n` native requests in one transaction: `nativeConsumer.requestBurst(url, filter,
+/// gasForResponse, n)` (two notifications per request; an execution may emit at most 512). The
+/// URL carries the round (`?r<round>`): the OracleContract keeps at most 256 pending requests
+/// per URL.
 fn native_burst_script(env: &OracleChain, base: &str, round: usize, n: usize) -> Vec<u8> {
-    let mut script = Vec::new();
-    for i in 0..n {
-        script.extend(env.native_request_script(
-            &format!("{base}?r{round}i{i}"),
-            "$.data.price",
-            GAS_FOR_RESPONSE,
-        ));
-    }
-    script
+    neo_rpc::call_script(
+        &env.native_consumer,
+        "requestBurst",
+        &[
+            neo::Arg::String(format!("{base}?r{round}")),
+            neo::Arg::String("$.data.price".into()),
+            neo::Arg::Int(GAS_FOR_RESPONSE.into()),
+            neo::Arg::Int((n as i64).into()),
+        ],
+    )
+    .expect("requestBurst script")
 }
 
 /// gasForResponse of every native request (as `OracleChain::native_request`).
@@ -810,8 +815,11 @@ async fn main() {
             allowed_content_types: Vec::new(),
         }),
     };
-    let (env, server, https) =
-        tokio::join!(OracleChain::start(config), price_server(), https_price_server());
+    let (env, server, https) = tokio::join!(
+        OracleChain::start(config),
+        price_server(),
+        https_price_server()
+    );
     let db = TestDb::new(args.db).await;
     let rpc = env.rpc().clone();
     let store_stats = Arc::new(CallStats::default());
@@ -981,6 +989,15 @@ async fn main() {
                     .get_application_log(&tx.hash())
                     .await
                     .expect("request application log");
+                if let Some(e) = log.executions.iter().find(|e| e.vmstate != VmState::Halt) {
+                    panic!(
+                        "request transaction {} {:?} (gas {}): {:?}",
+                        tx.hash(),
+                        e.vmstate,
+                        e.gasconsumed,
+                        e.exception
+                    );
+                }
                 for n in log.executions.iter().flat_map(|e| e.notifications.iter()) {
                     if n.contract == neo_rpc::native::ORACLE && n.eventname == "OracleRequest" {
                         let id = n.args()[0].as_u64().expect("OracleRequest id");
@@ -1112,9 +1129,19 @@ async fn main() {
     let mut native_distances = Vec::new();
     let mut to_mempool = Vec::new();
     let mut not_in_mempool = 0;
+    // Mempool delays of responses that made the next block and of those that missed it: where
+    // the cut-off lies.
+    let (mut made_it, mut missed) = (Vec::new(), Vec::new());
     let mut native_rounds = 0;
     if let Ok(log) = chain_log.lock() {
-        for r in native.iter().filter(|r| r.round >= args.warmup) {
+        for r in &native {
+            if r.round < args.warmup {
+                if let Some((b, _)) = log.responses.get(&r.id) {
+                    let d = i64::from(*b) - i64::from(r.block);
+                    *by_round[r.round].entry(d).or_default() += 1;
+                }
+                continue;
+            }
             native_rounds += 1;
             match log.responses.get(&r.id) {
                 Some((b, hash)) => {
@@ -1123,7 +1150,10 @@ async fn main() {
                     *by_round[r.round].entry(d).or_default() += 1;
                     match (log.arrived.get(&r.block), log.mempool.get(hash)) {
                         (Some(arrived), Some(pooled)) => {
-                            to_mempool.push(pooled.saturating_duration_since(*arrived).as_secs_f64());
+                            let delay = pooled.saturating_duration_since(*arrived).as_secs_f64();
+                            to_mempool.push(delay);
+                            let slot = if d <= 1 { &mut made_it } else { &mut missed };
+                            slot.push(delay);
                         }
                         _ => not_in_mempool += 1,
                     }
@@ -1235,6 +1265,15 @@ async fn main() {
             args.mempool_ms,
             not_in_mempool,
             summary_ms(to_mempool)
+        );
+        let fold =
+            |v: &[f64], f: fn(f64, f64) -> f64, init: f64| v.iter().copied().fold(init, f) * 1e3;
+        println!(
+            "  in the next block: latest in the mempool {:.1} ms after the request block ({} responses); later blocks: earliest {:.1} ms ({})",
+            fold(&made_it, f64::max, f64::NAN),
+            made_it.len(),
+            fold(&missed, f64::min, f64::NAN),
+            missed.len()
         );
     }
     if !neogo {
