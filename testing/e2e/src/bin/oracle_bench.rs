@@ -5,14 +5,15 @@
 //! cargo run --release -p nsl-e2e --bin oracle-bench -- [--oracle nsl|neogo] [--rounds N]
 //!     [--per-block 100] [--native-burst N] [--block-ms 1000] [--db sqlite|postgres]
 //!     [--workers W] [--native PCT] [--warmup 1] [--poll-ms P] [--pool N] [--rpc-stats]
-//!     [--http] [--mempool-ms 10]
+//!     [--http] [--mempool-ms 10] [--neogo-concurrency N]
 //! ```
 //!
 //! Starts a neo-go privnet (`--block-ms`, 1 s by default), deploys the gateway and both example
 //! consumers, and runs one oracle: with `--oracle nsl` (default) the node key is designated for
 //! the Oracle role and the oracle service (`nsl_oracle::service::OracleService`) runs in-process;
 //! with `--oracle neogo` neo-go's own oracle service runs instead (the validator key designated,
-//! ours not started; native requests only). Both fetch the same local HTTPS price source (neo-go
+//! ours not started; native requests only; `--neogo-concurrency`: its `MaxConcurrentRequests`,
+//! default 10). Both fetch the same local HTTPS price source (neo-go
 //! fetches https only; `--http`: ours fetches plain http). Each round pre-signs `--per-block`
 //! request transactions (`--native` percent through Neo's native OracleContract, the rest through
 //! the gateway consumer) or, with `--native-burst N`, ONE transaction making N native requests;
@@ -57,7 +58,8 @@ use tokio::sync::watch;
 
 const USAGE: &str = "usage: oracle-bench [--oracle nsl|neogo] [--rounds N] [--per-block N] \
     [--native-burst N] [--block-ms MS] [--db sqlite|postgres] [--workers W] [--native PCT] \
-    [--warmup N] [--poll-ms MS] [--pool N] [--rpc-stats] [--http] [--mempool-ms MS]";
+    [--warmup N] [--poll-ms MS] [--pool N] [--rpc-stats] [--http] [--mempool-ms MS] \
+    [--neogo-concurrency N]";
 
 /// Which oracle answers: ours (`nsl`, neo-go's off) or neo-go's own (ours not started).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,7 @@ struct Args {
     native_burst: usize,
     http: bool,
     mempool_ms: u64,
+    neogo_concurrency: Option<u32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -100,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
         native_burst: 0,
         http: false,
         mempool_ms: 10,
+        neogo_concurrency: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -131,6 +135,10 @@ fn parse_args() -> Result<Args, String> {
             "--poll-ms" => args.poll_ms = Some(num(&value)?.max(1)),
             "--native-burst" => args.native_burst = (num(&value)? as usize).min(1000),
             "--mempool-ms" => args.mempool_ms = num(&value)?,
+            "--neogo-concurrency" => {
+                args.neogo_concurrency =
+                    Some(u32::try_from(num(&value)?.clamp(1, 10_000)).unwrap_or(10));
+            }
             "--oracle" => {
                 args.oracle = match value.as_str() {
                     "nsl" => OracleImpl::Nsl,
@@ -813,6 +821,7 @@ async fn main() {
             allow_private_host: true,
             ca_file: Some(fixture("ca.pem")),
             allowed_content_types: Vec::new(),
+            max_concurrent_requests: args.neogo_concurrency,
         }),
     };
     let (env, server, https) = tokio::join!(
