@@ -351,9 +351,19 @@ impl Follower {
     async fn block(&self, block: &Block) -> Result<(), ChainError> {
         let index = block.index;
         let hashes: Vec<UInt256> = block.tx.iter().map(|tx| tx.hash).collect();
+        let read_start = now_ms();
         let logs = application_logs(&self.rpc, &hashes).await?;
         // The block's events are known from here: the start of the services' overhead.
         let seen = Instant::now();
+        // Stage figures (oracle-bench, docs/benchmarks.md): block timestamp -> block read and
+        // -> events known, as `nsl_<service>_stage_seconds{stage}`.
+        if let Some(name) = service_metric(&self.config, "stage_seconds") {
+            let block_ms = i64::try_from(block.time).unwrap_or(i64::MAX);
+            for (stage, at) in [("block_to_read", read_start), ("block_to_events", now_ms())] {
+                metrics::histogram!(name.clone(), "stage" => stage)
+                    .record(at.saturating_sub(block_ms).max(0) as f64 / 1e3);
+            }
+        }
         let mut per_sink: Vec<Vec<ChainEvent>> = vec![Vec::new(); self.sinks.len()];
         for (hash, log) in hashes.iter().zip(&logs) {
             // A FAULTed execution changed nothing on chain: its notifications (which neo-go

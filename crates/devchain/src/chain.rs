@@ -83,6 +83,9 @@ pub struct NeoGoOracle {
     pub ca_file: Option<PathBuf>,
     /// `AllowedContentTypes`; empty: neo-go's default (every content type).
     pub allowed_content_types: Vec<String>,
+    /// `MaxConcurrentRequests`: URLs neo-go's oracle fetches at once; `None`: neo-go's default
+    /// (10).
+    pub max_concurrent_requests: Option<u32>,
 }
 
 enum WorkDir {
@@ -776,6 +779,9 @@ fn protocol_yaml(
         let _ = writeln!(y, "  Oracle:");
         let _ = writeln!(y, "    Enabled: true");
         let _ = writeln!(y, "    AllowPrivateHost: {}", oracle.allow_private_host);
+        if let Some(n) = oracle.max_concurrent_requests {
+            let _ = writeln!(y, "    MaxConcurrentRequests: {n}");
+        }
         if !oracle.allowed_content_types.is_empty() {
             let _ = writeln!(y, "    AllowedContentTypes:");
             for t in &oracle.allowed_content_types {
@@ -835,17 +841,23 @@ mod tests {
                 allow_private_host: true,
                 ca_file: None,
                 allowed_content_types: vec!["application/json".into()],
+                max_concurrent_requests: None,
             }),
             ..ChainConfig::default()
         };
-        let y = protocol_yaml(
-            &cfg,
-            &validator,
-            &Role::Validator {
-                wallet: Path::new("/w.json"),
-            },
-            1,
-            2,
+        let validator_role = Role::Validator {
+            wallet: Path::new("/w.json"),
+        };
+        let y = protocol_yaml(&cfg, &validator, &validator_role, 1, 2);
+        assert!(!y.contains("MaxConcurrentRequests"), "neo-go's default");
+        let mut wider = cfg.clone();
+        if let Some(o) = wider.neogo_oracle.as_mut() {
+            o.max_concurrent_requests = Some(64);
+        }
+        let wide = protocol_yaml(&wider, &validator, &validator_role, 1, 2);
+        assert!(
+            wide.contains("    AllowPrivateHost: true\n    MaxConcurrentRequests: 64\n"),
+            "{wide}"
         );
         // The validator key is designated and neo-go's service signs with its wallet.
         assert!(y.contains(&format!(

@@ -51,6 +51,16 @@ def request_data(url: str, json_filter: str, gas_for_response: int):
     on_data_requested(url, json_filter)
 
 
+@public(name='requestBurst')
+def request_burst(url: str, json_filter: str, gas_for_response: int, count: int):
+    """`count` requests for `url` in one call (oracle-bench's native burst), without the
+    DataRequested event: an execution may emit at most 512 notifications, and each request
+    already emits two (the GAS mint of gasForResponse and OracleRequest), so up to 256 fit in
+    one transaction. The OracleContract keeps at most 256 pending requests per URL."""
+    for _ in range(count):
+        OracleContract.request(url, json_filter, 'callback', url, gas_for_response)
+
+
 @public
 def callback(url: str, user_data: Any, code: int, result: bytes):
     """Called by OracleContract.finish with the response code (0 = success) and result bytes."""

@@ -239,6 +239,10 @@ pub struct OracleChainConfig {
     pub node_gas: i64,
     /// The gateway consumer's deposit at the gateway (0.1 GAS per oracle request by default).
     pub deposit: i64,
+    /// Run neo-go's own oracle service instead of designating `node_key`: the validator key is
+    /// then the only Oracle-role key (native requests are answered by neo-go, not by a service
+    /// started with [`OracleChain::service`]). `None` (default): `node_key` is designated.
+    pub neogo_oracle: Option<nsl_devchain::NeoGoOracle>,
 }
 
 impl OracleChainConfig {
@@ -249,6 +253,7 @@ impl OracleChainConfig {
             user_gas: 200 * neo_rpc::ONE_GAS,
             node_gas: 50 * neo_rpc::ONE_GAS,
             deposit: 20 * neo_rpc::ONE_GAS,
+            neogo_oracle: None,
         }
     }
 }
@@ -280,7 +285,12 @@ impl OracleChain {
 
         let node_key = neo::PrivateKey::generate();
         let chain_config = ChainConfig {
-            oracle_keys: vec![node_key.public_key()],
+            oracle_keys: if config.neogo_oracle.is_some() {
+                Vec::new()
+            } else {
+                vec![node_key.public_key()]
+            },
+            neogo_oracle: config.neogo_oracle.clone(),
             ..ChainConfig::with_block_time(config.block_time)
         };
         let (chain, gateway_c, gateway_consumer_c, native_consumer_c) = tokio::join!(

@@ -317,6 +317,7 @@ async fn filter_matches_neo_gos_oracle_byte_for_byte() {
             allow_private_host: true,
             ca_file: Some(fixture("ca.pem")),
             allowed_content_types: Vec::new(),
+            max_concurrent_requests: None,
         }),
         ..ChainConfig::with_block_time(test_block_time())
     };

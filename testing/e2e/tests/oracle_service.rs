@@ -318,6 +318,53 @@ async fn follower_polls_when_the_node_has_no_websocket() {
     task.await.unwrap().unwrap();
 }
 
+/// `requestBurst` of the example native consumer makes N OracleContract requests in ONE
+/// transaction (oracle-bench's native burst): the follower records one row per request, all with
+/// the same transaction hash and distinct ids, and the service answers every one of them.
+#[tokio::test]
+async fn native_burst_in_one_transaction_is_answered_in_full() {
+    const N: usize = 20;
+    let env = setup().await;
+    let store = env.store().await;
+    let (stop, task) = env.start(Arc::new(store.clone())).await;
+    let out = env
+        .user
+        .call(
+            &env.native_consumer,
+            "requestBurst",
+            &[
+                Arg::String(env.price_url()),
+                Arg::String("$.data.price".into()),
+                Arg::Int((ONE_GAS / 5).into()),
+                Arg::Int((N as i64).into()),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_halt()
+        .unwrap();
+    let ids: std::collections::BTreeSet<u64> = out
+        .events(&neo_rpc::native::ORACLE, "OracleRequest")
+        .map(|e| e.args()[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), N, "one OracleRequest per request");
+    assert_eq!(env.native_responses(N as i64).await, N as i64);
+    let rows = confirmed_rows(&store, N).await;
+    assert_eq!(rows.len(), N);
+    let tx = rows[0].request.tx_hash.clone();
+    let mut answered = std::collections::BTreeSet::new();
+    for d in &rows {
+        assert_eq!(d.request.state, RequestState::Confirmed, "{:?}", states(d));
+        assert_eq!(d.request.kind, RequestKind::Native);
+        assert_eq!(d.request.tx_hash, tx, "all from the one transaction");
+        assert_eq!(d.request.code, Some(0));
+        answered.insert(u64::try_from(d.request.request_id).unwrap());
+    }
+    assert_eq!(answered, ids, "every request id answered once");
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn service_answers_gateway_and_native_requests_and_records_their_history() {
     let env = setup().await;

@@ -1,39 +1,52 @@
-//! `oracle-bench`: how fast the oracle service answers a block full of requests on a privnet.
+//! `oracle-bench`: how fast an oracle answers a block full of requests on a privnet, ours or
+//! neo-go's own on the same chain settings.
 //!
 //! ```text
-//! cargo run --release -p nsl-e2e --bin oracle-bench -- [--rounds N] [--per-block 100]
-//!     [--block-ms 1000] [--db sqlite|postgres] [--workers W] [--native PCT] [--warmup 1]
-//!     [--poll-ms P] [--pool N] [--rpc-stats]
+//! cargo run --release -p nsl-e2e --bin oracle-bench -- [--oracle nsl|neogo] [--rounds N]
+//!     [--per-block 100] [--native-burst N] [--block-ms 1000] [--db sqlite|postgres]
+//!     [--workers W] [--native PCT] [--warmup 1] [--poll-ms P] [--pool N] [--rpc-stats]
+//!     [--http] [--mempool-ms 10] [--neogo-concurrency N]
 //! ```
 //!
-//! Starts a neo-go privnet (`--block-ms`, 1 s by default) with the node key designated for the
-//! Oracle role, deploys the gateway and both example consumers, and runs the oracle service
-//! (`nsl_oracle::service::OracleService`) in-process against a local HTTP price source. Each
-//! round pre-signs `--per-block` request transactions (`--native` percent through Neo's native
-//! OracleContract, the rest through the gateway consumer), sends them all right after a block
-//! arrives so that they land in one block (checked and reported), and waits until every answer
-//! is confirmed. Rounds do not overlap. `--warmup` rounds run first and are not counted.
+//! Starts a neo-go privnet (`--block-ms`, 1 s by default), deploys the gateway and both example
+//! consumers, and runs one oracle: with `--oracle nsl` (default) the node key is designated for
+//! the Oracle role and the oracle service (`nsl_oracle::service::OracleService`) runs in-process;
+//! with `--oracle neogo` neo-go's own oracle service runs instead (the validator key designated,
+//! ours not started; native requests only; `--neogo-concurrency`: its `MaxConcurrentRequests`,
+//! default 10). Both fetch the same local HTTPS price source (neo-go
+//! fetches https only; `--http`: ours fetches plain http). Each round pre-signs `--per-block`
+//! request transactions (`--native` percent through Neo's native OracleContract, the rest through
+//! the gateway consumer) or, with `--native-burst N`, ONE transaction making N native requests;
+//! sends them right after a block arrives so that they land in one block (checked and
+//! reported), and waits until every answer is in. Rounds do not overlap. `--warmup` rounds run
+//! first and are not counted.
 //!
-//! Printed: requests, how many were answered in the block after the request's block, two after,
-//! ...; the node overhead (`nsl_oracle_overhead_seconds`: follower saw the block's events ->
-//! response broadcast, minus the fetch) and the fetch time (`nsl_oracle_fetch_seconds`) as
-//! p50/p99/max, read through this binary's own `metrics` recorder; store calls per request
-//! (count and time by method); with `--rpc-stats`, the service's JSON-RPC calls by method
-//! (count, time to first response byte), through a counting proxy in front of the node (one
-//! more loopback hop, so overhead figures of such a run are slightly pessimistic).
+//! Printed: for gateway requests (from the node's rows) and native requests (from the
+//! `OracleResponse` transactions on chain, whoever sent them) the share answered in the block
+//! after the request's block, within 2 and within 5 blocks; for native requests the time from
+//! the request block's arrival (as this bench polls it) to the response transaction in neo-go's
+//! mempool (`getrawmempool` every `--mempool-ms`), the same measure for both oracles. For ours
+//! also: the node overhead (`nsl_oracle_overhead_seconds`: follower saw the block's events ->
+//! response broadcast, minus the fetch), the fetch time, the per-stage times
+//! (`nsl_oracle_stage_seconds`), read through this binary's own `metrics` recorder; store calls
+//! per request (count and time by method); with `--rpc-stats`, the service's JSON-RPC calls by
+//! method (count, time to first response byte), through a counting proxy in front of the node
+//! (one more loopback hop, so overhead figures of such a run are slightly pessimistic).
 //!
 //! Figures only, no assertion; see `docs/benchmarks.md` for recorded runs.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use neo::tx::Transaction;
+use neo_rpc::types::VmState;
 use neo_rpc::{ONE_GAS, RpcClient};
-use nsl_e2e::{OracleChain, OracleChainConfig, price_server};
+use nsl_e2e::{OracleChain, OracleChainConfig, PRICE_BODY, price_server};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
     ChainEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter,
@@ -43,8 +56,17 @@ use nsl_store::{Backend, StoreResult, UnixMillis, test_utils::TestDb};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::watch;
 
-const USAGE: &str = "usage: oracle-bench [--rounds N] [--per-block N] [--block-ms MS] \
-    [--db sqlite|postgres] [--workers W] [--native PCT] [--warmup N] [--poll-ms MS] [--pool N] [--rpc-stats]";
+const USAGE: &str = "usage: oracle-bench [--oracle nsl|neogo] [--rounds N] [--per-block N] \
+    [--native-burst N] [--block-ms MS] [--db sqlite|postgres] [--workers W] [--native PCT] \
+    [--warmup N] [--poll-ms MS] [--pool N] [--rpc-stats] [--http] [--mempool-ms MS] \
+    [--neogo-concurrency N]";
+
+/// Which oracle answers: ours (`nsl`, neo-go's off) or neo-go's own (ours not started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OracleImpl {
+    Nsl,
+    NeoGo,
+}
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -58,6 +80,11 @@ struct Args {
     poll_ms: Option<u64>,
     pool: u32,
     rpc_stats: bool,
+    oracle: OracleImpl,
+    native_burst: usize,
+    http: bool,
+    mempool_ms: u64,
+    neogo_concurrency: Option<u32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -72,11 +99,20 @@ fn parse_args() -> Result<Args, String> {
         poll_ms: None,
         pool: 10,
         rpc_stats: false,
+        oracle: OracleImpl::Nsl,
+        native_burst: 0,
+        http: false,
+        mempool_ms: 10,
+        neogo_concurrency: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--rpc-stats" {
             args.rpc_stats = true;
+            continue;
+        }
+        if flag == "--http" {
+            args.http = true;
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -97,6 +133,19 @@ fn parse_args() -> Result<Args, String> {
             "--native" => args.native_pct = (num(&value)? as usize).min(100),
             "--warmup" => args.warmup = num(&value)? as usize,
             "--poll-ms" => args.poll_ms = Some(num(&value)?.max(1)),
+            "--native-burst" => args.native_burst = (num(&value)? as usize).min(1000),
+            "--mempool-ms" => args.mempool_ms = num(&value)?,
+            "--neogo-concurrency" => {
+                args.neogo_concurrency =
+                    Some(u32::try_from(num(&value)?.clamp(1, 10_000)).unwrap_or(10));
+            }
+            "--oracle" => {
+                args.oracle = match value.as_str() {
+                    "nsl" => OracleImpl::Nsl,
+                    "neogo" | "neo-go" => OracleImpl::NeoGo,
+                    other => return Err(format!("--oracle: nsl or neogo, not {other}")),
+                }
+            }
             "--pool" => args.pool = u32::try_from(num(&value)?.clamp(1, 1000)).unwrap_or(10),
             "--db" => {
                 args.db = match value.as_str() {
@@ -107,6 +156,12 @@ fn parse_args() -> Result<Args, String> {
             }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
+    }
+    if args.oracle == OracleImpl::NeoGo && args.native_burst == 0 && args.native_pct < 100 {
+        return Err(
+            "--oracle neogo: neo-go's oracle answers native requests only; use --native 100 or --native-burst N"
+                .into(),
+        );
     }
     Ok(args)
 }
@@ -158,8 +213,18 @@ impl Recorder for BenchRecorder {
         Gauge::noop()
     }
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        // `name{label=value,...}` when labelled.
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        let name = if labels.is_empty() {
+            key.name().to_owned()
+        } else {
+            format!("{}{{{}}}", key.name(), labels.join(","))
+        };
         Histogram::from_arc(Arc::new(SampleHistogram {
-            name: key.name().to_owned(),
+            name,
             samples: self.0.clone(),
         }))
     }
@@ -511,6 +576,150 @@ async fn rpc_proxy(upstream: SocketAddr, stats: Arc<CallStats>) -> SocketAddr {
 
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// HTTPS price source (neo-go's oracle fetches https only): the egress crate's TLS fixtures.
+
+/// The egress crate's TLS test fixtures: a test CA and a server certificate for 127.0.0.1.
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/egress/tests/fixtures")
+        .join(name)
+}
+
+/// An HTTPS server on 127.0.0.1 answering [`PRICE_BODY`] as `application/json` on every path.
+async fn https_price_server() -> SocketAddr {
+    use tokio_rustls::TlsAcceptor;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::crypto::ring;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
+        .expect("server.pem")
+        .collect::<Result<_, _>>()
+        .expect("certificates");
+    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).expect("server.key");
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the HTTPS server");
+    let addr = listener.local_addr().expect("HTTPS server address");
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") && n < buf.len() {
+                    match tls.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    PRICE_BODY.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(PRICE_BODY.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain watcher: every block (arrival here, OracleResponse ids) and the mempool, seen from
+// outside, the same way for neo-go's oracle and ours.
+
+#[derive(Default)]
+struct ChainLog {
+    /// Block index -> when this watcher first saw the height.
+    arrived: HashMap<u32, Instant>,
+    /// Native request id -> (block of its OracleResponse transaction, that transaction's hash).
+    responses: HashMap<u64, (u32, String)>,
+    /// Transaction hash -> when the mempool watcher first listed it.
+    mempool: HashMap<String, Instant>,
+}
+
+fn watch_chain(rpc: RpcClient, from: u32, mempool_ms: u64) -> Arc<Mutex<ChainLog>> {
+    let log = Arc::new(Mutex::new(ChainLog::default()));
+    let blocks = log.clone();
+    let block_rpc = rpc.clone();
+    tokio::spawn(async move {
+        let mut next = from;
+        loop {
+            let Ok(count) = block_rpc.get_block_count().await else {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            };
+            let now = Instant::now();
+            if let Ok(mut l) = blocks.lock() {
+                for i in next..count {
+                    l.arrived.entry(i).or_insert(now);
+                }
+            }
+            while next < count {
+                // Raw JSON: neo-go prints an empty oracle result as `null`, which the typed
+                // block refuses.
+                let Ok(block) = block_rpc
+                    .call::<serde_json::Value>("getblock", serde_json::json!([next, 1]))
+                    .await
+                else {
+                    break;
+                };
+                let mut found = Vec::new();
+                for tx in block["tx"].as_array().into_iter().flatten() {
+                    for a in tx["attributes"].as_array().into_iter().flatten() {
+                        if a["type"] == "OracleResponse"
+                            && let Some(id) = a["id"].as_u64()
+                        {
+                            found.push((id, tx["hash"].as_str().unwrap_or("").to_owned()));
+                        }
+                    }
+                }
+                if let Ok(mut l) = blocks.lock() {
+                    for (id, hash) in found {
+                        l.responses.entry(id).or_insert((next, hash));
+                    }
+                }
+                next += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    if mempool_ms > 0 {
+        let pool = log.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Ok(hashes) = rpc
+                    .call::<Vec<String>>("getrawmempool", serde_json::json!([]))
+                    .await
+                {
+                    let now = Instant::now();
+                    if let Ok(mut l) = pool.lock() {
+                        for h in hashes {
+                            l.mempool.entry(h).or_insert(now);
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(mempool_ms)).await;
+            }
+        });
+    }
+    log
+}
+
 /// Wait until the chain's block count passes `count`; returns the new count.
 async fn next_block(rpc: &RpcClient, count: u32) -> u32 {
     loop {
@@ -546,13 +755,60 @@ async fn all_rows(store: &dyn OracleStore) -> Vec<RequestRow> {
 struct Round {
     /// Block of the requests (the most common one when they split).
     block: u32,
-    /// Requests per block they landed in.
+    /// Request transactions per block they landed in.
     landed: BTreeMap<u32, usize>,
     /// Time to send all transactions after the block arrived.
     send: Duration,
-    /// From the next block's arrival (as polled here) to the last answer confirmed (as polled).
+    /// From the next block's arrival (as polled here) to the last answer seen (as polled).
     answered_after: Duration,
 }
+
+/// A native request of a measured round: the OracleContract's id and the block of its request.
+struct NativeRequest {
+    id: u64,
+    round: usize,
+    block: u32,
+}
+
+/// `+1 … (x%)  <=2 … (x%)  <=5 … (x%)  not answered …` of block distances.
+fn within(distances: &[Option<i64>]) -> String {
+    let n = distances.len().max(1) as f64;
+    let count = |max: i64| {
+        distances
+            .iter()
+            .filter(|d| d.is_some_and(|d| d <= max))
+            .count()
+    };
+    let (b1, b2, b5) = (count(1), count(2), count(5));
+    format!(
+        "next block {b1} ({:.1}%), within 2 blocks {b2} ({:.1}%), within 5 blocks {b5} ({:.1}%), not answered {}",
+        100.0 * b1 as f64 / n,
+        100.0 * b2 as f64 / n,
+        100.0 * b5 as f64 / n,
+        distances.iter().filter(|d| d.is_none()).count()
+    )
+}
+
+/// Script of `n` native requests in one transaction: `nativeConsumer.requestBurst(url, filter,
+/// gasForResponse, n)` (two notifications per request; an execution may emit at most 512). The
+/// URL carries the round (`?r<round>`): the OracleContract keeps at most 256 pending requests
+/// per URL.
+fn native_burst_script(env: &OracleChain, base: &str, round: usize, n: usize) -> Vec<u8> {
+    neo_rpc::call_script(
+        &env.native_consumer,
+        "requestBurst",
+        &[
+            neo::Arg::String(format!("{base}?r{round}")),
+            neo::Arg::String("$.data.price".into()),
+            neo::Arg::Int(GAS_FOR_RESPONSE.into()),
+            neo::Arg::Int((n as i64).into()),
+        ],
+    )
+    .expect("requestBurst script")
+}
+
+/// gasForResponse of every native request (as `OracleChain::native_request`).
+const GAS_FOR_RESPONSE: i64 = ONE_GAS / 5;
 
 #[tokio::main]
 async fn main() {
@@ -573,20 +829,38 @@ async fn main() {
         .expect("install the bench metrics recorder");
 
     let total_rounds = args.rounds + args.warmup;
-    let total = total_rounds * args.per_block;
-    let native_per_round = args.per_block * args.native_pct / 100;
-    let gateway_per_round = args.per_block - native_per_round;
+    let burst = args.native_burst;
+    let per_round = if burst > 0 { burst } else { args.per_block };
+    let total = total_rounds * per_round;
+    let native_per_round = if burst > 0 {
+        burst
+    } else {
+        args.per_block * args.native_pct / 100
+    };
+    let gateway_per_round = per_round - native_per_round;
     let started = Instant::now();
     let block_time = Duration::from_millis(args.block_ms);
+    let neogo = args.oracle == OracleImpl::NeoGo;
     let config = OracleChainConfig {
         block_time,
+        // A native request costs 0.5 GAS (the oracle price) + gasForResponse + fees.
         user_gas: (100 + 3 * total as i64) * ONE_GAS,
         node_gas: (100 + total as i64) * ONE_GAS,
         // Each gateway request holds its fee (0.1 GAS) and the consumer's budget (1 GAS) until
         // answered.
         deposit: (10 + (gateway_per_round * total_rounds) as i64 * 6 / 5) * ONE_GAS,
+        neogo_oracle: neogo.then(|| nsl_devchain::NeoGoOracle {
+            allow_private_host: true,
+            ca_file: Some(fixture("ca.pem")),
+            allowed_content_types: Vec::new(),
+            max_concurrent_requests: args.neogo_concurrency,
+        }),
     };
-    let (env, server) = tokio::join!(OracleChain::start(config), price_server());
+    let (env, server, https) = tokio::join!(
+        OracleChain::start(config),
+        price_server(),
+        https_price_server()
+    );
     let db = TestDb::new(args.db).await;
     let rpc = env.rpc().clone();
     let store_stats = Arc::new(CallStats::default());
@@ -622,56 +896,104 @@ async fn main() {
         service_config.poll_interval = Duration::from_millis(p);
     }
     let (workers, poll) = (service_config.workers, service_config.poll_interval);
-    let service = env
-        .service(
-            service_rpc,
-            store.clone(),
-            Egress::new(EgressPolicy::development()).expect("egress"),
-            service_config,
-        )
-        .await;
+    let egress = if args.http {
+        EgressPolicy::development()
+    } else {
+        EgressPolicy {
+            allow_private_hosts: true,
+            extra_ca_files: vec![fixture("ca.pem")],
+            ..EgressPolicy::default()
+        }
+    };
     let (stop, rx) = watch::channel(false);
-    let task = tokio::spawn(service.run(rx));
+    let task = if neogo {
+        None
+    } else {
+        let service = env
+            .service(
+                service_rpc,
+                store.clone(),
+                Egress::new(egress).expect("egress"),
+                service_config,
+            )
+            .await;
+        Some(tokio::spawn(service.run(rx)))
+    };
+    let chain_log = watch_chain(
+        rpc.clone(),
+        rpc.get_block_count().await.expect("block count"),
+        args.mempool_ms,
+    );
     let setup = started.elapsed();
 
-    let url = server.url("/price");
-    let gateway_script = env.gateway_request_script(&url, "$.data.price");
-    let native_script = env.native_request_script(&url, "$.data.price", ONE_GAS / 5);
+    // neo-go fetches https only; ours fetches the same https source unless `--http`.
+    let url = if args.http && !neogo {
+        server.url("/price")
+    } else {
+        format!("https://{https}/price")
+    };
     let mut rounds = Vec::new();
     let mut request_txs: HashMap<String, usize> = HashMap::new();
+    let mut native: Vec<NativeRequest> = Vec::new();
     for round in 0..total_rounds {
         if round == args.warmup {
             samples.clear();
             store_stats.clear();
             rpc_stats.clear();
         }
-        // Pre-sign: one test run per script for the system fee (+10% for growing ids).
+        // Pre-sign: one test run per kind of script for the system fee (+10% for growing ids
+        // and URL lengths).
         let fees = env.user.local_fees().await.expect("fee policy");
-        let mut txs: Vec<Transaction> = Vec::with_capacity(args.per_block);
-        for (script, n) in [
-            (&gateway_script, gateway_per_round),
-            (&native_script, native_per_round),
-        ] {
-            if n == 0 {
-                continue;
+        let test_fee = |script: Vec<u8>| {
+            let invoker = env.user.invoker().clone();
+            async move {
+                let test = invoker
+                    .invoke_script(&script)
+                    .await
+                    .and_then(|r| r.into_halt())
+                    .expect("request test run");
+                test.gasconsumed
             }
-            let test = env
-                .user
-                .invoker()
-                .invoke_script(script)
-                .await
-                .and_then(|r| r.into_halt())
-                .expect("request test run");
-            let system_fee = test.gasconsumed + test.gasconsumed / 10;
-            for _ in 0..n {
-                txs.push(
-                    env.user
-                        .make_tx_local(script, system_fee, &fees)
-                        .expect("sign request"),
-                );
+        };
+        let mut txs: Vec<(Transaction, bool)> = Vec::with_capacity(per_round);
+        if burst > 0 {
+            // A test run may spend at most 100 GAS (neo-go `MaxGasInvoke`), less than a burst
+            // of 250 costs: extrapolate from bursts of 1 and 2.
+            let f1 = test_fee(native_burst_script(&env, &url, round, 1)).await;
+            let f2 = test_fee(native_burst_script(&env, &url, round, 2)).await;
+            let fee = f1 + (f2 - f1) * (burst as i64 - 1);
+            let script = native_burst_script(&env, &url, round, burst);
+            txs.push((
+                env.user
+                    .make_tx_local(&script, fee + fee / 10, &fees)
+                    .expect("sign the burst"),
+                true,
+            ));
+        } else {
+            for (native, n) in [(false, gateway_per_round), (true, native_per_round)] {
+                if n == 0 {
+                    continue;
+                }
+                let script = |i: usize| {
+                    let u = format!("{url}?r{round}i{i}");
+                    if native {
+                        env.native_request_script(&u, "$.data.price", GAS_FOR_RESPONSE)
+                    } else {
+                        env.gateway_request_script(&u, "$.data.price")
+                    }
+                };
+                let fee = test_fee(script(0)).await;
+                for i in 0..n {
+                    txs.push((
+                        env.user
+                            .make_tx_local(&script(i), fee + fee / 10, &fees)
+                            .expect("sign request"),
+                        native,
+                    ));
+                }
             }
         }
-        let raw: Vec<Vec<u8>> = txs.iter().map(Transaction::to_bytes).collect();
+        let raw: Vec<Vec<u8>> = txs.iter().map(|(tx, _)| tx.to_bytes()).collect();
         // Right after a block: all requests should make the next one.
         let count = rpc.get_block_count().await.expect("block count");
         let count = next_block(&rpc, count).await;
@@ -687,10 +1009,11 @@ async fn main() {
         let send = sending.elapsed();
         next_block(&rpc, count).await;
         let block_seen = Instant::now();
-        // Where they landed.
+        // Where they landed, and the OracleContract's ids of the native requests.
         let mut landed: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut round_ids = Vec::new();
         let deadline = Instant::now() + block_time * 20;
-        for tx in &txs {
+        for (tx, is_native) in &txs {
             let height = loop {
                 match rpc.get_transaction_height(&tx.hash()).await {
                     Ok(h) => break h,
@@ -702,33 +1025,69 @@ async fn main() {
             };
             *landed.entry(height).or_default() += 1;
             request_txs.insert(tx.hash().to_string(), round);
+            if *is_native {
+                let log = rpc
+                    .get_application_log(&tx.hash())
+                    .await
+                    .expect("request application log");
+                if let Some(e) = log.executions.iter().find(|e| e.vmstate != VmState::Halt) {
+                    panic!(
+                        "request transaction {} {:?} (gas {}): {:?}",
+                        tx.hash(),
+                        e.vmstate,
+                        e.gasconsumed,
+                        e.exception
+                    );
+                }
+                for n in log.executions.iter().flat_map(|e| e.notifications.iter()) {
+                    if n.contract == neo_rpc::native::ORACLE && n.eventname == "OracleRequest" {
+                        let id = n.args()[0].as_u64().expect("OracleRequest id");
+                        round_ids.push(id);
+                        native.push(NativeRequest {
+                            id,
+                            round,
+                            block: height,
+                        });
+                    }
+                }
+            }
         }
+        assert_eq!(
+            round_ids.len(),
+            native_per_round,
+            "one OracleRequest per native request"
+        );
         let block = landed
             .iter()
             .max_by_key(|(_, n)| **n)
             .map(|(b, _)| *b)
             .unwrap_or_default();
-        // Wait for every answer of this round.
-        let expected = (round + 1) * args.per_block;
+        // Wait for every answer of this round: gateway ones from the node's rows, native ones
+        // from the OracleResponse transactions on chain (whoever sent them).
+        let expected_rows = (round + 1) * gateway_per_round;
         let deadline = Instant::now() + block_time * 60 + Duration::from_secs(30);
         loop {
-            // The bench reads the database directly (not through the timed store).
-            let counts = db.store.count_by_state().await.expect("count rows");
-            let confirmed = counts
-                .iter()
-                .filter(|(s, _)| s == "confirmed")
-                .map(|(_, n)| *n as usize)
-                .sum::<usize>();
-            let ended = counts
-                .iter()
-                .filter(|(s, _)| s == "failed" || s == "expired")
-                .map(|(_, n)| *n as usize)
-                .sum::<usize>();
-            if confirmed + ended >= expected {
+            let gateway_done = if gateway_per_round == 0 {
+                true
+            } else {
+                // The bench reads the database directly (not through the timed store).
+                let counts = db.store.count_by_state().await.expect("count rows");
+                let ended = counts
+                    .iter()
+                    .filter(|(s, _)| s == "confirmed" || s == "failed" || s == "expired")
+                    .map(|(_, n)| *n as usize)
+                    .sum::<usize>();
+                ended >= expected_rows
+            };
+            let native_done = chain_log
+                .lock()
+                .map(|l| round_ids.iter().all(|id| l.responses.contains_key(id)))
+                .unwrap_or(false);
+            if gateway_done && native_done {
                 break;
             }
             if Instant::now() > deadline {
-                eprintln!("round {round}: not all answered in time: {counts:?}");
+                eprintln!("round {round}: not all answered in time");
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -742,31 +1101,51 @@ async fn main() {
     }
     let run_time = started.elapsed() - setup;
     stop.send(true).expect("stop the service");
-    task.await
-        .expect("service task")
-        .expect("service stopped cleanly");
+    if let Some(task) = task {
+        task.await
+            .expect("service task")
+            .expect("service stopped cleanly");
+    }
 
-    // Results from the node's rows: request block and the block the chain has the response in.
+    // Gateway results from the node's rows: request block and the block the chain has the
+    // response in.
     let rows = all_rows(&db.store).await;
     let overhead = samples.take("nsl_oracle_overhead_seconds");
     let fetch = samples.take("nsl_oracle_fetch_seconds");
     let answer = samples.take("nsl_oracle_answer_seconds");
+    let stages: Vec<(String, Vec<f64>)> = [
+        "block_to_read",
+        "block_to_events",
+        "events_to_recorded",
+        "worker_start",
+        "fetched",
+        "signed",
+        "outbox_written",
+        "broadcast",
+    ]
+    .iter()
+    .map(|s| {
+        (
+            (*s).to_owned(),
+            samples.take(&format!("nsl_oracle_stage_seconds{{stage={s}}}")),
+        )
+    })
+    .collect();
     let store_calls = store_stats.snapshot();
     let rpc_calls = rpc_stats.snapshot();
 
     let measured: Vec<&RequestRow> = rows
         .iter()
         .filter(|r| {
-            request_txs
-                .get(&r.tx_hash)
-                .is_some_and(|round| *round >= args.warmup)
+            r.kind.as_str() == "gateway"
+                && request_txs
+                    .get(&r.tx_hash)
+                    .is_some_and(|round| *round >= args.warmup)
         })
         .collect();
-    let requests = args.rounds * args.per_block;
-    let mut distribution: BTreeMap<i64, usize> = BTreeMap::new();
-    let mut unanswered = 0;
     let mut by_round: Vec<BTreeMap<i64, usize>> = vec![BTreeMap::new(); total_rounds];
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut gateway_distances = Vec::new();
     for r in &measured {
         *codes
             .entry(format!(
@@ -779,12 +1158,49 @@ async fn main() {
         match (r.state, r.confirmed_block) {
             (RequestState::Confirmed, Some(b)) => {
                 let d = b - r.block_index;
-                *distribution.entry(d).or_default() += 1;
+                gateway_distances.push(Some(d));
                 if let Some(round) = request_txs.get(&r.tx_hash) {
                     *by_round[*round].entry(d).or_default() += 1;
                 }
             }
-            _ => unanswered += 1,
+            _ => gateway_distances.push(None),
+        }
+    }
+    // Native results from the chain, the same for neo-go's oracle and ours.
+    let mut native_distances = Vec::new();
+    let mut to_mempool = Vec::new();
+    let mut not_in_mempool = 0;
+    // Mempool delays of responses that made the next block and of those that missed it: where
+    // the cut-off lies.
+    let (mut made_it, mut missed) = (Vec::new(), Vec::new());
+    let mut native_rounds = 0;
+    if let Ok(log) = chain_log.lock() {
+        for r in &native {
+            if r.round < args.warmup {
+                if let Some((b, _)) = log.responses.get(&r.id) {
+                    let d = i64::from(*b) - i64::from(r.block);
+                    *by_round[r.round].entry(d).or_default() += 1;
+                }
+                continue;
+            }
+            native_rounds += 1;
+            match log.responses.get(&r.id) {
+                Some((b, hash)) => {
+                    let d = i64::from(*b) - i64::from(r.block);
+                    native_distances.push(Some(d));
+                    *by_round[r.round].entry(d).or_default() += 1;
+                    match (log.arrived.get(&r.block), log.mempool.get(hash)) {
+                        (Some(arrived), Some(pooled)) => {
+                            let delay = pooled.saturating_duration_since(*arrived).as_secs_f64();
+                            to_mempool.push(delay);
+                            let slot = if d <= 1 { &mut made_it } else { &mut missed };
+                            slot.push(delay);
+                        }
+                        _ => not_in_mempool += 1,
+                    }
+                }
+                None => native_distances.push(None),
+            }
         }
     }
 
@@ -792,17 +1208,37 @@ async fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("== oracle-bench ==");
     println!(
-        "privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native) after {} warm-up round(s); store {:?} (pool {}); workers {workers}; poll {} ms; rpc proxy {}",
+        "oracle {}; privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native{}) after {} warm-up round(s); source {}; store {:?} (pool {}); workers {workers}; poll {} ms; rpc proxy {}; mempool watch {}",
+        if neogo {
+            "neo-go's own (ours off)"
+        } else {
+            "nsl (neo-go's off)"
+        },
         args.block_ms,
         args.rounds,
-        args.per_block,
+        per_round,
         gateway_per_round,
         native_per_round,
+        if burst > 0 {
+            ", all in ONE transaction"
+        } else {
+            ", one transaction each"
+        },
         args.warmup,
+        if url.starts_with("https") {
+            "https"
+        } else {
+            "http"
+        },
         args.db,
         args.pool,
         poll.as_millis(),
-        if args.rpc_stats { "on" } else { "off" }
+        if args.rpc_stats { "on" } else { "off" },
+        if args.mempool_ms > 0 {
+            format!("every {} ms", args.mempool_ms)
+        } else {
+            "off".into()
+        }
     );
     println!(
         "machine: {cpus} CPUs, load average {}; setup {:.1} s, rounds {:.1} s",
@@ -851,45 +1287,63 @@ async fn main() {
         .count();
     println!();
     println!(
-        "requests measured: {} of {requests} expected; rounds whose requests split over blocks: {split}",
-        measured.len()
+        "rounds whose request transactions split over blocks: {split}; outcomes of gateway rows: {codes:?}"
     );
-    println!("outcomes: {codes:?}");
-    println!("blocks to answer (confirmed block - request block):");
-    for (d, n) in &distribution {
+    if gateway_per_round > 0 {
         println!(
-            "  +{d}: {n:>6}  ({:.1}%)",
-            100.0 * *n as f64 / measured.len().max(1) as f64
+            "gateway requests ({}, from the node's rows): {}",
+            gateway_distances.len(),
+            within(&gateway_distances)
         );
     }
-    if unanswered > 0 {
-        println!("  not answered: {unanswered}");
-    }
-    let next = distribution.get(&1).copied().unwrap_or(0);
-    println!(
-        "answered in the next block: {next} of {} = {:.1}% (goal >= 99%)",
-        measured.len(),
-        100.0 * next as f64 / measured.len().max(1) as f64
-    );
-    println!(
-        "node overhead (event seen -> broadcast, minus fetch): {}",
-        summary_ms(overhead)
-    );
-    println!(
-        "fetch (nsl_oracle_fetch_seconds):                      {}",
-        summary_ms(fetch)
-    );
-    println!(
-        "request row created -> confirmed (nsl_oracle_answer_seconds): {}",
-        summary_ms(answer)
-    );
-    println!();
-    print_calls("store calls", &store_calls, requests);
-    if args.rpc_stats {
-        print_calls(
-            "RPC calls of the service (time to first response byte)",
-            &rpc_calls,
-            requests,
+    if native_per_round > 0 {
+        println!(
+            "native requests ({native_rounds}, OracleResponse transactions on chain): {}",
+            within(&native_distances)
         );
+        println!(
+            "native: request block seen -> response in the mempool (polled every {} ms; {} not seen there): {}",
+            args.mempool_ms,
+            not_in_mempool,
+            summary_ms(to_mempool)
+        );
+        let fold =
+            |v: &[f64], f: fn(f64, f64) -> f64, init: f64| v.iter().copied().fold(init, f) * 1e3;
+        println!(
+            "  in the next block: latest in the mempool {:.1} ms after the request block ({} responses); later blocks: earliest {:.1} ms ({})",
+            fold(&made_it, f64::max, f64::NAN),
+            made_it.len(),
+            fold(&missed, f64::min, f64::NAN),
+            missed.len()
+        );
+    }
+    if !neogo {
+        println!(
+            "node overhead (event seen -> broadcast, minus fetch): {}",
+            summary_ms(overhead)
+        );
+        println!(
+            "fetch (nsl_oracle_fetch_seconds):                      {}",
+            summary_ms(fetch)
+        );
+        println!(
+            "request row created -> confirmed (nsl_oracle_answer_seconds): {}",
+            summary_ms(answer)
+        );
+        println!(
+            "stages (nsl_oracle_stage_seconds; block_to_*: from the block's timestamp, the rest from the events read):"
+        );
+        for (name, v) in stages {
+            println!("  {name:<20} {}", summary_ms(v));
+        }
+        println!();
+        print_calls("store calls", &store_calls, args.rounds * per_round);
+        if args.rpc_stats {
+            print_calls(
+                "RPC calls of the service (time to first response byte)",
+                &rpc_calls,
+                args.rounds * per_round,
+            );
+        }
     }
 }

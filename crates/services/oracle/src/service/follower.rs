@@ -59,6 +59,9 @@ impl Sink for OracleSink {
         }
         let rows = record(shared, &requests).await?;
         if !rows.is_empty() {
+            // Stage figure for oracle-bench (docs/benchmarks.md): events read -> rows recorded.
+            metrics::histogram!("nsl_oracle_stage_seconds", "stage" => "events_to_recorded")
+                .record(seen.elapsed().as_secs_f64());
             tracing::info!(block, new = rows.len(), "oracle requests recorded");
         }
         hand_over(shared, rows, Some(seen));

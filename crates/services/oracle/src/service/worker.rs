@@ -161,6 +161,14 @@ async fn compute_answer(shared: &Shared, row: &RequestRow) -> Answer {
 
 async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceError> {
     let Work { row, seen } = work;
+    // Stage figures for oracle-bench (docs/benchmarks.md), each from the follower's `seen`.
+    let stage = |name: &'static str| {
+        if let Some(seen) = seen {
+            metrics::histogram!("nsl_oracle_stage_seconds", "stage" => name)
+                .record(seen.elapsed().as_secs_f64());
+        }
+    };
+    stage("worker_start");
     let owner = shared.config.instance.as_str();
     let mut handler_time = Duration::ZERO;
     let max_attempts = i64::from(shared.config.max_attempts.max(1));
@@ -192,6 +200,7 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
             let started = Instant::now();
             let answer = compute_answer(shared, &row).await;
             handler_time = started.elapsed();
+            stage("fetched");
             if row.service == ORACLE_SERVICE_TYPE {
                 metrics::histogram!("nsl_oracle_fetch_seconds").record(handler_time.as_secs_f64());
             } else {
@@ -212,6 +221,7 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
         RequestKind::Native => build_native(shared, request_id, &answer).await,
         RequestKind::Gateway => build_gateway(shared, &row, request_id, &mut answer).await,
     };
+    stage("signed");
     // The answer was replaced (the budget could not pay for it): store the one that is sent.
     let fresh = fresh || answer.code != code_before;
     let (code, tx) = match built {
@@ -260,6 +270,8 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
     };
     match shared.tx.send(owner, write).await {
         Ok(nsl_chain::Sent::Broadcast) => {
+            // The transaction manager wrote the outbox (group commit), then broadcast.
+            stage("broadcast");
             if let Some(seen) = seen {
                 let overhead = seen.elapsed().saturating_sub(handler_time);
                 metrics::histogram!("nsl_oracle_overhead_seconds").record(overhead.as_secs_f64());
