@@ -1,5 +1,5 @@
-//! Crash safety of the oracle service, with the real binary: `nsl serve` (SQLite, oracle service
-//! on) is SIGKILLed at a precise point of answering one request, started again on the same data
+//! Crash safety of the oracle service, with the real binary: `nsl serve` (SQLite or PostgreSQL,
+//! oracle service on) is SIGKILLed at a precise point of answering one request, started again on the same data
 //! directory, and the chain must show the request answered exactly once.
 //!
 //! The kill points are real boundaries the test controls, not hooks in the node:
@@ -25,7 +25,7 @@
 //! Each test starts its own chain, proxies and temporary directory; the node process is killed
 //! when the test ends, also when it fails.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,8 @@ use neo_rpc::{Invoker, RpcClient};
 use nsl_e2e::rpc_proxy::{Intercepted, Match, Proxy, Trap};
 use nsl_e2e::{OracleChain, OracleChainConfig, PriceServer, price_server};
 use nsl_oracle::service::{OracleStore, RequestDetail, RequestFilter, RequestState};
+use nsl_store::Backend;
+use nsl_store::test_utils::TestDb;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 /// Long enough for "broadcast but not yet in a block" to hold while the test kills the node and
@@ -70,27 +72,52 @@ enum Kind {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_request_survives_kill_during_fetch() {
-    crash_and_restart(Kind::Gateway, KillPoint::Fetching).await;
+    crash_and_restart(Kind::Gateway, KillPoint::Fetching, Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_request_survives_kill_during_fetch_postgres() {
+    crash_and_restart(Kind::Gateway, KillPoint::Fetching, Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_request_survives_kill_before_broadcast() {
-    crash_and_restart(Kind::Gateway, KillPoint::BeforeBroadcast).await;
+    crash_and_restart(Kind::Gateway, KillPoint::BeforeBroadcast, Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_request_survives_kill_before_broadcast_postgres() {
+    crash_and_restart(Kind::Gateway, KillPoint::BeforeBroadcast, Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_request_survives_kill_after_broadcast() {
-    crash_and_restart(Kind::Gateway, KillPoint::AfterBroadcast).await;
+    crash_and_restart(Kind::Gateway, KillPoint::AfterBroadcast, Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_request_survives_kill_after_broadcast_postgres() {
+    crash_and_restart(Kind::Gateway, KillPoint::AfterBroadcast, Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_request_survives_kill_before_broadcast() {
-    crash_and_restart(Kind::Native, KillPoint::BeforeBroadcast).await;
+    crash_and_restart(Kind::Native, KillPoint::BeforeBroadcast, Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_request_survives_kill_before_broadcast_postgres() {
+    crash_and_restart(Kind::Native, KillPoint::BeforeBroadcast, Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_request_survives_kill_after_broadcast() {
-    crash_and_restart(Kind::Native, KillPoint::AfterBroadcast).await;
+    crash_and_restart(Kind::Native, KillPoint::AfterBroadcast, Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_request_survives_kill_after_broadcast_postgres() {
+    crash_and_restart(Kind::Native, KillPoint::AfterBroadcast, Backend::Postgres).await;
 }
 
 /// A request whose worker dies every time it works on it (here: SIGKILL while its fetch hangs)
@@ -111,6 +138,7 @@ async fn native_request_whose_worker_always_dies_is_answered_error() {
         node_key: env.node_key.clone(),
         start_block,
         max_attempts: Some(2),
+        db_url: None,
     };
     let mut node = Node::start(&config, 1).await;
     let request = env.request(Kind::Native, &price_url).await;
@@ -130,7 +158,7 @@ async fn native_request_whose_worker_always_dies_is_answered_error() {
         }
         node.sigkill().await;
     }
-    let store = open_store(tmp.path()).await;
+    let store = open_store(&config).await;
     let row = request_row(&store, &request).await;
     assert_eq!(row.request.state, RequestState::Seen, "{row:#?}");
     assert_eq!(row.request.attempts, 2, "{row:#?}");
@@ -171,8 +199,13 @@ async fn native_request_whose_worker_always_dies_is_answered_error() {
 
 /// Start the node, make one request, wait for the kill point, SIGKILL, check the state at the
 /// kill, restart on the same data directory, wait for the answer, check it came exactly once.
-async fn crash_and_restart(kind: Kind, kill: KillPoint) {
+async fn crash_and_restart(kind: Kind, kill: KillPoint, backend: Backend) {
     let started = Instant::now();
+    // PostgreSQL: a database of this test only (dropped at the end); SQLite: the node's file.
+    let pg = match backend {
+        Backend::Postgres => Some(TestDb::postgres().await),
+        Backend::Sqlite => None,
+    };
     let env = Env::setup().await;
     let setup_time = started.elapsed();
 
@@ -217,6 +250,7 @@ async fn crash_and_restart(kind: Kind, kill: KillPoint) {
         node_key: env.node_key.clone(),
         start_block,
         max_attempts: None,
+        db_url: pg.as_ref().map(|db| db.url().to_owned()),
     };
     let mut node = Node::start(&config, 1).await;
 
@@ -226,7 +260,7 @@ async fn crash_and_restart(kind: Kind, kill: KillPoint) {
     node.sigkill().await;
 
     // The state the kill left, on chain and in the node's database.
-    let store = open_store(tmp.path()).await;
+    let store = open_store(&config).await;
     let row = request_row(&store, &request).await;
     let broadcast = response_tx_of(kill, &hit);
     match kill {
@@ -594,8 +628,13 @@ struct NodeTx {
 
 // --- the node's database ----------------------------------------------------------------------
 
-async fn open_store(dir: &Path) -> nsl_store::Store {
-    let url = format!("sqlite://{}", dir.join("data").join("nsl.db").display());
+async fn open_store(config: &NodeConfig) -> nsl_store::Store {
+    let url = config.db_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            config.dir.join("data").join("nsl.db").display()
+        )
+    });
     nsl_store::Store::connect_url(&url, 2, Duration::from_secs(10))
         .await
         .expect("open the node's database")
@@ -654,6 +693,8 @@ struct NodeConfig {
     start_block: u32,
     /// `oracle.max_attempts`; `None`: the default.
     max_attempts: Option<u32>,
+    /// `database.url`; `None`: SQLite in the data dir.
+    db_url: Option<String>,
 }
 
 /// A running `nsl serve`, SIGKILLed on drop.
@@ -686,6 +727,12 @@ impl Node {
             .env("NSL_ORACLE__ALLOW_PRIVATE_HOSTS", "true")
             .env("NSL_ORACLE__POLL_INTERVAL_MS", "100")
             .env("NSL_ORACLE__START_BLOCK", config.start_block.to_string())
+            .envs(
+                config
+                    .db_url
+                    .as_ref()
+                    .map(|url| ("NSL_DATABASE__URL", url.clone())),
+            )
             .envs(
                 config
                     .max_attempts
