@@ -2,7 +2,7 @@
 //! SQLite), operational endpoints, an API key made with the CLI, then SIGTERM and a clean exit.
 
 mod common;
-use common::output_within_a_minute;
+use common::{PgDb, output_within_a_minute, psql};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -64,7 +64,16 @@ fn base_cmd(dir: &Path) -> Command {
 const TEST_KEK: &str = "6b6579206f6620746865206e736c2074657374207661756c742c2066616b6521";
 
 fn nsl(dir: &Path, args: &[&str]) -> Output {
-    let out = base_cmd(dir).args(args).output().expect("run nsl");
+    nsl_with(dir, &[], args)
+}
+
+/// [`nsl`] with extra environment (e.g. `NSL_DATABASE__URL`).
+fn nsl_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let out = base_cmd(dir)
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("run nsl");
     assert!(
         out.status.success(),
         "nsl {args:?} failed: {}{}",
@@ -169,13 +178,26 @@ fn start_serve_with(d: &Path, env: &[(&str, &str)]) -> (Server, String) {
 
 /// An account of `role` and an API key with `scopes`: (account id, key).
 fn account_with_key(d: &Path, name: &str, role: &str, scopes: &str) -> (String, String) {
-    let acct = nsl(
+    account_with_key_on(d, &[], name, role, scopes)
+}
+
+/// [`account_with_key`] with extra environment (e.g. another database).
+fn account_with_key_on(
+    d: &Path,
+    env: &[(&str, &str)],
+    name: &str,
+    role: &str,
+    scopes: &str,
+) -> (String, String) {
+    let acct = nsl_with(
         d,
+        env,
         &["admin", "create-account", "--name", name, "--role", role],
     );
     let account_id = field(&acct, "id");
-    let key = nsl(
+    let key = nsl_with(
         d,
+        env,
         &[
             "apikey",
             "create",
@@ -583,34 +605,6 @@ fn serve_refuses_unknown_wallets_by_default() {
     );
 }
 
-/// Run one SQL statement through `psql` on the test PostgreSQL server (`NSL_TEST_PG_URL`).
-fn psql(sql: &str) {
-    let admin = std::env::var("NSL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
-    let out = Command::new("psql")
-        .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .expect("run psql");
-    assert!(out.status.success(), "psql {sql}: {out:?}");
-}
-
-/// Drops the test database when the test ends (also on failure).
-struct PgDb(String);
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let admin = std::env::var("NSL_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
-        let _ = Command::new("psql")
-            .args([
-                admin.as_str(),
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
-            ])
-            .output();
-    }
-}
-
 /// A real `nsl serve` on PostgreSQL whose database disappears: `/ready` and a route that needs
 /// the store answer with a stable code and a generic message, never the driver's error text
 /// (database name, "does not exist", server messages).
@@ -618,20 +612,12 @@ impl Drop for PgDb {
 fn database_failures_do_not_leak_into_bodies() {
     let dir = TempDir::new();
     let d = dir.0.as_path();
-    let name = format!("nsl_t_serve_{}", std::process::id());
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    psql(&format!("CREATE DATABASE {name}"));
-    let db = PgDb(name.clone());
-    let admin = std::env::var("NSL_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
-    let url = match admin.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("bad NSL_TEST_PG_URL {admin}"),
-    };
+    let db = PgDb::create();
+    let (name, url) = (db.name.clone(), db.url.clone());
     let (_server, addr) = start_serve_with(d, &[("NSL_DATABASE__URL", url.as_str())]);
     let (st, body) = get(&addr, "/ready", None);
     assert_eq!(st, 200, "{body}");
-    psql(&format!("DROP DATABASE {} WITH (FORCE)", db.0));
+    psql(&db.admin_url, &format!("DROP DATABASE {name} WITH (FORCE)"));
     let (st, ready) = get(&addr, "/ready", None);
     assert_eq!(st, 503, "{ready}");
     assert_eq!(json_body(&ready)["code"], "unavailable", "{ready}");
@@ -732,4 +718,90 @@ fn serve_without_a_vault_key_refuses_to_start_unless_dev_mode_is_explicit() {
     assert!(started, "dev mode did not start: {log}");
     assert!(log.contains("DEV-ONLY VAULT KEY"), "{log}");
     assert!(dev.0.join("data/vault/vault.kek").exists());
+}
+
+/// A function execution cut by a crash (`nsl serve` SIGKILLed while it runs) does not stay
+/// `running` for ever: the restarted node marks it `failed` with `error.kind = "interrupted"`, and
+/// the function runs normally afterwards. On SQLite and on PostgreSQL.
+#[test]
+fn function_execution_cut_by_a_crash_ends_interrupted_on_sqlite() {
+    function_execution_cut_by_a_crash(None);
+}
+
+#[test]
+fn function_execution_cut_by_a_crash_ends_interrupted_on_postgres() {
+    let pg = PgDb::create();
+    function_execution_cut_by_a_crash(Some(&pg.url));
+}
+
+fn function_execution_cut_by_a_crash(db_url: Option<&str>) {
+    let dir = TempDir::new();
+    let d = dir.0.as_path();
+    let env: Vec<(&str, &str)> = db_url
+        .map(|url| vec![("NSL_DATABASE__URL", url)])
+        .unwrap_or_default();
+    let (_, key) = account_with_key_on(d, &env, "dapp", "user", "read,write");
+    let (mut server, addr) = start_serve_with(d, &env);
+    // A function that spins until its time budget (10 s) runs out, unless its argument says stop.
+    let source =
+        r#"export default (args) => { if (args && args.stop) { return 1; } for (;;) {} };"#;
+    let (st, resp) = request(
+        &addr,
+        "POST",
+        "/v1/functions",
+        Some(&key),
+        Some(&format!(r#"{{"name":"spin","source":"{source}"}}"#)),
+    );
+    assert_eq!(st, 201, "{resp}");
+    let function = json_body(&resp)["id"]
+        .as_str()
+        .expect("function id")
+        .to_owned();
+    let (st, resp) = request(
+        &addr,
+        "POST",
+        &format!("/v1/functions/{function}/execute"),
+        Some(&key),
+        Some(r#"{"mode":"async"}"#),
+    );
+    assert_eq!(st, 202, "{resp}");
+    let execution = json_body(&resp)["id"]
+        .as_str()
+        .expect("execution id")
+        .to_owned();
+    let path = format!("/v1/executions/{execution}");
+    // Kill the node while the execution runs (SIGKILL: no shutdown path runs).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (st, resp) = get(&addr, &path, Some(&key));
+        assert_eq!(st, 200, "{resp}");
+        if json_body(&resp)["status"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never running: {resp}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut child = server.0.take().expect("server process");
+    child.kill().expect("SIGKILL nsl serve");
+    let _ = child.wait();
+
+    // The restarted node recovers the execution as interrupted before it serves.
+    let (_server, addr) = start_serve_with(d, &env);
+    let (st, resp) = get(&addr, &path, Some(&key));
+    assert_eq!(st, 200, "{resp}");
+    let body = json_body(&resp);
+    assert_eq!(body["status"], "failed", "{resp}");
+    assert_eq!(body["error"]["kind"], "interrupted", "{resp}");
+    // The function itself is fine: a new execution runs to its end.
+    let (st, resp) = request(
+        &addr,
+        "POST",
+        &format!("/v1/functions/{function}/execute"),
+        Some(&key),
+        Some(r#"{"args":{"stop":true}}"#),
+    );
+    assert_eq!(st, 200, "{resp}");
+    let body = json_body(&resp);
+    assert_eq!(body["status"], "succeeded", "{resp}");
+    assert_eq!(body["result"], 1, "{resp}");
 }

@@ -29,3 +29,59 @@ pub(crate) fn output_within_a_minute(cmd: &mut Command) -> Output {
     }
     waiter.join().expect("waiter")
 }
+
+/// A fresh PostgreSQL database for one test, created and dropped with `psql`
+/// (`NSL_TEST_PG_URL` overrides the server, default postgres://root@127.0.0.1:5432/postgres).
+pub(crate) struct PgDb {
+    /// The server's admin URL (`NSL_TEST_PG_URL`).
+    pub(crate) admin_url: String,
+    /// The database's name.
+    pub(crate) name: String,
+    /// URL of the test's database.
+    pub(crate) url: String,
+}
+
+impl PgDb {
+    pub(crate) fn create() -> PgDb {
+        let admin_url = std::env::var("NSL_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("nsl_t_cli_{}_{nanos}", std::process::id());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let (base, _) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(base);
+        let url = format!("{server}/{name}");
+        PgDb {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([&self.admin_url, "-v", "ON_ERROR_STOP=1", "-qc"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+pub(crate) fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .unwrap_or_else(|e| panic!("this test needs the psql tool and PostgreSQL: {e}"));
+    assert!(
+        out.status.success(),
+        "PostgreSQL at {url} refused {sql:?} (is it running? scripts/prepare starts it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
