@@ -1,8 +1,7 @@
 //! End-to-end test of `nsl serve`: the real binary on a real socket (free port, temp data dir,
 //! SQLite), operational endpoints, an API key made with the CLI, then SIGTERM and a clean exit.
 
-mod common;
-use common::{PgDb, output_within_a_minute, psql};
+use crate::common::{PgDb, output_within_a_minute, psql};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

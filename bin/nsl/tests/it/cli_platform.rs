@@ -4,8 +4,7 @@
 //! Tampering is done with the `sqlite3` command-line tool, the way an attacker with file access
 //! would; the test fails with a clear message if the tool is missing.
 
-mod common;
-use common::{PgDb, output_within_a_minute, psql};
+use crate::common::{PgDb, output_within_a_minute, psql};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
