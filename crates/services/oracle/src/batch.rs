@@ -392,7 +392,7 @@ mod tests {
             s.push(StackItem::Integer(BigInt::from(left)));
             s.push(match refused {
                 None => StackItem::Boolean(true),
-                Some(e) => StackItem::string(*e),
+                Some(e) => StackItem::string(e),
             });
             left -= gas;
             s.push(StackItem::Integer(BigInt::from(left)));
@@ -448,7 +448,7 @@ mod tests {
     fn batch_script_limits() {
         let c = call(1, b"x", 1);
         assert!(batch_script(&gateway(), &[], &[]).is_err());
-        assert!(batch_script(&gateway(), &[c.clone()], &[]).is_err());
+        assert!(batch_script(&gateway(), std::slice::from_ref(&c), &[]).is_err());
         let many = vec![c.clone(); MAX_BATCH_CALLS + 1];
         assert!(batch_script(&gateway(), &many, &vec![0; MAX_BATCH_CALLS + 1]).is_err());
         let big = call(1, &vec![0; 40_000], 1);
