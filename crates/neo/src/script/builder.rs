@@ -359,7 +359,9 @@ impl ScriptBuilder {
     /// script or in a contract it calls, continues in the catch block (a called contract's
     /// storage changes are then discarded); `ABORT` and running out of GAS cannot be caught.
     /// Short forms (`TRY`/`ENDTRY`, one-byte offsets, the layout neo-go's VM tests use) when the
-    /// offsets fit, otherwise `TRY_L`/`ENDTRY_L` (four-byte offsets).
+    /// offsets fit, otherwise `TRY_L`/`ENDTRY_L` (four-byte offsets). neo-go FAULTs an `ENDTRY`
+    /// that jumps to the end of the script ("instruction offset is out of range"): emit an
+    /// instruction after the last `try_catch` of a script (e.g. `RET`).
     pub fn try_catch(
         &mut self,
         body: impl FnOnce(&mut ScriptBuilder) -> Result<()>,
