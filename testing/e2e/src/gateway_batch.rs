@@ -201,6 +201,42 @@ impl BatchEnv {
         out.stack[0].as_u64().expect("request id")
     }
 
+    /// Deploy `testing/e2e/contracts/hostile_consumer.py` (by consumer 0's owner) with a 5 GAS
+    /// deposit, and open one `burn` request: its callback is cheap in a test run and loops until
+    /// out of GAS in a block. Returns (contract, request id).
+    pub async fn hostile_burn_request(&self) -> (UInt160, u64) {
+        let contract =
+            crate::compile_repo_contract("testing/e2e/contracts/hostile_consumer.py").await;
+        let user = &self.consumers[0].owner;
+        let rpc = self.chain.rpc().clone();
+        let hostile = ContractManagement::new(rpc.clone())
+            .deploy(
+                user,
+                &contract.nef,
+                &contract.manifest,
+                Arg::Hash160(self.gateway),
+            )
+            .await
+            .expect("deploy the hostile consumer")
+            .hash;
+        Nep17::gas(rpc)
+            .transfer(user, &self.gateway, 5 * ONE_GAS, Arg::Hash160(hostile))
+            .await
+            .expect("deposit")
+            .into_halt()
+            .expect("deposit halts");
+        let id = user
+            .call(&hostile, "burn", &[Arg::String("https://x.example".into())])
+            .await
+            .expect("burn")
+            .into_halt()
+            .expect("burn halts")
+            .stack[0]
+            .as_u64()
+            .expect("request id");
+        (hostile, id)
+    }
+
     /// Consumer `i`'s owner sets the GAS budget of its next requests.
     pub async fn set_budget(&self, i: usize, budget: i64) {
         let c = &self.consumers[i];

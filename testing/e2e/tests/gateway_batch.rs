@@ -319,3 +319,59 @@ async fn the_gateway_refuses_charging_more_than_the_transaction_fees_or_the_budg
     assert_eq!(int(&record[rec::GAS_BUDGET]), big);
     assert_eq!(int(&record[rec::RESPONSE_FEES]), ok.shares[0]);
 }
+
+#[tokio::test]
+async fn a_callback_that_burns_gas_only_on_chain_sinks_its_batch_once() {
+    // The residual risk of batching (docs/security/batch.md): a callback that behaves in the
+    // test run and runs out of GAS in the block FAULTs the whole batch, and the node pays that
+    // transaction's fees. Answering the same requests alone afterwards confines it again.
+    let env = start(1).await;
+    let (_hostile, burn) = env.hostile_burn_request().await;
+    let honest = env.request(0).await;
+    let node_account = env.node.sender();
+    let gas_before = neo_rpc::Nep17::gas(env.chain.rpc().clone())
+        .balance_of(&node_account)
+        .await
+        .unwrap();
+    let calls = [call(honest, b"1", BUDGET), call(burn, b"2", BUDGET)];
+    let batch = send_batch(&env.node, &env.gateway, &calls, SYSTEM_FEE_MARGIN, CEILING)
+        .await
+        .unwrap()
+        .expect("the test run gives no warning");
+    assert_eq!(batch.outcome.vm_state, VmState::Fault);
+    assert!(
+        batch
+            .outcome
+            .exception
+            .as_deref()
+            .is_some_and(|e| e.contains("GAS")),
+        "{:?}",
+        batch.outcome.exception
+    );
+    // Nothing recorded, nothing reimbursed: both requests pending, the node paid the fees.
+    for id in [honest, burn] {
+        assert_eq!(int(&env.record(id).await[rec::STATUS]), 0);
+    }
+    assert_eq!(env.deposit_of(&node_account).await, 0);
+    let gas_after = neo_rpc::Nep17::gas(env.chain.rpc().clone())
+        .balance_of(&node_account)
+        .await
+        .unwrap();
+    assert_eq!(
+        gas_before - gas_after,
+        neo::BigInt::from(batch.system_fee + batch.network_fee)
+    );
+    // Alone, the honest request is answered; the hostile one can only sink itself.
+    let alone = send_batch(
+        &env.node,
+        &env.gateway,
+        &calls[..1],
+        SYSTEM_FEE_MARGIN,
+        CEILING,
+    )
+    .await
+    .unwrap()
+    .expect("sent");
+    assert_eq!(alone.outcome.vm_state, VmState::Halt);
+    assert_eq!(int(&env.record(honest).await[rec::STATUS]), 1);
+}
