@@ -8,14 +8,15 @@
 //! Prints, for batches of 1, 10 and 50 answers and for as many single `fulfill` transactions:
 //! system + network fee per answer; then the time of one `invokescript` of a 100-call batch
 //! against 100 `invokescript` of single `fulfill` scripts (median of `--repeat` rounds, default
-//! 5). Block time: `$NSL_E2E_BLOCK_MS` (default 100 ms). Results in docs/benchmarks.md.
+//! 5), and of sending (`sendrawtransaction`: neo-go verifies the signature and runs the
+//! verification) one signed 100-answer batch against 100 signed single transactions. Block time: `$NSL_E2E_BLOCK_MS` (default 100 ms). Results in docs/benchmarks.md.
 
 use std::time::{Duration, Instant};
 
 use neo_rpc::ONE_GAS;
 use nsl_e2e::gateway_batch::BatchEnv;
 use nsl_e2e::{ChainConfig, test_block_time};
-use nsl_oracle::batch::{FulfillCall, batch_script, send_batch};
+use nsl_oracle::batch::{BatchFees, BatchPlan, FulfillCall, batch_script, plan_batch, send_batch};
 use nsl_oracle::gateway::fulfill_script;
 use nsl_oracle::service::SYSTEM_FEE_MARGIN;
 use nsl_oracle::{Answer, ResponseCode};
@@ -24,7 +25,7 @@ use nsl_oracle::{Answer, ResponseCode};
 const RESULT: &[u8] = b"[42.17]";
 /// Consumers the requests are spread over, and each one's deposit.
 const CONSUMERS: usize = 10;
-const DEPOSIT: i64 = 30 * ONE_GAS;
+const DEPOSIT: i64 = 50 * ONE_GAS;
 
 fn call(id: u64) -> FulfillCall {
     FulfillCall {
@@ -94,7 +95,7 @@ async fn main() {
         ChainConfig::with_block_time(block),
         CONSUMERS,
         DEPOSIT,
-        150 * ONE_GAS,
+        300 * ONE_GAS,
     )
     .await;
     println!(
@@ -163,17 +164,86 @@ async fn main() {
     }
     let (b, s) = (median(batch_times), median(single_times));
     println!();
-    println!("| invokescript, 100 answers (median of {repeat}) | total | per answer |");
+    println!("| 100 answers (invokescript: median of {repeat}) | total | per answer |");
     println!("|---|---|---|");
     println!(
-        "| one 100-call batch | {:.1} ms | {:.2} ms |",
+        "| invokescript: one 100-call batch | {:.1} ms | {:.2} ms |",
         b.as_secs_f64() * 1e3,
         b.as_secs_f64() * 10.0
     );
     println!(
-        "| 100 single fulfil scripts, one after the other | {:.1} ms | {:.2} ms |",
+        "| invokescript: 100 single fulfil scripts, one after the other | {:.1} ms | {:.2} ms |",
         s.as_secs_f64() * 1e3,
         s.as_secs_f64() * 10.0
+    );
+    send_times(&env, &mut next).await;
+}
+
+/// Time `sendrawtransaction` of one 100-answer batch and of 100 single `fulfill` transactions,
+/// all built and signed beforehand; wait for them to be included.
+async fn send_times(env: &BatchEnv, next: &mut usize) {
+    let node = &env.node;
+    let ids = requests(env, 100, next).await;
+    let calls: Vec<FulfillCall> = ids.iter().map(|id| call(*id)).collect();
+    let zero = batch_script(&env.gateway, &calls, &vec![0; calls.len()]).expect("script");
+    let run = node.invoker().invoke_script(&zero).await.expect("test run");
+    let mut tx = node.make_tx_unchecked(&zero, 0).await.expect("tx");
+    let fees = BatchFees {
+        network_fee: tx.network_fee,
+        margin_per_call: SYSTEM_FEE_MARGIN,
+        max_response_fee: ONE_GAS,
+    };
+    let BatchPlan::Send { system_fee, shares } = plan_batch(&calls, &run, &fees).expect("plan")
+    else {
+        panic!("the 100-answer batch does not plan to Send");
+    };
+    tx.script = batch_script(&env.gateway, &calls, &shares).expect("script");
+    tx.system_fee = system_fee;
+    node.sign(&mut tx).expect("sign");
+    let t = Instant::now();
+    let sent = node.send_tx(&tx).await.expect("batch sent");
+    let batch = t.elapsed();
+    let out = node
+        .wait(&sent, node.wait_timeout())
+        .await
+        .expect("included");
+    assert!(out.is_halt(), "{:?}", out.exception);
+
+    let ids = requests(env, 100, next).await;
+    let mut txs = Vec::new();
+    for id in ids {
+        let script =
+            fulfill_script(&env.gateway, id, ResponseCode::Success, RESULT).expect("script");
+        let test = node
+            .invoker()
+            .invoke_script(&script)
+            .await
+            .expect("test run");
+        txs.push(
+            node.make_tx_unchecked(&script, test.gasconsumed + SYSTEM_FEE_MARGIN)
+                .await
+                .expect("tx"),
+        );
+    }
+    let t = Instant::now();
+    let mut sent = Vec::new();
+    for tx in &txs {
+        sent.push(node.send_tx(tx).await.expect("single sent"));
+    }
+    let singles = t.elapsed();
+    for s in &sent {
+        let out = node.wait(s, node.wait_timeout()).await.expect("included");
+        assert!(out.is_halt(), "{:?}", out.exception);
+    }
+    println!(
+        "| sendrawtransaction: one 100-answer batch | {:.1} ms | {:.2} ms |",
+        batch.as_secs_f64() * 1e3,
+        batch.as_secs_f64() * 10.0
+    );
+    println!(
+        "| sendrawtransaction: 100 single transactions | {:.1} ms | {:.2} ms |",
+        singles.as_secs_f64() * 1e3,
+        singles.as_secs_f64() * 10.0
     );
 }
 
