@@ -383,11 +383,7 @@ impl TxManager {
     /// start), refused when system + network fee exceed `ceiling`, then signed. Nothing is
     /// signed for a refused transaction.
     pub async fn build(&self, script: &[u8], ceiling: i64) -> Result<Transaction, BuildError> {
-        let Some(signer) = &self.core.signer else {
-            return Err(BuildError::Rpc(neo_rpc::Error::InvalidArgument(
-                "this transaction manager has no signer".into(),
-            )));
-        };
+        let signer = self.signer()?;
         let test = signer.invoker().invoke_script(script).await?;
         let outcome = match test.into_halt() {
             Ok(o) => o,
@@ -399,9 +395,32 @@ impl TxManager {
         let system_fee = outcome
             .gasconsumed
             .saturating_add(self.core.config.system_fee_margin);
+        let tx = self.unsigned(script, system_fee).await?;
+        self.sign_within(tx, ceiling)
+    }
+
+    /// Test-run `script` with the signer's signers (`invokescript`) and return the whole result,
+    /// HALT or FAULT (for services that read the result stack, e.g. a batch of answers).
+    pub async fn test_run(
+        &self,
+        script: &[u8],
+    ) -> Result<neo_rpc::types::InvokeResult, BuildError> {
+        let signer = self.signer()?;
+        Ok(signer.invoker().invoke_script(script).await?)
+    }
+
+    /// An unsigned transaction running `script` with this system fee: network fee and
+    /// validUntilBlock computed locally (or by the node when the local calculation disagreed at
+    /// start). The network fee depends on the script's size, not its content.
+    pub async fn unsigned(
+        &self,
+        script: &[u8],
+        system_fee: i64,
+    ) -> Result<Transaction, BuildError> {
+        let signer = self.signer()?;
         let height = self.core.height.load(Ordering::Relaxed);
         let local = self.core.local_fees.lock().ok().and_then(|f| *f);
-        let mut tx = match local {
+        Ok(match local {
             Some(fees) => signer.unsigned(
                 script,
                 system_fee,
@@ -421,7 +440,16 @@ impl TxManager {
                 tx.network_fee = self.core.rpc.calculate_network_fee(&tx.to_bytes()).await?;
                 tx
             }
-        };
+        })
+    }
+
+    /// Sign `tx` unless its system + network fee exceed `ceiling` (then nothing is signed).
+    pub fn sign_within(
+        &self,
+        mut tx: Transaction,
+        ceiling: i64,
+    ) -> Result<Transaction, BuildError> {
+        let signer = self.signer()?;
         let fees = tx.system_fee.saturating_add(tx.network_fee);
         if fees > ceiling {
             metrics::counter!(format!(
@@ -438,6 +466,47 @@ impl TxManager {
         }
         signer.sign(&mut tx)?;
         Ok(tx)
+    }
+
+    fn signer(&self) -> Result<&Arc<dyn TxSigner>, BuildError> {
+        self.core.signer.as_ref().ok_or_else(|| {
+            BuildError::Rpc(neo_rpc::Error::InvalidArgument(
+                "this transaction manager has no signer".into(),
+            ))
+        })
+    }
+
+    /// Store one signed transaction answering several request rows claimed by `owner` (one
+    /// outbox entry shared by all, every row `outbox`, in ONE database transaction), then
+    /// broadcast it once. Per write: whether it was written (`false`: that row is no longer this
+    /// owner's); nothing is broadcast when no row was written.
+    pub async fn send_shared(
+        &self,
+        owner: &str,
+        writes: &[OutboxWrite],
+    ) -> Result<(Sent, Vec<bool>), ChainError> {
+        let Some(first) = writes.first() else {
+            return Ok((Sent::NotWritten, Vec::new()));
+        };
+        let written = self
+            .core
+            .store
+            .write_outboxes(owner, writes, now_ms())
+            .await?;
+        if !written.iter().any(|w| *w) {
+            return Ok((Sent::NotWritten, written));
+        }
+        let outbox = &first.outbox;
+        if broadcast(&self.core.rpc, &outbox.tx, &outbox.tx_hash, &outbox.request).await {
+            for (w, done) in writes.iter().zip(&written) {
+                if *done {
+                    let _ = self.sent.send(w.outbox.request.clone());
+                }
+            }
+            Ok((Sent::Broadcast, written))
+        } else {
+            Ok((Sent::Stored, written))
+        }
     }
 
     /// Store a signed transaction answering a request row claimed by `owner` (outbox entry and
