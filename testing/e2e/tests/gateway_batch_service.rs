@@ -264,6 +264,7 @@ async fn burst_answered_in_fewer_transactions(backend: Backend) {
         );
         assert_eq!(env.status(*id).await, 1, "request {id} fulfilled");
     }
+    eprintln!("{BURST} requests answered in {} transactions", hashes.len());
     assert!(
         hashes.len() < BURST,
         "{BURST} requests answered in {} transactions",
@@ -370,6 +371,10 @@ async fn a_callback_faulting_only_on_chain_leaves_every_honest_request_answered_
             );
         }
     }
+    eprintln!(
+        "{} honest requests rebuilt alone after the batch FAULT",
+        rebuilt.len()
+    );
     assert!(
         !rebuilt.is_empty(),
         "no honest request shared the hostile one's batch"
