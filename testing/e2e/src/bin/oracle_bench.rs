@@ -44,7 +44,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::watch;
 
 const USAGE: &str = "usage: oracle-bench [--rounds N] [--per-block N] [--block-ms MS] \
-    [--db sqlite|postgres] [--workers W] [--native PCT] [--warmup N] [--poll-ms MS] [--pool N] [--rpc-stats]";
+    [--db sqlite|postgres] [--workers W] [--native PCT] [--warmup N] [--poll-ms MS] [--pool N] [--max-batch N] [--rpc-stats]";
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -57,6 +57,7 @@ struct Args {
     warmup: usize,
     poll_ms: Option<u64>,
     pool: u32,
+    max_batch: Option<usize>,
     rpc_stats: bool,
 }
 
@@ -71,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: 1,
         poll_ms: None,
         pool: 10,
+        max_batch: None,
         rpc_stats: false,
     };
     let mut it = std::env::args().skip(1);
@@ -97,6 +99,7 @@ fn parse_args() -> Result<Args, String> {
             "--native" => args.native_pct = (num(&value)? as usize).min(100),
             "--warmup" => args.warmup = num(&value)? as usize,
             "--poll-ms" => args.poll_ms = Some(num(&value)?.max(1)),
+            "--max-batch" => args.max_batch = Some((num(&value)? as usize).clamp(1, 256)),
             "--pool" => args.pool = u32::try_from(num(&value)?.clamp(1, 1000)).unwrap_or(10),
             "--db" => {
                 args.db = match value.as_str() {
@@ -621,6 +624,10 @@ async fn main() {
     if let Some(p) = args.poll_ms {
         service_config.poll_interval = Duration::from_millis(p);
     }
+    if let Some(b) = args.max_batch {
+        service_config.max_batch = b;
+    }
+    let max_batch = service_config.max_batch;
     let (workers, poll) = (service_config.workers, service_config.poll_interval);
     let service = env
         .service(
@@ -792,7 +799,7 @@ async fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("== oracle-bench ==");
     println!(
-        "privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native) after {} warm-up round(s); store {:?} (pool {}); workers {workers}; poll {} ms; rpc proxy {}",
+        "privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native) after {} warm-up round(s); store {:?} (pool {}); workers {workers}; max_batch {max_batch}; poll {} ms; rpc proxy {}",
         args.block_ms,
         args.rounds,
         args.per_block,
