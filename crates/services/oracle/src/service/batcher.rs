@@ -166,15 +166,19 @@ impl Batcher {
         }
     }
 
-    /// `row`'s answer `tx_hash` FAULTed on chain. `true` when it was a batch: the row is then
-    /// answered alone (the caller rebuilds it); `false` for a single answer: its requester is
-    /// banned from batches.
-    pub(crate) fn faulted(&self, row: &RequestRow, tx_hash: &str) -> bool {
-        let batch = self
-            .batches
+    /// Whether `tx_hash` is a batch this process sent (`None`: not sent by this process, or
+    /// forgotten).
+    pub(crate) fn known_batch(&self, tx_hash: &str) -> Option<bool> {
+        self.batches
             .lock()
-            .map(|g| g.0.get(tx_hash).is_some_and(|n| *n > 1))
-            .unwrap_or(false);
+            .ok()
+            .and_then(|g| g.0.get(tx_hash).map(|n| *n > 1))
+    }
+
+    /// `row`'s answer `tx_hash` (`batch`: a transaction of several answers) FAULTed on chain.
+    /// A batch's row is then answered alone (the caller rebuilds it); for a single answer its
+    /// requester is banned from batches. Returns `batch`.
+    pub(crate) fn faulted(&self, row: &RequestRow, batch: bool) -> bool {
         if batch {
             if let Ok(mut s) = self.solo.lock() {
                 s.insert(row.id.clone());
@@ -439,5 +443,51 @@ async fn send(shared: &Shared, items: Vec<Ready>, tx: &neo::tx::Transaction) {
             tracing::error!(tx = %tx_hash, error = %e, "batch outbox write failed");
             retry_all(shared, items, &e.to_string()).await;
         }
+    }
+}
+
+/// Whether the transaction `tx_hash` is a batch of answers (its script holds more than one
+/// `fulfillShare` call), read from the node: for a FAULT of a transaction sent before this
+/// process started. `false` when it cannot be read.
+pub(crate) async fn batch_on_chain(rpc: &neo_rpc::RpcClient, tx_hash: &str) -> bool {
+    let Ok(hash) = tx_hash.parse::<neo::UInt256>() else {
+        return false;
+    };
+    let Ok(tx) = rpc.get_raw_transaction(&hash).await else {
+        return false;
+    };
+    let Ok(script) = neo::encoding::from_base64(&tx.script) else {
+        return false;
+    };
+    count_calls(&script) > 1
+}
+
+/// `fulfillShare` method names pushed by a script.
+fn count_calls(script: &[u8]) -> usize {
+    let name = crate::batch::FULFILL_SHARE_METHOD.as_bytes();
+    script.windows(name.len()).filter(|w| *w == name).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::ResponseCode;
+
+    #[test]
+    fn batch_scripts_are_told_from_single_answers() {
+        let gateway = neo::UInt160::from_bytes_le([7; 20]);
+        let call = |id| FulfillCall {
+            request_id: id,
+            code: ResponseCode::Success,
+            result: b"[1]".to_vec(),
+            gas_budget: 1,
+        };
+        let two = batch_script(&gateway, &[call(1), call(2)], &[0, 0]).unwrap();
+        assert_eq!(count_calls(&two), 2);
+        let one = batch_script(&gateway, &[call(1)], &[0]).unwrap();
+        assert_eq!(count_calls(&one), 1);
+        let single =
+            crate::gateway::fulfill_script(&gateway, 1, ResponseCode::Success, b"[1]").unwrap();
+        assert_eq!(count_calls(&single), 0);
     }
 }

@@ -267,7 +267,7 @@ impl OracleService {
         )
         .await?;
         let (batch, batches) = batcher::Batcher::new(config.max_batch);
-        tx.set_default_owner(Arc::new(worker::OracleOwner(batch.clone())));
+        tx.set_default_owner(Arc::new(worker::OracleOwner(batch.clone(), rpc.clone())));
         let mut follower = Follower::new(
             rpc.clone(),
             store.clone(),

@@ -447,7 +447,10 @@ async fn build_fulfill(shared: &Shared, id: u64, answer: &Answer, limit: i64) ->
 /// of confirmations; FAULT ends the request `failed` (never rebuilt: its fees are spent, and a
 /// callback that runs out of GAS on chain, cheap in the test run and costly in the block, would
 /// make every rebuild FAULT again at the node's expense); expiry rebuilds.
-pub(crate) struct OracleOwner(pub(crate) Arc<super::batcher::Batcher>);
+pub(crate) struct OracleOwner(
+    pub(crate) Arc<super::batcher::Batcher>,
+    pub(crate) neo_rpc::RpcClient,
+);
 
 #[async_trait::async_trait]
 impl nsl_chain::TxOwner for OracleOwner {
@@ -480,7 +483,15 @@ impl nsl_chain::TxOwner for OracleOwner {
         block: i64,
         exception: &str,
     ) -> nsl_chain::Fate {
-        if self.0.faulted(row, tx_hash) {
+        let batch = match self.0.known_batch(tx_hash) {
+            Some(b) => b,
+            // Sent before this process started: read the transaction.
+            None => {
+                row.kind == RequestKind::Gateway
+                    && super::batcher::batch_on_chain(&self.1, tx_hash).await
+            }
+        };
+        if self.0.faulted(row, batch) {
             tracing::warn!(request = %row.id, tx = %tx_hash, block, exception,
                 "batch of answers FAULTed on chain; this request is answered alone");
             metrics::counter!("nsl_oracle_batch_faults_total").increment(1);
