@@ -134,10 +134,11 @@ impl Batcher {
 
     /// Hand a ready answer over (the row stays claimed; the batcher answers or releases it).
     /// `Err` gives it back when the batcher has stopped.
-    pub(crate) fn hand(&self, ready: Ready) -> Result<(), Ready> {
-        self.queue
-            .send(Some(ready))
-            .map_err(|e| e.0.expect("sent Some"))
+    pub(crate) fn hand(&self, ready: Ready) -> Result<(), Box<Ready>> {
+        match self.queue.send(Some(ready)) {
+            Err(mpsc::error::SendError(Some(r))) => Err(Box::new(r)),
+            _ => Ok(()),
+        }
     }
 
     /// Ask [`run`] to finish what it holds and stop.

@@ -128,7 +128,7 @@ pub(crate) async fn settle(shared: &Shared, id: &str, result: Result<Outcome, Se
         Ok(Outcome::Done) => {}
         Ok(Outcome::Retry(why)) => {
             tracing::warn!(request = %id, why, "oracle request will be retried");
-            if let Err(e) = shared.store.release(&id, &shared.config.instance).await {
+            if let Err(e) = shared.store.release(id, &shared.config.instance).await {
                 tracing::warn!(request = %id, error = %e, "releasing claim failed");
             }
         }
