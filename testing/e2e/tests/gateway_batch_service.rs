@@ -135,8 +135,8 @@ impl Env {
     }
 
     /// Deploy the hostile consumer (callback cheap in a test run, looping until out of GAS in a
-    /// block) with a deposit and send its `burn` request for the price URL (not waited for).
-    async fn send_hostile(&self) -> (UInt160, SentTx) {
+    /// block) with a deposit.
+    async fn deploy_hostile(&self) -> UInt160 {
         let contract =
             nsl_e2e::compile_repo_contract("testing/e2e/contracts/hostile_consumer.py").await;
         let rpc = self.oc.rpc().clone();
@@ -161,8 +161,13 @@ impl Env {
             .unwrap()
             .into_halt()
             .unwrap();
+        hostile
+    }
+
+    /// The hostile consumer's `burn` request for the price URL (not waited for).
+    async fn send_hostile(&self, hostile: &UInt160) -> SentTx {
         let script =
-            neo_rpc::call_script(&hostile, "burn", &[Arg::String(self.price_url())]).unwrap();
+            neo_rpc::call_script(hostile, "burn", &[Arg::String(self.price_url())]).unwrap();
         let test = self
             .oc
             .user
@@ -172,13 +177,11 @@ impl Env {
             .unwrap()
             .into_halt()
             .unwrap();
-        let sent = self
-            .oc
+        self.oc
             .user
             .send_unchecked(&script, test.gasconsumed + ONE_GAS / 100)
             .await
-            .unwrap();
-        (hostile, sent)
+            .unwrap()
     }
 
     /// The gateway rows of the store by request id, once every one of `ids` is in a final
@@ -299,8 +302,11 @@ async fn a_callback_faulting_only_on_chain_leaves_every_honest_request_answered_
     let env = setup(Backend::Sqlite).await;
     // The hostile request and the burst land together (in one block, or in blocks the service
     // reads in one catch-up: it starts once they are included), so they are gathered together.
-    let (hostile, hostile_sent) = env.send_hostile().await;
-    let sent = env.send_burst(8).await;
+    // The hostile request sits in the middle of the burst.
+    let hostile = env.deploy_hostile().await;
+    let mut sent = env.send_burst(4).await;
+    let hostile_sent = env.send_hostile(&hostile).await;
+    sent.extend(env.send_burst(4).await);
     let ids = env.request_ids(&sent).await;
     let hostile_out = env
         .oc
