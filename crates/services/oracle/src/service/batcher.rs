@@ -331,6 +331,7 @@ async fn answer_batch(shared: &Shared, gateway: &neo::UInt160, mut items: Vec<Re
                 return;
             }
         };
+        let started = Instant::now();
         let (run, mut tx) =
             match tokio::try_join!(shared.tx.test_run(&test), shared.tx.unsigned(&test, 0)) {
                 Ok(v) => v,
@@ -377,7 +378,8 @@ async fn answer_batch(shared: &Shared, gateway: &neo::UInt160, mut items: Vec<Re
                         return;
                     }
                 };
-                return send(shared, items, &tx).await;
+                let test_ms = started.elapsed().as_secs_f64() * 1e3;
+                return send(shared, items, &tx, test_ms).await;
             }
             BatchPlan::Split {
                 retry,
@@ -402,7 +404,8 @@ async fn answer_batch(shared: &Shared, gateway: &neo::UInt160, mut items: Vec<Re
 }
 
 /// Store the batch's outbox entry for every row (one commit), then broadcast it once.
-async fn send(shared: &Shared, items: Vec<Ready>, tx: &neo::tx::Transaction) {
+async fn send(shared: &Shared, items: Vec<Ready>, tx: &neo::tx::Transaction, test_ms: f64) {
+    let started = Instant::now();
     let tx_hash = tx.hash().to_string();
     let bytes = tx.to_bytes();
     let writes: Vec<OutboxWrite> = items
@@ -427,8 +430,10 @@ async fn send(shared: &Shared, items: Vec<Ready>, tx: &neo::tx::Transaction) {
         .await
     {
         Ok((sent, written)) => {
+            let store_send_ms = started.elapsed().as_secs_f64() * 1e3;
             tracing::info!(tx = %tx_hash, calls = items.len(),
-                written = written.iter().filter(|w| **w).count(), ?sent, "batch of answers sent");
+                written = written.iter().filter(|w| **w).count(), ?sent, test_ms, store_send_ms,
+                "batch of answers sent");
             if sent == nsl_chain::Sent::Broadcast {
                 for r in &items {
                     if let Some(seen) = r.seen {
