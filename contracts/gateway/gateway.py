@@ -16,8 +16,10 @@ budget returns to the requester's deposit. Cancelling an expired request returns
 
 Invariants:
 - GAS held by the gateway == sum of deposits + fee and budget of pending requests + collected fees.
-- A fulfilment never costs its sender more than the request's budget: the gateway refuses a
-  response transaction whose system + network fee exceed it.
+- A fulfilment never charges a requester more than the request's budget, and the fees charged
+  by all fulfilments of one transaction never exceed that transaction's system + network fee
+  (running total per transaction hash): `fulfill` charges the whole fee, `fulfillShare` (several
+  answers in one transaction) the share the node states.
 - A request is closed exactly once: fulfilled by a registered node, or cancelled by its requester
   after its expiry. Its status is written before the consumer's callback runs.
 - Only the owner changes configuration; only a registered node key fulfils, and only from the
@@ -59,6 +61,10 @@ KEY_COLLECTED = b'\x08'       # fees earned by fulfilled requests, withdrawable 
 KEY_NODE_COUNT = b'\x09'
 KEY_IN_CALLBACK = b'\x0a'    # 1 while fulfill runs a consumer callback (re-entrancy guard)
 KEY_OWNER_SHARE = b'\x0b'    # owner's share of service fees in basis points (0..10000)
+# Fees charged so far in the last transaction that fulfilled: its hash (32 bytes) followed by the
+# running total plus CHARGED_BIAS (always 8 bytes, so a test run with zero shares and the real
+# transaction pay the same storage fee for this key).
+KEY_TX_CHARGED = b'\x0c'
 
 # ---------------------------------------------------------------------------------------------
 # Limits and defaults
@@ -75,6 +81,7 @@ DEFAULT_EXPIRY_MS = 3600000       # one hour
 # Smallest GAS budget of a request: covers an error answer (empty result) with a cheap callback.
 MIN_GAS_BUDGET = 70000000         # 0.7 GAS (an error answer costs ~0.6 GAS on neo-go 0.120.0)
 MAX_BPS = 10000
+CHARGED_BIAS = 72057594037927936  # 2**56: running totals below 2**55 serialize to exactly 8 bytes
 
 # Request status values (index RECORD_STATUS of a request record)
 STATUS_PENDING = 0
@@ -299,12 +306,28 @@ def request(service_type: str, payload: bytes, callback_contract: UInt160, callb
 @public
 def fulfill(request_id: int, code: int, result: bytes):
     """
-    Answers a pending request. Needs the witness of a registered node key (its single-signature
-    account). Closes the request, then calls
+    Answers a pending request and charges it the whole system + network fee of the transaction
+    (the transaction must answer nothing else). Needs the witness of a registered node key (its
+    single-signature account). Closes the request, then calls
     callbackContract.callbackMethod(requestId, code, result, userData) with CallFlags.ALL.
     An exception thrown by the callback is caught: its state changes are rolled back, the request
     stays fulfilled and ServiceResponse reports callbackOk = false.
     """
+    tx = runtime.script_container
+    _fulfill(request_id, code, result, tx.system_fee + tx.network_fee)
+
+
+@public(name='fulfillShare')
+def fulfill_share(request_id: int, code: int, result: bytes, fee_share: int):
+    """
+    Like fulfill, for one of several answers in one transaction: the request is charged
+    `fee_share` (at most its budget), and the shares charged in one transaction together may not
+    exceed its system + network fee.
+    """
+    _fulfill(request_id, code, result, fee_share)
+
+
+def _fulfill(request_id: int, code: int, result: bytes, charge: int):
     # Only a node's own transaction script may fulfil: a contract (e.g. a consumer callback
     # running inside another fulfilment) calling fulfill is refused whatever witnesses the
     # transaction carries.
@@ -317,6 +340,8 @@ def fulfill(request_id: int, code: int, result: bytes):
         raise Exception('invalid code')
     if len(result) > MAX_RESULT:
         raise Exception('result too large')
+    if charge < 0:
+        raise Exception('invalid fee share')
     record = _get_request(request_id)
     status: int = record[RECORD_STATUS]
     if status == STATUS_FULFILLED:
@@ -324,26 +349,26 @@ def fulfill(request_id: int, code: int, result: bytes):
     if status == STATUS_CANCELLED:
         raise Exception('request cancelled')
 
-    # The response transaction's fees come out of the request's budget: its sender (the node)
+    # The response's fees (its charge) come out of the request's budget: the sender (the node)
     # gets them back with the service fee, less the owner's share; the requester gets the rest.
-    tx = runtime.script_container
-    response_fees = tx.system_fee + tx.network_fee
     budget: int = record[RECORD_GAS_BUDGET]
-    if response_fees > budget:
+    if charge > budget:
         raise Exception('response fees exceed the gas budget')
+    tx = runtime.script_container
+    _charge_transaction(tx.hash, tx.system_fee + tx.network_fee, charge)
     fee: int = record[RECORD_FEE]
     owner_part = fee * storage.get_int(KEY_OWNER_SHARE) // MAX_BPS
     answered_by: UInt160 = tx.sender
     requester: UInt160 = record[RECORD_REQUESTER]
     storage.put_int(KEY_COLLECTED, storage.get_int(KEY_COLLECTED) + owner_part)
-    _add_deposit(answered_by, response_fees + fee - owner_part)
-    _add_deposit(requester, budget - response_fees)
+    _add_deposit(answered_by, charge + fee - owner_part)
+    _add_deposit(requester, budget - charge)
     result_hash = CryptoLib.sha256(result)
     record[RECORD_STATUS] = STATUS_FULFILLED
     record[RECORD_CODE] = code
     record[RECORD_RESULT_HASH] = result_hash
     record[RECORD_CLOSED_HEIGHT] = LedgerContract.get_current_index()
-    record[RECORD_RESPONSE_FEES] = response_fees
+    record[RECORD_RESPONSE_FEES] = charge
     record[RECORD_ANSWERED_BY] = answered_by
     _put_request(request_id, record)
 
@@ -367,7 +392,7 @@ def fulfill(request_id: int, code: int, result: bytes):
     if callback_ok:
         record[RECORD_CALLBACK_OK] = True
         _put_request(request_id, record)
-    on_service_response(request_id, requester, code, result_hash, callback_ok, answered_by, response_fees)
+    on_service_response(request_id, requester, code, result_hash, callback_ok, answered_by, charge)
 
 
 @public
@@ -600,6 +625,18 @@ def _is_node_witness() -> bool:
         if runtime.check_witness(key):
             return True
     return False
+
+
+def _charge_transaction(tx_hash: bytes, tx_fees: int, charge: int):
+    """Adds `charge` to the fees charged in transaction `tx_hash`; refuses going above `tx_fees`."""
+    charged = 0
+    raw = storage.get(KEY_TX_CHARGED)
+    if len(raw) == 40 and raw[:32] == tx_hash:
+        charged = to_int(raw[32:]) - CHARGED_BIAS
+    charged = charged + charge
+    if charged > tx_fees:
+        raise Exception('fees charged exceed the transaction fees')
+    storage.put(KEY_TX_CHARGED, tx_hash + to_bytes(charged + CHARGED_BIAS))
 
 
 def _set_fee(service_type: str, fee: int):

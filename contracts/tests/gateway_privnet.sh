@@ -133,7 +133,9 @@ send() {
     local out tx
     # --sysgas: the system fee margin the NSL node adds (a fulfilment's fee accounting takes a few
     # more bytes of storage on chain than in the test run, whose transaction has no fees).
-    out=$("$neogo" contract invokefunction -r "$R" --wallet-config "$work/$w.yml" -a "$a" --sysgas 0.015 --force --await "$@" 2>&1) || true
+    # SYSGAS overrides it: a fulfillShare with a share above 0 is refused in the fee-less test
+    # run (the shares may not exceed the transaction's fees), so the test run's GAS is too low.
+    out=$("$neogo" contract invokefunction -r "$R" --wallet-config "$work/$w.yml" -a "$a" --sysgas "${SYSGAS:-0.015}" --force --await "$@" 2>&1) || true
     tx=$(echo "$out" | grep -oE '^[0-9a-f]{64}$' | head -n1 || true)
     if [ -z "$tx" ]; then echo "NOTSENT $out"; return; fi
     rpc getapplicationlog "[\"$tx\"]" | python3 "$work/fmt.py" log
@@ -231,6 +233,15 @@ out=$(send user "$USER" "$GW" request string:vrf bytes:0102 "hash160:$CONS" stri
 expect_halt "direct request by a transaction sender" "$out" "event ServiceRequest [4, vrf"
 expect_fault "rotation: removed key refused" "$(send node1 "$NODE1" "$GW" fulfill int:4 int:0 string:x -- "$NODE1")" "caller is not a registered node"
 expect_halt "rotation: new key fulfils" "$(send node2 "$NODE2" "$GW" fulfill int:4 int:0 string:x -- "$NODE2")" "event ServiceResponse [4"
+
+# fulfillShare (several answers in one transaction): the share is capped by the budget and, summed
+# over the transaction, by its fees.
+send user "$USER" "$CONS" requestValue string:https://x.example 'string:$.x' -- "$USER" > /dev/null
+expect_fault "fulfillShare above the budget refused" "$(send node2 "$NODE2" "$GW" fulfillShare int:5 int:0 string:9 int:100000001 -- "$NODE2")" "response fees exceed the gas budget"
+expect_fault "fulfillShare above the transaction's fees refused" "$(send node2 "$NODE2" "$GW" fulfillShare int:5 int:0 string:9 int:99000000 -- "$NODE2")" "fees charged exceed the transaction fees"
+expect_fault "negative fulfillShare refused" "$(send node2 "$NODE2" "$GW" fulfillShare int:5 int:0 string:9 int:-1 -- "$NODE2")" "invalid fee share"
+expect_halt "fulfillShare within budget and fees" "$(SYSGAS=0.7 send node2 "$NODE2" "$GW" fulfillShare int:5 int:0 string:9 int:1000 -- "$NODE2")" ", True, 0x"
+expect_halt "fulfillShare: the request is charged its share" "$(call "$GW" getRequest int:5)" ", 1000, 0x"
 
 expect_fault "withdraw of another account refused" "$(send user "$USER" "$GW" withdraw "hash160:$CONS" int:1 -- "$USER")" "no witness of account"
 expect_halt "withdraw own deposit" "$(send user "$USER" "$GW" withdraw "hash160:$USER" int:20000000 -- "$USER")" "event Withdrawal"

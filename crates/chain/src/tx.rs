@@ -240,11 +240,12 @@ struct Core {
     default_owner: Mutex<Arc<dyn TxOwner>>,
 }
 
-/// A write for the outbox writer, with where to send the outcome (the write comes back too).
+/// Writes for the outbox writer (one or several rows answered by one transaction, committed
+/// together), with where to send the outcome (the writes come back too).
 type OutboxJob = (
     String,
-    OutboxWrite,
-    oneshot::Sender<(OutboxWrite, Result<bool, String>)>,
+    Vec<OutboxWrite>,
+    oneshot::Sender<(Vec<OutboxWrite>, Result<Vec<bool>, String>)>,
 );
 
 /// Handle of the transaction manager (cheap to clone). Its tasks ([`TxTasks::run`]) end once
@@ -383,11 +384,7 @@ impl TxManager {
     /// start), refused when system + network fee exceed `ceiling`, then signed. Nothing is
     /// signed for a refused transaction.
     pub async fn build(&self, script: &[u8], ceiling: i64) -> Result<Transaction, BuildError> {
-        let Some(signer) = &self.core.signer else {
-            return Err(BuildError::Rpc(neo_rpc::Error::InvalidArgument(
-                "this transaction manager has no signer".into(),
-            )));
-        };
+        let signer = self.signer()?;
         let test = signer.invoker().invoke_script(script).await?;
         let outcome = match test.into_halt() {
             Ok(o) => o,
@@ -399,9 +396,32 @@ impl TxManager {
         let system_fee = outcome
             .gasconsumed
             .saturating_add(self.core.config.system_fee_margin);
+        let tx = self.unsigned(script, system_fee).await?;
+        self.sign_within(tx, ceiling)
+    }
+
+    /// Test-run `script` with the signer's signers (`invokescript`) and return the whole result,
+    /// HALT or FAULT (for services that read the result stack, e.g. a batch of answers).
+    pub async fn test_run(
+        &self,
+        script: &[u8],
+    ) -> Result<neo_rpc::types::InvokeResult, BuildError> {
+        let signer = self.signer()?;
+        Ok(signer.invoker().invoke_script(script).await?)
+    }
+
+    /// An unsigned transaction running `script` with this system fee: network fee and
+    /// validUntilBlock computed locally (or by the node when the local calculation disagreed at
+    /// start). The network fee depends on the script's size, not its content.
+    pub async fn unsigned(
+        &self,
+        script: &[u8],
+        system_fee: i64,
+    ) -> Result<Transaction, BuildError> {
+        let signer = self.signer()?;
         let height = self.core.height.load(Ordering::Relaxed);
         let local = self.core.local_fees.lock().ok().and_then(|f| *f);
-        let mut tx = match local {
+        Ok(match local {
             Some(fees) => signer.unsigned(
                 script,
                 system_fee,
@@ -421,7 +441,16 @@ impl TxManager {
                 tx.network_fee = self.core.rpc.calculate_network_fee(&tx.to_bytes()).await?;
                 tx
             }
-        };
+        })
+    }
+
+    /// Sign `tx` unless its system + network fee exceed `ceiling` (then nothing is signed).
+    pub fn sign_within(
+        &self,
+        mut tx: Transaction,
+        ceiling: i64,
+    ) -> Result<Transaction, BuildError> {
+        let signer = self.signer()?;
         let fees = tx.system_fee.saturating_add(tx.network_fee);
         if fees > ceiling {
             metrics::counter!(format!(
@@ -440,16 +469,72 @@ impl TxManager {
         Ok(tx)
     }
 
+    fn signer(&self) -> Result<&Arc<dyn TxSigner>, BuildError> {
+        self.core.signer.as_ref().ok_or_else(|| {
+            BuildError::Rpc(neo_rpc::Error::InvalidArgument(
+                "this transaction manager has no signer".into(),
+            ))
+        })
+    }
+
+    /// Store one signed transaction answering several request rows claimed by `owner` (one
+    /// outbox entry shared by all, every row `outbox`, in ONE database transaction: the outbox
+    /// writer's group commit, with other writes ready at the same time), then broadcast it once. Per write: whether it was written (`false`: that row is no longer this
+    /// owner's); nothing is broadcast when no row was written.
+    pub async fn send_shared(
+        &self,
+        owner: &str,
+        writes: &[OutboxWrite],
+    ) -> Result<(Sent, Vec<bool>), ChainError> {
+        let Some(first) = writes.first() else {
+            return Ok((Sent::NotWritten, Vec::new()));
+        };
+        let outbox = first.outbox.clone();
+        let (reply, done) = oneshot::channel();
+        if self
+            .outbox
+            .send((owner.to_string(), writes.to_vec(), reply))
+            .is_err()
+        {
+            return Ok((Sent::Stopping, Vec::new()));
+        }
+        let (writes, written) = match done.await {
+            Ok((writes, Ok(written))) => (writes, written),
+            Ok((_, Err(e))) => return Err(ChainError::Batch(e)),
+            Err(_) => return Ok((Sent::Stopping, Vec::new())),
+        };
+        if !written.iter().any(|w| *w) {
+            return Ok((Sent::NotWritten, written));
+        }
+        if broadcast(&self.core.rpc, &outbox.tx, &outbox.tx_hash, &outbox.request).await {
+            for (w, done) in writes.iter().zip(&written) {
+                if *done {
+                    let _ = self.sent.send(w.outbox.request.clone());
+                }
+            }
+            Ok((Sent::Broadcast, written))
+        } else {
+            Ok((Sent::Stored, written))
+        }
+    }
+
     /// Store a signed transaction answering a request row claimed by `owner` (outbox entry and
     /// row state `outbox`, committed with other writes arriving together), then broadcast it.
     /// Several writes with the same transaction answer several rows with one transaction.
     pub async fn send(&self, owner: &str, write: OutboxWrite) -> Result<Sent, ChainError> {
         let (reply, written) = oneshot::channel();
-        if self.outbox.send((owner.to_string(), write, reply)).is_err() {
+        if self
+            .outbox
+            .send((owner.to_string(), vec![write], reply))
+            .is_err()
+        {
             return Ok(Sent::Stopping);
         }
         let (outbox, written) = match written.await {
-            Ok((write, Ok(written))) => (write.outbox, written),
+            Ok((mut writes, Ok(written))) => match writes.pop() {
+                Some(w) => (w.outbox, written.first().copied().unwrap_or(false)),
+                None => return Ok(Sent::NotWritten),
+            },
             Ok((_, Err(e))) => return Err(ChainError::Batch(e)),
             Err(_) => return Ok(Sent::Stopping),
         };
@@ -648,9 +733,10 @@ async fn run_outbox_writer(
         owners.sort_unstable();
         owners.dedup();
         metrics::histogram!(format!("{}_outbox_batch", core.config.metrics_prefix))
-            .record(batch.len() as f64);
+            .record(batch.iter().map(|(_, w, _)| w.len()).sum::<usize>() as f64);
         let mut batch: Vec<Option<OutboxJob>> = batch.into_iter().map(Some).collect();
-        // One commit per owner (one instance name per service in practice: one commit).
+        // One commit per owner (one instance name per service in practice: one commit); a job's
+        // writes (the rows of one shared transaction) are always in the same commit.
         for owner in owners {
             let idx: Vec<usize> = (0..batch.len())
                 .filter(|&i| matches!(&batch[i], Some((o, _, _)) if *o == owner))
@@ -658,17 +744,23 @@ async fn run_outbox_writer(
             let writes: Vec<OutboxWrite> = idx
                 .iter()
                 .filter_map(|&i| batch[i].as_ref().map(|(_, w, _)| w.clone()))
+                .flatten()
                 .collect();
             let result = core.store.write_outboxes(&owner, &writes, now_ms()).await;
-            for (k, i) in idx.into_iter().enumerate() {
-                let Some((_, write, reply)) = batch[i].take() else {
+            let mut at = 0usize;
+            for i in idx {
+                let Some((_, writes, reply)) = batch[i].take() else {
                     continue;
                 };
+                let n = writes.len();
                 let outcome = match &result {
-                    Ok(v) => Ok(v.get(k).copied().unwrap_or(false)),
+                    Ok(v) => Ok((at..at + n)
+                        .map(|k| v.get(k).copied().unwrap_or(false))
+                        .collect()),
                     Err(e) => Err(e.to_string()),
                 };
-                let _ = reply.send((write, outcome));
+                at += n;
+                let _ = reply.send((writes, outcome));
             }
         }
     }

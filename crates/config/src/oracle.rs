@@ -57,6 +57,11 @@ pub struct OracleConfig {
     /// Warn (log and `/ready`, which stays 200) when the node account holds less GAS than this,
     /// in GAS fractions. Default `500000000` (5 GAS); `0` disables the warning.
     pub low_gas_warning: i64,
+    /// Most gateway answers sent in one transaction (`fulfillShare` calls, see docs/gateway.md
+    /// "Batched answers"): answers ready together go out in one transaction. 1..=256, default
+    /// 64; `1` sends every answer alone. Native OracleContract answers are always one per
+    /// transaction.
+    pub max_batch: u32,
 }
 
 impl Default for OracleConfig {
@@ -77,12 +82,17 @@ impl Default for OracleConfig {
             allow_private_hosts: false,
             max_response_fee: DEFAULT_MAX_RESPONSE_FEE,
             low_gas_warning: DEFAULT_LOW_GAS_WARNING,
+            max_batch: DEFAULT_MAX_BATCH,
         }
     }
 }
 
 /// Default `oracle.max_response_fee`: 2 GAS.
 pub const DEFAULT_MAX_RESPONSE_FEE: i64 = 200_000_000;
+/// Default `oracle.max_batch`.
+pub const DEFAULT_MAX_BATCH: u32 = 64;
+/// Largest `oracle.max_batch` (the batch script's limit of calls).
+pub const MAX_MAX_BATCH: u32 = 256;
 /// Default `oracle.low_gas_warning`: 5 GAS.
 pub const DEFAULT_LOW_GAS_WARNING: i64 = 500_000_000;
 
@@ -103,6 +113,12 @@ impl OracleConfig {
         }
         if self.low_gas_warning < 0 {
             return invalid("low_gas_warning", "must not be negative (0 disables it)");
+        }
+        if !(1..=MAX_MAX_BATCH).contains(&self.max_batch) {
+            return invalid(
+                "max_batch",
+                "must be 1..=256 (answers per transaction; 1 = no batching)",
+            );
         }
         Ok(())
     }

@@ -455,6 +455,9 @@ fn oracle_fee_ceiling_and_gas_warning() {
     let cfg = Config::load_from(None, env(&[])).unwrap();
     assert_eq!(cfg.oracle.max_response_fee, 200_000_000);
     assert_eq!(cfg.oracle.low_gas_warning, 500_000_000);
+    assert_eq!(cfg.oracle.max_batch, 64);
+    let cfg = load_text("[oracle]\nmax_batch = 1\n", &[]).unwrap();
+    assert_eq!(cfg.oracle.max_batch, 1);
     let cfg = load_text(
         "[oracle]\nmax_response_fee = 30000000\nlow_gas_warning = 0\n",
         &[],
@@ -468,6 +471,8 @@ fn oracle_fee_ceiling_and_gas_warning() {
             "oracle.max_response_fee",
         ),
         ("[oracle]\nlow_gas_warning = -1\n", "oracle.low_gas_warning"),
+        ("[oracle]\nmax_batch = 0\n", "oracle.max_batch"),
+        ("[oracle]\nmax_batch = 257\n", "oracle.max_batch"),
     ] {
         let msg = load_text(text, &[]).unwrap_err().to_string();
         assert!(msg.contains(key), "{text:?} -> {msg}");

@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod gateway_batch;
 pub mod rpc_proxy;
 pub mod tcp_proxy;
 

@@ -353,6 +353,52 @@ impl ScriptBuilder {
         Ok(self.syscall(SYSTEM_CONTRACT_CALL))
     }
 
+    /// `try { body } catch { catch }`: `TRY` with a catch block and no finally, the body and the
+    /// catch block each left by `ENDTRY` to the first instruction after the catch block. The
+    /// catch block starts with the exception on the stack. A body throwing an exception, in this
+    /// script or in a contract it calls, continues in the catch block (a called contract's
+    /// storage changes are then discarded); `ABORT` and running out of GAS cannot be caught.
+    /// Short forms (`TRY`/`ENDTRY`, one-byte offsets, the layout neo-go's VM tests use) when the
+    /// offsets fit, otherwise `TRY_L`/`ENDTRY_L` (four-byte offsets). neo-go FAULTs an `ENDTRY`
+    /// that jumps to the end of the script ("instruction offset is out of range"): emit an
+    /// instruction after the last `try_catch` of a script (e.g. `RET`).
+    pub fn try_catch(
+        &mut self,
+        body: impl FnOnce(&mut ScriptBuilder) -> Result<()>,
+        catch: impl FnOnce(&mut ScriptBuilder) -> Result<()>,
+    ) -> Result<&mut Self> {
+        let mut b = ScriptBuilder::new();
+        body(&mut b)?;
+        let mut c = ScriptBuilder::new();
+        catch(&mut c)?;
+        let (body, catch) = (b.into_bytes(), c.into_bytes());
+        // Short form: TRY (3 bytes) body ENDTRY (2) catch ENDTRY (2).
+        let catch_at = 3 + body.len() + 2;
+        let end_from_body = 2 + catch.len() + 2;
+        if catch_at <= i8::MAX as usize && end_from_body <= i8::MAX as usize {
+            self.emit_with(OpCode::TRY, &[catch_at as u8, 0]);
+            self.emit_raw(&body);
+            self.emit_with(OpCode::ENDTRY, &[end_from_body as u8]);
+            self.emit_raw(&catch);
+            self.emit_with(OpCode::ENDTRY, &[2]);
+            return Ok(self);
+        }
+        // Long form: TRY_L (9 bytes) body ENDTRY_L (5) catch ENDTRY_L (5).
+        let offset = |v: usize| {
+            i32::try_from(v).map_err(|_| Error::Format(format!("try block of {v} bytes")))
+        };
+        let catch_at = offset(9 + body.len() + 5)?;
+        let end_from_body = offset(5 + catch.len() + 5)?;
+        let mut operand = catch_at.to_le_bytes().to_vec();
+        operand.extend(0i32.to_le_bytes());
+        self.emit_with(OpCode::TRYL, &operand);
+        self.emit_raw(&body);
+        self.emit_with(OpCode::ENDTRYL, &end_from_body.to_le_bytes());
+        self.emit_raw(&catch);
+        self.emit_with(OpCode::ENDTRYL, &5i32.to_le_bytes());
+        Ok(self)
+    }
+
     /// The script so far.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
@@ -382,6 +428,61 @@ mod tests {
         let mut sb = ScriptBuilder::new();
         sb.push_bigint(&BigInt::from(v)).unwrap();
         hex::encode(sb.into_bytes())
+    }
+
+    #[test]
+    fn try_catch_layout() {
+        // neo-go's VM tests (getTRYProgram) with tryBlock [PUSH1], catchBlock [PUSH2], no finally:
+        // TRY 06 00, PUSH1, ENDTRY 05, PUSH2, ENDTRY 02.
+        let mut sb = ScriptBuilder::new();
+        sb.try_catch(
+            |b| {
+                b.push_int(1);
+                Ok(())
+            },
+            |b| {
+                b.push_int(2);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(hex::encode(sb.as_bytes()), "3b0600113d05123d02");
+        // Empty catch (the exception stays on the stack): TRY 06 00, PUSH1, ENDTRY 04, ENDTRY 02.
+        let mut sb = ScriptBuilder::new();
+        sb.try_catch(
+            |b| {
+                b.push_int(1);
+                Ok(())
+            },
+            |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(hex::encode(sb.as_bytes()), "3b0600113d043d02");
+        // A body too large for one-byte offsets: TRY_L catch 9+200+5 = 214, finally 0;
+        // ENDTRY_L 5+1+5 = 11 from the body's end; PUSH2; ENDTRY_L 5.
+        let mut sb = ScriptBuilder::new();
+        sb.push_int(7);
+        sb.try_catch(
+            |b| {
+                b.emit_raw(&[OpCode::NOP as u8; 200]);
+                Ok(())
+            },
+            |b| {
+                b.push_int(2);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let s = sb.into_bytes();
+        assert_eq!(hex::encode(&s[..10]), "173cd600000000000000");
+        assert_eq!(hex::encode(&s[210..]), "3e0b000000123e05000000");
+        assert_eq!(s.len(), 1 + 9 + 200 + 5 + 1 + 5);
+        // Errors from the blocks are returned.
+        let mut sb = ScriptBuilder::new();
+        assert!(
+            sb.try_catch(|_| Err(Error::Format("x".into())), |_| Ok(()))
+                .is_err()
+        );
     }
 
     #[test]

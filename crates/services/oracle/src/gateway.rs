@@ -18,6 +18,9 @@
 //! refuses a `fulfill` transaction whose system + network fee exceed it and reimburses those fees
 //! (with the service fee, less the owner's share) to the sender's deposit; the service never
 //! signs a response above min(budget, `oracle.max_response_fee`) (`service::worker`).
+//! Several answers in one transaction use `fulfillShare` instead ([`crate::batch`]); the gateway
+//! then caps the fees charged per transaction at its system + network fee, so `fulfill` (which
+//! charges the whole fee) must be the only answer of its transaction.
 
 use neo::tx::{
     MAX_SCRIPT_LENGTH, Signer, WitnessAction, WitnessCondition, WitnessRule, WitnessScope,

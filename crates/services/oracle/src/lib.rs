@@ -32,6 +32,7 @@
 //!
 //! See `docs/oracle.md` for the response codes, filter semantics and both protocols.
 
+pub mod batch;
 pub mod code;
 mod error;
 pub mod fetch;

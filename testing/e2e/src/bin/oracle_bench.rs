@@ -58,7 +58,7 @@ use tokio::sync::watch;
 
 const USAGE: &str = "usage: oracle-bench [--oracle nsl|neogo] [--rounds N] [--per-block N] \
     [--native-burst N] [--block-ms MS] [--db sqlite|postgres] [--workers W] [--native PCT] \
-    [--warmup N] [--poll-ms MS] [--pool N] [--rpc-stats] [--http] [--mempool-ms MS] \
+    [--warmup N] [--poll-ms MS] [--pool N] [--max-batch N] [--rpc-stats] [--http] [--mempool-ms MS] \
     [--neogo-concurrency N]";
 
 /// Which oracle answers: ours (`nsl`, neo-go's off) or neo-go's own (ours not started).
@@ -79,6 +79,7 @@ struct Args {
     warmup: usize,
     poll_ms: Option<u64>,
     pool: u32,
+    max_batch: Option<usize>,
     rpc_stats: bool,
     oracle: OracleImpl,
     native_burst: usize,
@@ -98,6 +99,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: 1,
         poll_ms: None,
         pool: 10,
+        max_batch: None,
         rpc_stats: false,
         oracle: OracleImpl::Nsl,
         native_burst: 0,
@@ -146,6 +148,7 @@ fn parse_args() -> Result<Args, String> {
                     other => return Err(format!("--oracle: nsl or neogo, not {other}")),
                 }
             }
+            "--max-batch" => args.max_batch = Some((num(&value)? as usize).clamp(1, 256)),
             "--pool" => args.pool = u32::try_from(num(&value)?.clamp(1, 1000)).unwrap_or(10),
             "--db" => {
                 args.db = match value.as_str() {
@@ -895,6 +898,10 @@ async fn main() {
     if let Some(p) = args.poll_ms {
         service_config.poll_interval = Duration::from_millis(p);
     }
+    if let Some(b) = args.max_batch {
+        service_config.max_batch = b;
+    }
+    let max_batch = service_config.max_batch;
     let (workers, poll) = (service_config.workers, service_config.poll_interval);
     let egress = if args.http {
         EgressPolicy::development()
@@ -1208,7 +1215,7 @@ async fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("== oracle-bench ==");
     println!(
-        "oracle {}; privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native{}) after {} warm-up round(s); source {}; store {:?} (pool {}); workers {workers}; poll {} ms; rpc proxy {}; mempool watch {}",
+        "oracle {}; privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native{}) after {} warm-up round(s); source {}; store {:?} (pool {}); workers {workers}; max_batch {max_batch}; poll {} ms; rpc proxy {}; mempool watch {}",
         if neogo {
             "neo-go's own (ours off)"
         } else {

@@ -5,6 +5,8 @@
 mod chain;
 mod chain_runtime;
 mod gateway;
+mod gateway_batch;
+mod gateway_batch_service;
 mod gateway_function;
 mod gateway_native_oracle;
 mod gateway_security;

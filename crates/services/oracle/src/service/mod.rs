@@ -31,6 +31,7 @@
 //! - The node key is used only to sign; it never appears in logs or errors.
 
 pub mod api;
+mod batcher;
 mod follower;
 mod handler;
 mod store;
@@ -123,6 +124,8 @@ pub struct ServiceConfig {
     pub low_gas_warning: i64,
     /// Where the low-GAS warning is shown besides the log (`nsl serve`: the API's `/ready`).
     pub ready_warnings: Option<nsl_service_api::ReadyWarnings>,
+    /// Most gateway answers in one transaction (1: every answer alone). Default 64.
+    pub max_batch: usize,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -143,6 +146,7 @@ impl Default for ServiceConfig {
             max_response_fee: nsl_config::DEFAULT_MAX_RESPONSE_FEE,
             low_gas_warning: nsl_config::DEFAULT_LOW_GAS_WARNING,
             ready_warnings: None,
+            max_batch: nsl_config::DEFAULT_MAX_BATCH as usize,
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
         }
     }
@@ -174,6 +178,8 @@ pub(crate) struct Shared {
     /// The runtime's transaction manager (gateway responses are built by it, every response is
     /// stored, broadcast and confirmed by it).
     pub(crate) tx: TxManager,
+    /// Gathers gateway answers ready together into one transaction.
+    pub(crate) batch: Arc<batcher::Batcher>,
 }
 
 /// The running oracle service: [`OracleService::run`] until the shutdown signal.
@@ -182,6 +188,7 @@ pub struct OracleService {
     work: mpsc::UnboundedReceiver<worker::Work>,
     follower: Follower,
     tx_tasks: TxTasks,
+    batches: mpsc::UnboundedReceiver<Option<batcher::Ready>>,
 }
 
 impl std::fmt::Debug for OracleService {
@@ -259,7 +266,8 @@ impl OracleService {
             tx_config,
         )
         .await?;
-        tx.set_default_owner(Arc::new(worker::OracleOwner));
+        let (batch, batches) = batcher::Batcher::new(config.max_batch);
+        tx.set_default_owner(Arc::new(worker::OracleOwner(batch.clone(), rpc.clone())));
         let mut follower = Follower::new(
             rpc.clone(),
             store.clone(),
@@ -284,6 +292,7 @@ impl OracleService {
             handlers,
             work: work_tx,
             tx,
+            batch,
         });
         follower.add_sink(Arc::new(follower::OracleSink(shared.clone())));
         Ok(Self {
@@ -291,6 +300,7 @@ impl OracleService {
             work,
             follower,
             tx_tasks,
+            batches,
         })
     }
 
@@ -333,6 +343,7 @@ impl OracleService {
             max_response_fee: cfg.max_response_fee,
             low_gas_warning: cfg.low_gas_warning,
             ready_warnings,
+            max_batch: usize::try_from(cfg.max_batch).unwrap_or(1),
             instance: match cfg.instance.trim() {
                 "" => ServiceConfig::default().instance,
                 name => name.to_string(),
@@ -361,6 +372,7 @@ impl OracleService {
             work,
             follower,
             tx_tasks,
+            batches,
         } = self;
         // Claims this instance held before a crash or restart are ours to take back now.
         let released = shared.store.release_owner(&shared.config.instance).await?;
@@ -399,6 +411,7 @@ impl OracleService {
             let task = worker::run_workers(shared.clone(), work, stop.clone());
             async move { done(task.await) }
         });
+        let batcher = tokio::spawn(batcher::run(shared.clone(), batches));
         let tx_tasks = tokio::spawn({
             let done = stop_on_err(stop_all.clone());
             let task = tx_tasks.run(stop);
@@ -406,6 +419,11 @@ impl OracleService {
         });
         let (f, w) = tokio::join!(follower, workers);
         forward.abort();
+        // The workers handed over their last answers: the batcher sends them, then stops.
+        shared.batch.close();
+        if let Err(e) = batcher.await {
+            tracing::error!(error = %e, "oracle batcher panicked");
+        }
         // Every worker and the follower (whose sink holds the shared state) have finished:
         // dropping our handle lets the transaction manager write what is left and stop.
         drop(shared);

@@ -12,6 +12,7 @@ use nsl_store::now_ms;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::batcher::{Busy, Ready};
 use super::handler::GatewayCall;
 use super::store::{OutboxRow, OutboxWrite, RequestKind, RequestRow, RequestState};
 use super::{ServiceError, Shared};
@@ -58,8 +59,9 @@ pub(crate) async fn run_workers(
                 let Some(item) = item else { break Ok(()) };
                 let Ok(permit) = permits.clone().acquire_owned().await else { break Ok(()) };
                 let shared = shared.clone();
+                let busy = shared.batch.busy();
                 tasks.spawn(async move {
-                    process(&shared, item).await;
+                    process(&shared, item, busy).await;
                     drop(permit);
                 });
             }
@@ -97,8 +99,9 @@ async fn claim_stored(
             break;
         };
         let shared = shared.clone();
+        let busy = shared.batch.busy();
         tasks.spawn(async move {
-            process(&shared, Work { row, seen: None }).await;
+            process(&shared, Work { row, seen: None }, busy).await;
             drop(permit);
         });
     }
@@ -106,20 +109,26 @@ async fn claim_stored(
 }
 
 /// What stopped a row.
-enum Outcome {
+pub(crate) enum Outcome {
     /// The row is in its final state or handed to the sender.
     Done,
     /// A transient problem: release the claim, retry later.
     Retry(String),
 }
 
-async fn process(shared: &Shared, work: Work) {
+async fn process(shared: &Shared, work: Work, busy: Busy) {
     let id = work.row.id.clone();
-    match process_row(shared, work).await {
+    let result = process_row(shared, work, busy).await;
+    settle(shared, &id, result).await;
+}
+
+/// Release a row to retry, or log a store failure.
+pub(crate) async fn settle(shared: &Shared, id: &str, result: Result<Outcome, ServiceError>) {
+    match result {
         Ok(Outcome::Done) => {}
         Ok(Outcome::Retry(why)) => {
             tracing::warn!(request = %id, why, "oracle request will be retried");
-            if let Err(e) = shared.store.release(&id, &shared.config.instance).await {
+            if let Err(e) = shared.store.release(id, &shared.config.instance).await {
                 tracing::warn!(request = %id, error = %e, "releasing claim failed");
             }
         }
@@ -159,17 +168,10 @@ async fn compute_answer(shared: &Shared, row: &RequestRow) -> Answer {
     handler.answer(&call).await
 }
 
-async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceError> {
+async fn process_row(shared: &Shared, work: Work, busy: Busy) -> Result<Outcome, ServiceError> {
     let Work { row, seen } = work;
-    // Stage figures for oracle-bench (docs/benchmarks.md), each from the follower's `seen`.
-    let stage = |name: &'static str| {
-        if let Some(seen) = seen {
-            metrics::histogram!("nsl_oracle_stage_seconds", "stage" => name)
-                .record(seen.elapsed().as_secs_f64());
-        }
-    };
+    let stage = |name: &'static str| stage(seen, name);
     stage("worker_start");
-    let owner = shared.config.instance.as_str();
     let mut handler_time = Duration::ZERO;
     let max_attempts = i64::from(shared.config.max_attempts.max(1));
     if row.attempts > 2 * max_attempts
@@ -186,7 +188,7 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
             .await?;
         return Ok(Outcome::Done);
     }
-    let (mut answer, fresh) = match row.state {
+    let (answer, fresh) = match row.state {
         // Its worker crashed or hung on it every time: answer Error, fetch nothing.
         RequestState::Seen | RequestState::Fetched if row.attempts > max_attempts => {
             let why = format!(
@@ -215,6 +217,47 @@ async fn process_row(shared: &Shared, work: Work) -> Result<Outcome, ServiceErro
         RequestState::Fetched => (stored_answer(&row)?, false),
         _ => return Ok(Outcome::Done),
     };
+    // Gateway answers ready together go out in one transaction (the batcher answers or
+    // releases the row); this worker is no longer busy computing.
+    drop(busy);
+    if shared.batch.accepts(&row) {
+        let ready = Ready {
+            row,
+            answer,
+            fresh,
+            seen,
+            handler_time,
+        };
+        match shared.batch.hand(ready) {
+            Ok(()) => return Ok(Outcome::Done),
+            Err(r) => {
+                return respond(shared, r.row, r.answer, r.fresh, r.seen, r.handler_time).await;
+            }
+        }
+    }
+    respond(shared, row, answer, fresh, seen, handler_time).await
+}
+
+/// Stage figure for oracle-bench (docs/benchmarks.md): time since the follower's `seen`.
+pub(crate) fn stage(seen: Option<Instant>, name: &'static str) {
+    if let Some(seen) = seen {
+        metrics::histogram!("nsl_oracle_stage_seconds", "stage" => name)
+            .record(seen.elapsed().as_secs_f64());
+    }
+}
+
+/// Build, store and broadcast one row's response alone (native: the oracle multisig's
+/// transaction; gateway: a single `fulfill`).
+pub(crate) async fn respond(
+    shared: &Shared,
+    row: RequestRow,
+    mut answer: Answer,
+    fresh: bool,
+    seen: Option<Instant>,
+    handler_time: Duration,
+) -> Result<Outcome, ServiceError> {
+    let owner = shared.config.instance.as_str();
+    let stage = |name: &'static str| stage(seen, name);
     let request_id = u64::try_from(row.request_id).unwrap_or_default();
     let code_before = answer.code;
     let built = match row.kind {
@@ -344,7 +387,15 @@ async fn build_gateway(shared: &Shared, row: &RequestRow, id: u64, answer: &mut 
     };
     let limit = budget.min(shared.config.max_response_fee);
     let why = match build_fulfill(shared, id, answer, limit).await {
-        Fulfill::Built(b) => return b,
+        Fulfill::Built(b) => {
+            // Its callback FAULTs even in a test run: it would sink every batch it joins.
+            if let Build::Final(RequestState::Failed, why) = &b
+                && why.starts_with(REFUSED)
+            {
+                shared.batch.ban(&row.requester);
+            }
+            return b;
+        }
         Fulfill::Above(e) => format!(
             "{e} (gas budget {budget}, max_response_fee {})",
             shared.config.max_response_fee
@@ -367,6 +418,9 @@ async fn build_gateway(shared: &Shared, row: &RequestRow, id: u64, answer: &mut 
     }
     Build::Final(RequestState::Failed, format!("not signed: {why}"))
 }
+
+/// How a `fulfill` refused in its test run is described.
+const REFUSED: &str = "fulfill refused: ";
 
 /// What [`build_fulfill`] made.
 enum Fulfill {
@@ -397,7 +451,7 @@ async fn build_fulfill(shared: &Shared, id: u64, answer: &Answer, limit: i64) ->
             } else {
                 RequestState::Failed
             };
-            Build::Final(state, format!("fulfill refused: {exception}"))
+            Build::Final(state, format!("{REFUSED}{exception}"))
         }
         Err(e @ nsl_chain::BuildError::AboveCeiling { .. }) => return Fulfill::Above(e),
         Err(nsl_chain::BuildError::Rpc(e)) => Build::Retry(e.to_string()),
@@ -408,11 +462,17 @@ async fn build_fulfill(shared: &Shared, id: u64, answer: &Answer, limit: i64) ->
 /// of confirmations; FAULT ends the request `failed` (never rebuilt: its fees are spent, and a
 /// callback that runs out of GAS on chain, cheap in the test run and costly in the block, would
 /// make every rebuild FAULT again at the node's expense); expiry rebuilds.
-pub(crate) struct OracleOwner;
+pub(crate) struct OracleOwner(
+    pub(crate) Arc<super::batcher::Batcher>,
+    pub(crate) neo_rpc::RpcClient,
+);
 
 #[async_trait::async_trait]
 impl nsl_chain::TxOwner for OracleOwner {
     async fn confirmed(&self, row: &RequestRow, block: i64) {
+        if let Some(h) = &row.response_tx_hash {
+            self.0.forget(h);
+        }
         let code = row
             .code
             .and_then(|c| u8::try_from(c).ok())
@@ -438,6 +498,20 @@ impl nsl_chain::TxOwner for OracleOwner {
         block: i64,
         exception: &str,
     ) -> nsl_chain::Fate {
+        let batch = match self.0.known_batch(tx_hash) {
+            Some(b) => b,
+            // Sent before this process started: read the transaction.
+            None => {
+                row.kind == RequestKind::Gateway
+                    && super::batcher::batch_on_chain(&self.1, tx_hash).await
+            }
+        };
+        if self.0.faulted(row, batch) {
+            tracing::warn!(request = %row.id, tx = %tx_hash, block, exception,
+                "batch of answers FAULTed on chain; this request is answered alone");
+            metrics::counter!("nsl_oracle_batch_faults_total").increment(1);
+            return nsl_chain::Fate::Rebuild;
+        }
         tracing::warn!(request = %row.id, tx = %tx_hash, block, exception,
             "response FAULTed on chain; the request ends failed (no rebuild)");
         nsl_chain::Fate::End(
@@ -447,6 +521,7 @@ impl nsl_chain::TxOwner for OracleOwner {
     }
 
     async fn expired(&self, row: &RequestRow, tx_hash: &str) -> nsl_chain::Fate {
+        self.0.forget(tx_hash);
         tracing::warn!(request = %row.id, tx = %tx_hash, "response expired unconfirmed; rebuilding");
         nsl_chain::Fate::Rebuild
     }
