@@ -35,8 +35,8 @@ mod types;
 pub use chain::ChainConfig;
 pub use functions::{FunctionsConfig, MIN_FUNCTION_MEMORY_BYTES};
 pub use oracle::{
-    DEFAULT_LOW_GAS_WARNING, DEFAULT_MAX_BATCH, DEFAULT_MAX_RESPONSE_FEE, MAX_MAX_BATCH,
-    OracleConfig,
+    DEFAULT_LOW_GAS_WARNING, DEFAULT_MAX_BATCH, DEFAULT_MAX_FETCHES, DEFAULT_MAX_RESPONSE_FEE,
+    MAX_MAX_BATCH, OracleConfig,
 };
 pub use secret::{REDACTED, Secret};
 pub use types::{

@@ -62,6 +62,11 @@ pub struct OracleConfig {
     /// 64; `1` sends every answer alone. Native OracleContract answers are always one per
     /// transaction.
     pub max_batch: u32,
+    /// URL fetches of oracle requests running at once (the rest of a burst waits for a slot
+    /// before fetching; handlers such as functions are not counted). Default 16; at least 1.
+    /// Hundreds of concurrent TLS handshakes starve the CPU the node also needs to build, sign
+    /// and send (docs/benchmarks.md).
+    pub max_fetches: u32,
 }
 
 impl Default for OracleConfig {
@@ -83,6 +88,7 @@ impl Default for OracleConfig {
             max_response_fee: DEFAULT_MAX_RESPONSE_FEE,
             low_gas_warning: DEFAULT_LOW_GAS_WARNING,
             max_batch: DEFAULT_MAX_BATCH,
+            max_fetches: DEFAULT_MAX_FETCHES,
         }
     }
 }
@@ -93,6 +99,8 @@ pub const DEFAULT_MAX_RESPONSE_FEE: i64 = 200_000_000;
 pub const DEFAULT_MAX_BATCH: u32 = 64;
 /// Largest `oracle.max_batch` (the batch script's limit of calls).
 pub const MAX_MAX_BATCH: u32 = 256;
+/// Default `oracle.max_fetches`.
+pub const DEFAULT_MAX_FETCHES: u32 = 16;
 /// Default `oracle.low_gas_warning`: 5 GAS.
 pub const DEFAULT_LOW_GAS_WARNING: i64 = 500_000_000;
 
@@ -119,6 +127,9 @@ impl OracleConfig {
                 "max_batch",
                 "must be 1..=256 (answers per transaction; 1 = no batching)",
             );
+        }
+        if self.max_fetches == 0 {
+            return invalid("max_fetches", "must be at least 1 (URL fetches at once)");
         }
         Ok(())
     }

@@ -456,6 +456,7 @@ fn oracle_fee_ceiling_and_gas_warning() {
     assert_eq!(cfg.oracle.max_response_fee, 200_000_000);
     assert_eq!(cfg.oracle.low_gas_warning, 500_000_000);
     assert_eq!(cfg.oracle.max_batch, 64);
+    assert_eq!(cfg.oracle.max_fetches, 16);
     let cfg = load_text("[oracle]\nmax_batch = 1\n", &[]).unwrap();
     assert_eq!(cfg.oracle.max_batch, 1);
     let cfg = load_text(
@@ -473,6 +474,7 @@ fn oracle_fee_ceiling_and_gas_warning() {
         ("[oracle]\nlow_gas_warning = -1\n", "oracle.low_gas_warning"),
         ("[oracle]\nmax_batch = 0\n", "oracle.max_batch"),
         ("[oracle]\nmax_batch = 257\n", "oracle.max_batch"),
+        ("[oracle]\nmax_fetches = 0\n", "oracle.max_fetches"),
     ] {
         let msg = load_text(text, &[]).unwrap_err().to_string();
         assert!(msg.contains(key), "{text:?} -> {msg}");

@@ -126,6 +126,8 @@ pub struct ServiceConfig {
     pub ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     /// Most gateway answers in one transaction (1: every answer alone). Default 64.
     pub max_batch: usize,
+    /// URL fetches running at once (`oracle.max_fetches`, default 16).
+    pub max_fetches: usize,
     /// Name of this instance in claims: unique among the processes sharing the database, and
     /// best kept across restarts (its claims from before a restart are released at start).
     /// Default: a random name (claims of a previous run then wait out their lease).
@@ -147,6 +149,7 @@ impl Default for ServiceConfig {
             low_gas_warning: nsl_config::DEFAULT_LOW_GAS_WARNING,
             ready_warnings: None,
             max_batch: nsl_config::DEFAULT_MAX_BATCH as usize,
+            max_fetches: nsl_config::DEFAULT_MAX_FETCHES as usize,
             instance: format!("oracle-{}", uuid::Uuid::new_v4().simple()),
         }
     }
@@ -167,6 +170,8 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn OracleStore>,
     pub(crate) rpc: RpcClient,
     pub(crate) egress: Egress,
+    /// Slots for URL fetches (`ServiceConfig::max_fetches`).
+    pub(crate) fetches: tokio::sync::Semaphore,
     pub(crate) native: NativeOracle<PrivateKey>,
     pub(crate) config: ServiceConfig,
     /// The chain (`neo:<magic>`, genesis hash).
@@ -286,6 +291,7 @@ impl OracleService {
             store,
             rpc,
             egress,
+            fetches: tokio::sync::Semaphore::new(config.max_fetches.max(1)),
             native,
             config,
             identity,
@@ -344,6 +350,7 @@ impl OracleService {
             low_gas_warning: cfg.low_gas_warning,
             ready_warnings,
             max_batch: usize::try_from(cfg.max_batch).unwrap_or(1),
+            max_fetches: usize::try_from(cfg.max_fetches.max(1)).unwrap_or(1),
             instance: match cfg.instance.trim() {
                 "" => ServiceConfig::default().instance,
                 name => name.to_string(),

@@ -145,6 +145,9 @@ async fn compute_answer(shared: &Shared, row: &RequestRow) -> Answer {
         return Answer::failure(ResponseCode::Error, why.clone());
     }
     if row.service == ORACLE_SERVICE_TYPE {
+        // A slot first: a burst's fetches run `max_fetches` at a time (the semaphore is never
+        // closed; without a slot the fetch would still be bounded by the workers).
+        let _slot = shared.fetches.acquire().await.ok();
         return answer(&shared.egress, &row.url, row.filter.as_deref()).await;
     }
     let Some(handler) = shared.handlers.get(row.service.as_str()) else {
