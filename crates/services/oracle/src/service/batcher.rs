@@ -57,10 +57,15 @@ impl Drop for Busy {
     }
 }
 
+/// Full batches the queue holds before workers answer alone.
+const QUEUE_BATCHES: usize = 4;
+
 /// The batcher's shared state: its queue, the workers' activity, and what it learned of FAULTs.
 pub(crate) struct Batcher {
     max_batch: usize,
-    queue: mpsc::UnboundedSender<Option<Ready>>,
+    /// Bounded: when the batcher falls behind, workers answer alone (backpressure through the
+    /// single path) instead of queueing without limit.
+    queue: mpsc::Sender<Option<Ready>>,
     busy: AtomicUsize,
     /// Rows to answer alone (their batch FAULTed on chain).
     solo: Mutex<HashSet<String>>,
@@ -73,8 +78,8 @@ pub(crate) struct Batcher {
 impl Batcher {
     /// A batcher for at most `max_batch` answers per transaction, and the receiving end of its
     /// queue (for [`run`]).
-    pub(crate) fn new(max_batch: usize) -> (Arc<Self>, mpsc::UnboundedReceiver<Option<Ready>>) {
-        let (queue, rx) = mpsc::unbounded_channel();
+    pub(crate) fn new(max_batch: usize) -> (Arc<Self>, mpsc::Receiver<Option<Ready>>) {
+        let (queue, rx) = mpsc::channel(QUEUE_BATCHES * max_batch.max(1));
         (
             Arc::new(Self {
                 max_batch: max_batch.clamp(1, MAX_BATCH_CALLS),
@@ -133,17 +138,21 @@ impl Batcher {
     }
 
     /// Hand a ready answer over (the row stays claimed; the batcher answers or releases it).
-    /// `Err` gives it back when the batcher has stopped.
+    /// `Err` gives it back when the batcher has stopped or its queue is full (then it is answered
+    /// alone).
     pub(crate) fn hand(&self, ready: Ready) -> Result<(), Box<Ready>> {
-        match self.queue.send(Some(ready)) {
-            Err(mpsc::error::SendError(Some(r))) => Err(Box::new(r)),
+        match self.queue.try_send(Some(ready)) {
+            Err(
+                mpsc::error::TrySendError::Full(Some(r))
+                | mpsc::error::TrySendError::Closed(Some(r)),
+            ) => Err(Box::new(r)),
             _ => Ok(()),
         }
     }
 
     /// Ask [`run`] to finish what it holds and stop.
-    pub(crate) fn close(&self) {
-        let _ = self.queue.send(None);
+    pub(crate) async fn close(&self) {
+        let _ = self.queue.send(None).await;
     }
 
     fn remember(&self, tx_hash: &str, calls: usize) {
@@ -193,7 +202,7 @@ impl Batcher {
 
 /// Gather ready answers into batches and answer each batch in a task of its own, until
 /// [`Batcher::close`]; then finish the batches in progress.
-pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Option<Ready>>) {
+pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Option<Ready>>) {
     let batcher = shared.batch.clone();
     let mut tasks = JoinSet::new();
     let mut closing = false;

@@ -193,7 +193,7 @@ pub struct OracleService {
     work: mpsc::UnboundedReceiver<worker::Work>,
     follower: Follower,
     tx_tasks: TxTasks,
-    batches: mpsc::UnboundedReceiver<Option<batcher::Ready>>,
+    batches: mpsc::Receiver<Option<batcher::Ready>>,
 }
 
 impl std::fmt::Debug for OracleService {
@@ -427,7 +427,7 @@ impl OracleService {
         let (f, w) = tokio::join!(follower, workers);
         forward.abort();
         // The workers handed over their last answers: the batcher sends them, then stops.
-        shared.batch.close();
+        shared.batch.close().await;
         if let Err(e) = batcher.await {
             tracing::error!(error = %e, "oracle batcher panicked");
         }
