@@ -104,7 +104,7 @@ impl SecretKey {
         if *x == Scalar::ZERO {
             return Err(VrfError::InvalidSecretKey);
         }
-        let y = (ProjectivePoint::GENERATOR * *x).into();
+        let y = mul::mul_base(&x).into();
         Ok(Self(SecretInner {
             x: *x,
             public: PublicKey::from_point(y),
