@@ -12,11 +12,15 @@
 //!   [`TxSigner`], stores before broadcasting, broadcasts, re-broadcasts, confirms from the
 //!   follower's blocks, reports FAULT / expiry to the owning service ([`TxOwner`]), keeps the
 //!   node account's GAS gauge.
+//! - [`ChainRuntime`]: one follower and one transaction manager per node, run as the supervised
+//!   service `chain`; services register sinks and owners through a [`ChainHandle`] and attach
+//!   to each of its runs ([`Attached`]).
 //!
 //! See docs/chain.md ("adding a chain-facing service").
 
 pub mod follower;
 pub mod queue;
+pub mod runtime;
 pub mod tx;
 
 use std::time::Duration;
@@ -28,6 +32,9 @@ pub use follower::{
     ChainEvent, FOLLOWER_SOURCE, Follower, FollowerConfig, Sink, SinkError, Subscription,
 };
 pub use queue::ChainStore;
+pub use runtime::{
+    Attached, ChainHandle, ChainRuntime, LateRegistration, RunEnd, RuntimeConfig, Started,
+};
 pub use tx::{
     BlockTxs, BuildError, DefaultOwner, Fate, SYSTEM_FEE_MARGIN, Sent, TxConfig, TxFate, TxManager,
     TxOwner, TxSigner, TxTasks,

@@ -229,12 +229,13 @@ struct Core {
     store: Arc<dyn ChainStore>,
     rpc: RpcClient,
     identity: ChainIdentity,
-    signer: Option<Arc<dyn TxSigner>>,
+    /// The account of the signer given to [`TxManager::new`] (the GAS gauge's default).
+    signer_account: Option<neo::UInt160>,
     config: TxConfig,
     height: Arc<AtomicU32>,
-    /// Fee policy for building without RPC round trips; `None` when the local network-fee
-    /// calculation disagreed with the node's at start (then every build asks
-    /// `calculatenetworkfee`).
+    /// Fee policy for building without RPC round trips; `None` until a signer was checked
+    /// (read once, refreshed by the sender). Whether a handle's signer computes the network fee
+    /// locally is the handle's (`TxManager::local`).
     local_fees: Mutex<Option<LocalFees>>,
     owners: Mutex<HashMap<String, Arc<dyn TxOwner>>>,
     default_owner: Mutex<Arc<dyn TxOwner>>,
@@ -253,6 +254,11 @@ type OutboxJob = (
 #[derive(Clone)]
 pub struct TxManager {
     core: Arc<Core>,
+    /// The account that signs what this handle builds ([`TxManager::with_signer`]).
+    signer: Option<Arc<dyn TxSigner>>,
+    /// Whether `signer`'s network fee computed locally agreed with the node's (else every build
+    /// asks `calculatenetworkfee`).
+    local: bool,
     outbox: mpsc::UnboundedSender<OutboxJob>,
     sent: mpsc::UnboundedSender<String>,
     blocks: mpsc::UnboundedSender<BlockTxs>,
@@ -304,32 +310,34 @@ impl TxManager {
         signer: Option<Arc<dyn TxSigner>>,
         config: TxConfig,
     ) -> Result<(Self, TxTasks), ChainError> {
-        let local_fees = match &signer {
-            Some(s) => check_local_fees(&rpc, s.as_ref()).await?,
-            None => None,
-        };
-        let height = local_fees.map_or(0, |f| f.height);
         let core = Arc::new(Core {
             store,
             rpc,
             identity,
-            signer,
+            signer_account: signer.as_ref().map(|s| s.sender()),
             config,
-            height: Arc::new(AtomicU32::new(height)),
-            local_fees: Mutex::new(local_fees),
+            height: Arc::new(AtomicU32::new(0)),
+            local_fees: Mutex::new(None),
             owners: Mutex::new(HashMap::new()),
             default_owner: Mutex::new(Arc::new(DefaultOwner)),
         });
         let (outbox_tx, outbox) = mpsc::unbounded_channel();
         let (sent_tx, sent) = mpsc::unbounded_channel();
         let (blocks_tx, blocks) = mpsc::unbounded_channel();
+        let manager = Self {
+            core: core.clone(),
+            signer: None,
+            local: false,
+            outbox: outbox_tx,
+            sent: sent_tx,
+            blocks: blocks_tx,
+        };
+        let manager = match signer {
+            Some(s) => manager.with_signer(s).await?,
+            None => manager,
+        };
         Ok((
-            Self {
-                core: core.clone(),
-                outbox: outbox_tx,
-                sent: sent_tx,
-                blocks: blocks_tx,
-            },
+            manager,
             TxTasks {
                 core,
                 outbox,
@@ -337,6 +345,31 @@ impl TxManager {
                 blocks,
             },
         ))
+    }
+
+    /// A handle on the same manager (one outbox, one sender, one set of owners) that builds and
+    /// signs with `signer`: each service signs with its own witness scopes (the node's chain
+    /// runtime has no signer of its own). Reads the fee policy if no handle did yet, and checks
+    /// `signer`'s local network fee against the node's `calculatenetworkfee` once.
+    pub async fn with_signer(&self, signer: Arc<dyn TxSigner>) -> Result<Self, ChainError> {
+        let known = self.core.local_fees.lock().ok().and_then(|f| *f);
+        let fees = match known {
+            Some(f) => f,
+            None => {
+                let f = read_fees(&self.core.rpc).await?;
+                if let Ok(mut slot) = self.core.local_fees.lock() {
+                    *slot = Some(f);
+                }
+                f
+            }
+        };
+        self.core.height.fetch_max(fees.height, Ordering::Relaxed);
+        let local = check_local_fees(&self.core.rpc, signer.as_ref(), &fees).await?;
+        Ok(Self {
+            signer: Some(signer),
+            local,
+            ..self.clone()
+        })
     }
 
     /// The owner of `service`'s transactions (rows whose `service` is it, and transactions
@@ -366,11 +399,7 @@ impl TxManager {
 
     /// Whether builds compute the network fee locally.
     pub fn local_fees(&self) -> bool {
-        self.core
-            .local_fees
-            .lock()
-            .map(|f| f.is_some())
-            .unwrap_or(false)
+        self.local
     }
 
     /// The chain.
@@ -420,7 +449,11 @@ impl TxManager {
     ) -> Result<Transaction, BuildError> {
         let signer = self.signer()?;
         let height = self.core.height.load(Ordering::Relaxed);
-        let local = self.core.local_fees.lock().ok().and_then(|f| *f);
+        let local = if self.local {
+            self.core.local_fees.lock().ok().and_then(|f| *f)
+        } else {
+            None
+        };
         Ok(match local {
             Some(fees) => signer.unsigned(
                 script,
@@ -470,7 +503,7 @@ impl TxManager {
     }
 
     fn signer(&self) -> Result<&Arc<dyn TxSigner>, BuildError> {
-        self.core.signer.as_ref().ok_or_else(|| {
+        self.signer.as_ref().ok_or_else(|| {
             BuildError::Rpc(neo_rpc::Error::InvalidArgument(
                 "this transaction manager has no signer".into(),
             ))
@@ -585,6 +618,16 @@ impl TxTasks {
     /// `shutdown`, then the outbox writer and sent marker until every [`TxManager`] handle is
     /// dropped (they write what is left).
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ChainError> {
+        self.run_reporting(shutdown, |_| {}).await
+    }
+
+    /// [`TxTasks::run`], calling `sender_failed` as soon as the sender stops with an error
+    /// (before waiting for the handles to go): the chain runtime stops its services then.
+    pub(crate) async fn run_reporting(
+        self,
+        shutdown: watch::Receiver<bool>,
+        sender_failed: impl FnOnce(&ChainError),
+    ) -> Result<(), ChainError> {
         let Self {
             core,
             outbox,
@@ -594,6 +637,9 @@ impl TxTasks {
         let writer = tokio::spawn(run_outbox_writer(core.clone(), outbox));
         let marker = tokio::spawn(run_sent_marker(core.store.clone(), sent));
         let s = run_sender(core, blocks, shutdown).await;
+        if let Err(e) = &s {
+            sender_failed(e);
+        }
         let (w, m) = tokio::join!(writer, marker);
         for r in [w, m] {
             match r {
@@ -606,26 +652,26 @@ impl TxTasks {
     }
 }
 
-/// Read the fee policy and check the signer's local network fee against the node's
-/// `calculatenetworkfee` for a sample transaction; `None` (every build then asks the node) if
+/// Check the signer's local network fee (fee policy `fees`) against the node's
+/// `calculatenetworkfee` for a sample transaction; `false` (every build then asks the node) if
 /// they differ.
 async fn check_local_fees(
     rpc: &RpcClient,
     signer: &dyn TxSigner,
-) -> Result<Option<LocalFees>, ChainError> {
-    let fees = read_fees(rpc).await?;
+    fees: &LocalFees,
+) -> Result<bool, ChainError> {
     // Any script will do: the fee depends on the size and the signers only.
-    let sample = signer.unsigned(&[0x40; 200], 0, &fees);
+    let sample = signer.unsigned(&[0x40; 200], 0, fees);
     let expected = rpc.calculate_network_fee(&sample.to_bytes()).await?;
     if expected == sample.network_fee {
-        Ok(Some(fees))
+        Ok(true)
     } else {
         tracing::warn!(
             local = sample.network_fee,
             node = expected,
             "local network fee differs from the node's; asking the node for every transaction"
         );
-        Ok(None)
+        Ok(false)
     }
 }
 
@@ -663,11 +709,7 @@ async fn refresh_local_fees(core: &Core) {
 /// Publish the signer account's GAS balance (`<prefix>_node_gas`, in GAS) and warn (log and
 /// `/ready`) while it is below `low_gas_warning`: the node pays fees up front.
 async fn check_node_gas(core: &Core) {
-    let Some(account) = core
-        .config
-        .gas_account
-        .or_else(|| core.signer.as_ref().map(|s| s.sender()))
-    else {
+    let Some(account) = core.config.gas_account.or(core.signer_account) else {
         return;
     };
     let balance = match neo_rpc::Nep17::gas(core.rpc.clone())

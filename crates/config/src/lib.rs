@@ -32,7 +32,7 @@ mod oracle;
 mod secret;
 mod types;
 
-pub use chain::ChainConfig;
+pub use chain::{ChainConfig, DEFAULT_POLL_INTERVAL_MS, DEFAULT_SYSTEM_FEE_MARGIN};
 pub use functions::{FunctionsConfig, MIN_FUNCTION_MEMORY_BYTES};
 pub use oracle::{
     DEFAULT_LOW_GAS_WARNING, DEFAULT_MAX_BATCH, DEFAULT_MAX_FETCHES, DEFAULT_MAX_RESPONSE_FEE,
@@ -60,8 +60,12 @@ const SECRET_KEYS: &[(&str, &str)] = &[
         "set NSL_AUTH__JWT_SECRET or point auth.jwt_secret_file at a file",
     ),
     (
+        "chain.node_key",
+        "set NSL_CHAIN__NODE_KEY or point chain.node_key_file at a file",
+    ),
+    (
         "oracle.node_key",
-        "set NSL_ORACLE__NODE_KEY or point oracle.node_key_file at a file",
+        "set NSL_CHAIN__NODE_KEY or point chain.node_key_file at a file",
     ),
 ];
 
@@ -214,10 +218,80 @@ impl Config {
         for (var, value) in &env {
             apply_env_var(&mut merged, &defaults, var, value)?;
         }
-        Config::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Invalid {
-            key: "(merged config)".into(),
-            message: e.message().to_string(),
-        })
+        let mut cfg =
+            Config::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Invalid {
+                key: "(merged config)".into(),
+                message: e.message().to_string(),
+            })?;
+        cfg.apply_deprecated_aliases();
+        Ok(cfg)
+    }
+
+    /// The `[oracle]` keys that moved to `[chain]` apply where `[chain]` keeps its default.
+    fn apply_deprecated_aliases(&mut self) {
+        let (oracle, chain) = (&self.oracle, &mut self.chain);
+        let default = ChainConfig::default();
+        if let Some(v) = oracle.poll_interval_ms
+            && chain.poll_interval_ms == default.poll_interval_ms
+        {
+            chain.poll_interval_ms = v;
+        }
+        if let Some(v) = oracle.block_push
+            && chain.block_push == default.block_push
+        {
+            chain.block_push = v;
+        }
+        if chain.start_block.is_none() {
+            chain.start_block = oracle.start_block;
+        }
+        if let Some(v) = oracle.low_gas_warning
+            && chain.low_gas_warning == default.low_gas_warning
+        {
+            chain.low_gas_warning = v;
+        }
+    }
+
+    /// Warnings for the deprecated `[oracle]` keys this config sets (their `[chain]` names).
+    pub fn deprecations(&self) -> Vec<String> {
+        let o = &self.oracle;
+        let set = [
+            ("poll_interval_ms", o.poll_interval_ms.is_some()),
+            ("block_push", o.block_push.is_some()),
+            ("start_block", o.start_block.is_some()),
+            ("low_gas_warning", o.low_gas_warning.is_some()),
+            ("node_key", o.node_key.is_some()),
+            ("node_key_file", o.node_key_file.is_some()),
+        ];
+        set.iter()
+            .filter(|(_, is_set)| *is_set)
+            .map(|(key, _)| {
+                format!(
+                    "oracle.{key} is deprecated (the node's chain runtime is shared by every \
+                     service): use chain.{key}; it applies while chain.{key} keeps its default"
+                )
+            })
+            .collect()
+    }
+
+    /// The node key (the node account: signs and pays; the native oracle's designated key) and
+    /// the config key it came from: `[chain]` (`NSL_CHAIN__NODE_KEY` or `chain.node_key_file`),
+    /// else the deprecated `[oracle]` keys. `Err` with a message (never the key).
+    pub fn node_key(&self) -> Result<(Secret, &'static str), String> {
+        let chain = &self.chain;
+        if chain.node_key.is_some() || chain.node_key_file.is_some() || !self.oracle.has_node_key()
+        {
+            return chain::read_node_key(
+                &chain.node_key,
+                &chain.node_key_file,
+                ("NSL_CHAIN__NODE_KEY", "chain.node_key_file"),
+            )
+            .map(|k| (k, "chain.node_key"))
+            .map_err(|e| format!("chain.node_key: {e}"));
+        }
+        self.oracle
+            .node_key()
+            .map(|k| (k, "oracle.node_key"))
+            .map_err(|e| format!("oracle.node_key: {e}"))
     }
 
     /// Check ranges and consistency. Reads `auth.jwt_secret_file` if set (it must hold a usable key).

@@ -18,24 +18,23 @@ pub struct OracleConfig {
     /// Script hash (`0x...`) of the NSL gateway contract; empty answers native OracleContract
     /// requests only.
     pub gateway_hash: String,
-    /// WIF of the node key. Only from `NSL_ORACLE__NODE_KEY` (never from the TOML file).
+    /// Deprecated alias of `chain.node_key` (`NSL_ORACLE__NODE_KEY`; never from the TOML
+    /// file): used when `[chain]` sets no node key, with a warning.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_key: Option<Secret>,
-    /// File holding the WIF of the node key (surrounding whitespace is trimmed).
+    /// Deprecated alias of `chain.node_key_file` (see `node_key`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_key_file: Option<PathBuf>,
     /// Requests worked on at once (async tasks: fetch or handler, build, sign, broadcast).
     /// Default 128, so that a block full of requests is answered in the next block.
     pub workers: u32,
-    /// Pause between follower/sender rounds in milliseconds (how late a new block is seen).
-    /// Default 100.
-    pub poll_interval_ms: u64,
-    /// Wake the follower as soon as the node pushes a new block over its WebSocket endpoint
-    /// (neo-go: `/ws` on the RPC port); polling every `poll_interval_ms` stays the fallback, and
-    /// is all there is when the node has no WebSocket endpoint. Default `true`.
-    pub block_push: bool,
-    /// First block to scan when the database has no cursor yet. Unset: the chain's height at the
-    /// first start (requests made before it are not answered).
+    /// Deprecated alias of `chain.poll_interval_ms` (applies when `[chain]` keeps its default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_interval_ms: Option<u64>,
+    /// Deprecated alias of `chain.block_push` (applies when `[chain]` keeps its default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_push: Option<bool>,
+    /// Deprecated alias of `chain.start_block` (applies when `[chain]` sets none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_block: Option<u32>,
     /// Name of this node in work claims; nodes sharing one PostgreSQL need different names.
@@ -54,9 +53,9 @@ pub struct OracleConfig {
     /// Hard ceiling on the system + network fee of one gateway response transaction, in GAS
     /// fractions (10^-8 GAS), whatever the request's budget. Default `200000000` (2 GAS).
     pub max_response_fee: i64,
-    /// Warn (log and `/ready`, which stays 200) when the node account holds less GAS than this,
-    /// in GAS fractions. Default `500000000` (5 GAS); `0` disables the warning.
-    pub low_gas_warning: i64,
+    /// Deprecated alias of `chain.low_gas_warning` (applies when `[chain]` keeps its default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low_gas_warning: Option<i64>,
     /// Most gateway answers sent in one transaction (`fulfillShare` calls, see docs/gateway.md
     /// "Batched answers"): answers ready together go out in one transaction. 1..=256, default
     /// 64; `1` sends every answer alone. Native OracleContract answers are always one per
@@ -78,15 +77,15 @@ impl Default for OracleConfig {
             node_key: None,
             node_key_file: None,
             workers: 128,
-            poll_interval_ms: 100,
-            block_push: true,
+            poll_interval_ms: None,
+            block_push: None,
             start_block: None,
             instance: String::new(),
             max_attempts: 3,
             allow_http: false,
             allow_private_hosts: false,
             max_response_fee: DEFAULT_MAX_RESPONSE_FEE,
-            low_gas_warning: DEFAULT_LOW_GAS_WARNING,
+            low_gas_warning: None,
             max_batch: DEFAULT_MAX_BATCH,
             max_fetches: DEFAULT_MAX_FETCHES,
         }
@@ -101,7 +100,7 @@ pub const DEFAULT_MAX_BATCH: u32 = 64;
 pub const MAX_MAX_BATCH: u32 = 256;
 /// Default `oracle.max_fetches`.
 pub const DEFAULT_MAX_FETCHES: u32 = 16;
-/// Default `oracle.low_gas_warning`: 5 GAS.
+/// Default `chain.low_gas_warning`: 5 GAS.
 pub const DEFAULT_LOW_GAS_WARNING: i64 = 500_000_000;
 
 impl OracleConfig {
@@ -119,7 +118,7 @@ impl OracleConfig {
                 "must be positive (GAS fractions, 100000000 = 1 GAS)",
             );
         }
-        if self.low_gas_warning < 0 {
+        if self.low_gas_warning.is_some_and(|w| w < 0) {
             return invalid("low_gas_warning", "must not be negative (0 disables it)");
         }
         if !(1..=MAX_MAX_BATCH).contains(&self.max_batch) {
@@ -134,27 +133,19 @@ impl OracleConfig {
         Ok(())
     }
 
-    /// The node key: `NSL_ORACLE__NODE_KEY`, else the content of `node_key_file`. `Err` with a
-    /// message (never the key) when neither is usable.
+    /// The node key of the deprecated `[oracle]` keys: `NSL_ORACLE__NODE_KEY`, else the content
+    /// of `node_key_file`. `Err` with a message (never the key) when neither is usable. Use
+    /// [`crate::Config::node_key`], which prefers `[chain]`.
     pub fn node_key(&self) -> Result<Secret, String> {
-        match (&self.node_key, &self.node_key_file) {
-            (Some(_), Some(_)) => {
-                Err("both NSL_ORACLE__NODE_KEY and oracle.node_key_file are set; keep one".into())
-            }
-            (Some(k), None) if !k.is_empty() => Ok(k.clone()),
-            (_, Some(path)) => {
-                let meta = std::fs::metadata(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                crate::check_owner_only(&meta).map_err(|e| format!("{}: {e}", path.display()))?;
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let key = Secret::new(text.trim());
-                if key.is_empty() {
-                    return Err(format!("{} is empty", path.display()));
-                }
-                Ok(key)
-            }
-            _ => Err("set NSL_ORACLE__NODE_KEY or oracle.node_key_file".into()),
-        }
+        crate::chain::read_node_key(
+            &self.node_key,
+            &self.node_key_file,
+            ("NSL_ORACLE__NODE_KEY", "oracle.node_key_file"),
+        )
+    }
+
+    /// Whether a node key is set here (deprecated `[oracle]` keys).
+    pub fn has_node_key(&self) -> bool {
+        self.node_key.is_some() || self.node_key_file.is_some()
     }
 }

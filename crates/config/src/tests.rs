@@ -454,7 +454,7 @@ fn oracle_node_key_file_must_be_owner_only() {
 fn oracle_fee_ceiling_and_gas_warning() {
     let cfg = Config::load_from(None, env(&[])).unwrap();
     assert_eq!(cfg.oracle.max_response_fee, 200_000_000);
-    assert_eq!(cfg.oracle.low_gas_warning, 500_000_000);
+    assert_eq!(cfg.chain.low_gas_warning, 500_000_000);
     assert_eq!(cfg.oracle.max_batch, 64);
     assert_eq!(cfg.oracle.max_fetches, 16);
     let cfg = load_text("[oracle]\nmax_batch = 1\n", &[]).unwrap();
@@ -465,13 +465,19 @@ fn oracle_fee_ceiling_and_gas_warning() {
     )
     .unwrap();
     assert_eq!(cfg.oracle.max_response_fee, 30_000_000);
-    assert_eq!(cfg.oracle.low_gas_warning, 0);
+    // The deprecated alias still sets the runtime's warning.
+    assert_eq!(cfg.chain.low_gas_warning, 0);
     for (text, key) in [
         (
             "[oracle]\nmax_response_fee = 0\n",
             "oracle.max_response_fee",
         ),
         ("[oracle]\nlow_gas_warning = -1\n", "oracle.low_gas_warning"),
+        ("[chain]\nlow_gas_warning = -1\n", "chain.low_gas_warning"),
+        (
+            "[chain]\nsystem_fee_margin = -1\n",
+            "chain.system_fee_margin",
+        ),
         ("[oracle]\nmax_batch = 0\n", "oracle.max_batch"),
         ("[oracle]\nmax_batch = 257\n", "oracle.max_batch"),
         ("[oracle]\nmax_fetches = 0\n", "oracle.max_fetches"),
@@ -560,4 +566,97 @@ fn chain_values_are_checked_and_urls_never_shown_whole() {
         shown.contains("https://op:<redacted>@a:1/rpc?<redacted>"),
         "{shown}"
     );
+}
+
+/// The chain runtime's keys live in `[chain]`; the `[oracle]` keys they came from still work
+/// (deprecated, listed for a warning) where `[chain]` keeps its default.
+#[test]
+fn runtime_keys_in_chain_with_deprecated_oracle_aliases() {
+    let cfg = Config::load_from(None, env(&[])).unwrap();
+    assert_eq!(cfg.chain.poll_interval_ms, 100);
+    assert!(cfg.chain.block_push);
+    assert_eq!(cfg.chain.start_block, None);
+    assert_eq!(cfg.chain.system_fee_margin, 1_500_000);
+    assert!(cfg.deprecations().is_empty());
+
+    let cfg = load_text(
+        "[oracle]\npoll_interval_ms = 250\nblock_push = false\nstart_block = 7\nlow_gas_warning = 0\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.chain.poll_interval_ms, 250);
+    assert!(!cfg.chain.block_push);
+    assert_eq!(cfg.chain.start_block, Some(7));
+    assert_eq!(cfg.chain.low_gas_warning, 0);
+    let warnings = cfg.deprecations();
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    for key in [
+        "poll_interval_ms",
+        "block_push",
+        "start_block",
+        "low_gas_warning",
+    ] {
+        assert!(
+            warnings.iter().any(
+                |w| w.contains(&format!("oracle.{key}")) && w.contains(&format!("chain.{key}"))
+            ),
+            "{key}: {warnings:?}"
+        );
+    }
+
+    // `[chain]` wins over the alias.
+    let cfg = load_text(
+        "[chain]\npoll_interval_ms = 50\nstart_block = 3\n[oracle]\npoll_interval_ms = 250\nstart_block = 7\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.chain.poll_interval_ms, 50);
+    assert_eq!(cfg.chain.start_block, Some(3));
+    let cfg = load_text("", &[("NSL_CHAIN__POLL_INTERVAL_MS", "20")]).unwrap();
+    assert_eq!(cfg.chain.poll_interval_ms, 20);
+}
+
+#[test]
+fn node_key_from_chain_or_the_deprecated_oracle_key() {
+    let wif = "KxDgvEKzgSBPPfuVfw67oPQBSjidEiqTHURKSDL1R7yGaGYAeYnr";
+    let other = "L1QqQJnpBwbsPGAuutuzPTac8piqvbR1HRjrY5qHup48TBCBFe4g";
+    let cfg = load_text("", &[("NSL_CHAIN__NODE_KEY", wif)]).unwrap();
+    let (key, from) = cfg.node_key().unwrap();
+    assert_eq!((key.expose(), from), (wif, "chain.node_key"));
+    assert!(cfg.deprecations().is_empty());
+
+    let cfg = load_text("", &[("NSL_ORACLE__NODE_KEY", wif)]).unwrap();
+    let (key, from) = cfg.node_key().unwrap();
+    assert_eq!((key.expose(), from), (wif, "oracle.node_key"));
+    assert!(
+        cfg.deprecations()
+            .iter()
+            .any(|w| w.contains("oracle.node_key") && w.contains("chain.node_key")),
+        "{:?}",
+        cfg.deprecations()
+    );
+
+    let cfg = load_text(
+        "",
+        &[
+            ("NSL_CHAIN__NODE_KEY", wif),
+            ("NSL_ORACLE__NODE_KEY", other),
+        ],
+    )
+    .unwrap();
+    assert_eq!(cfg.node_key().unwrap().0.expose(), wif);
+
+    let none = load_text("", &[]).unwrap().node_key().unwrap_err();
+    assert!(none.contains("NSL_CHAIN__NODE_KEY"), "{none}");
+
+    // A key in the file is refused, under either name, without echoing it.
+    for section in ["chain", "oracle"] {
+        let msg = load_text(&format!("[{section}]\nnode_key = \"{wif}\"\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(&format!("{section}.node_key")) && !msg.contains(wif),
+            "{msg}"
+        );
+    }
 }

@@ -8,10 +8,12 @@
 //!
 //! 1. /ready 200, services.oracle running
 //! 2. ALTER DATABASE .. WITH ALLOW_CONNECTIONS false + pg_terminate_backend (another connection)
-//! 3. /ready 503 naming the oracle (state restarting, error class "store", no driver text)
+//! 3. /ready 503 naming the oracle (state restarting, error class "store", no driver text) and
+//!    the node's chain runtime `chain` it runs on (not running, error class "store")
 //! 4. a gateway request is made on chain while the oracle is down
 //! 5. ALTER DATABASE .. WITH ALLOW_CONNECTIONS true
-//! 6. /ready 200 again, the request answered on chain exactly once, its row confirmed
+//! 6. /ready 200 again (oracle and chain running), the request answered on chain exactly once,
+//!    its row confirmed
 //! ```
 
 use std::io::{Read as _, Write as _};
@@ -50,6 +52,7 @@ async fn database_outage_turns_ready_503_naming_the_oracle_and_nothing_is_lost()
     })
     .await;
     assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["services"]["chain"]["state"], "running", "{ready}");
 
     // 2. The database goes away: no new connections, the node's ones cut.
     psql(&format!(
@@ -62,12 +65,17 @@ async fn database_outage_turns_ready_503_naming_the_oracle_and_nothing_is_lost()
 
     // 3. 503 naming the oracle, with its error class and nothing of the driver's text.
     let down = wait_ready(&node, Duration::from_secs(90), |st, body| {
-        st == 503 && body["services"]["oracle"]["state"] == "restarting"
+        st == 503
+            && body["services"]["oracle"]["state"] == "restarting"
+            && body["services"]["chain"]["state"] != "running"
     })
     .await;
     assert_eq!(down["status"], "unavailable", "{down}");
     assert_eq!(down["database"], "unavailable", "{down}");
     assert_eq!(down["services"]["oracle"]["error"], "store", "{down}");
+    // The runtime under it is down too, for the same reason.
+    assert_ne!(down["services"]["chain"]["state"], "running", "{down}");
+    assert_eq!(down["services"]["chain"]["error"], "store", "{down}");
     assert!(
         down["services"]["oracle"]["failures"].as_u64().unwrap_or(0) >= 1,
         "{down}"
@@ -101,6 +109,7 @@ async fn database_outage_turns_ready_503_naming_the_oracle_and_nothing_is_lost()
     })
     .await;
     assert!(up["services"]["oracle"].get("error").is_none(), "{up}");
+    assert_eq!(up["services"]["chain"]["state"], "running", "{up}");
     let deadline = Instant::now() + Duration::from_secs(90);
     while !answered(&chain, request_id).await {
         assert!(

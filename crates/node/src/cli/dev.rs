@@ -406,7 +406,7 @@ impl NodeProcess {
             .env("NSL_ORACLE__ENABLED", "true")
             .env("NSL_ORACLE__RPC_URL", rpc_url)
             .env("NSL_ORACLE__GATEWAY_HASH", gateway.to_string())
-            .env("NSL_ORACLE__NODE_KEY", &*node_key.to_wif())
+            .env("NSL_CHAIN__NODE_KEY", &*node_key.to_wif())
             .env("NSL_ORACLE__ALLOW_HTTP", "true")
             .env("NSL_ORACLE__ALLOW_PRIVATE_HOSTS", "true")
             .stdin(std::process::Stdio::null())

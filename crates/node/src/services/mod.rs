@@ -5,7 +5,9 @@
 //! SERVICES (start order = list order; a later service may use what an earlier one put in Wiring)
 //!   secrets   -> routes, doc, Wiring::secrets
 //!   functions -> routes, doc, gateway handler `function` (uses Wiring::secrets)
-//!   oracle    -> routes, doc, supervised Service `oracle` (uses Wiring::gateway_handlers)
+//!   chain     -> (only if a service uses the chain) supervised Service `chain`, Wiring::chain
+//!   oracle    -> routes, doc, supervised Service `oracle` (registers its sink and owner with
+//!                Wiring::chain, answers Wiring::gateway_handlers)
 //! serve.rs: Wiring { routes, docs, services } -> API router + supervise(service) per service
 //!   supervise: run -> Err/panic -> HealthBoard `restarting` (/ready 503) -> back-off -> run again
 //! ```
@@ -25,6 +27,7 @@ use nsl_service_api::{
 
 use crate::cli::CliError;
 
+mod chain;
 mod functions;
 mod oracle;
 mod secrets;
@@ -33,6 +36,7 @@ mod secrets;
 pub const SERVICES: &[Registration] = &[
     secrets::REGISTRATION,
     functions::REGISTRATION,
+    chain::REGISTRATION,
     oracle::REGISTRATION,
 ];
 
@@ -59,6 +63,8 @@ pub struct Wiring {
     pub services: Vec<Arc<dyn Service>>,
     /// The secrets service, for services that read secrets (functions).
     pub secrets: Option<Arc<nsl_secrets::SecretsService>>,
+    /// The node's chain runtime, for chain-facing services (built when one is enabled).
+    pub chain: Option<nsl_chain::ChainHandle>,
 }
 
 /// The future of a [`Registration::build`].
@@ -80,6 +86,9 @@ pub struct Registration {
 /// Build every mounted service of `cfg`, in [`SERVICES`] order.
 pub async fn build_all(ctx: &NodeContext<'_>) -> Result<Wiring, CliError> {
     let mut wiring = Wiring::default();
+    for warning in ctx.config.deprecations() {
+        tracing::warn!("config: {warning}");
+    }
     for reg in SERVICES {
         if (reg.mounted)(ctx.config) {
             (reg.build)(ctx, &mut wiring).await?;

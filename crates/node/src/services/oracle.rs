@@ -1,15 +1,17 @@
-//! `oracle`: its request routes always; with `[oracle] enabled`, the chain runtime (follower,
-//! workers, sender) as the supervised service `oracle`, which also answers the gateway service
-//! types of the handlers registered before it.
+//! `oracle`: its request routes always; with `[oracle] enabled`, the supervised service
+//! `oracle` on the node's chain runtime (`chain`, built before it): its sink and transaction
+//! owner are registered with the runtime here, and each run attaches to the runtime's current
+//! run and answers the requests the sink hands it (also the gateway service types of the
+//! handlers registered before it).
 //!
-//! Wrapped through the oracle's public API: each run is `OracleService::from_config` +
-//! `run(shutdown)`. A configuration error at start is exit 2; a store or chain failure, at start
-//! or later, is a failed run that the supervisor restarts.
+//! A configuration error found from the configuration (node key, gateway hash, a handler type
+//! twice) is exit 2; one found on the chain (the node key owns the gateway), a store or chain
+//! failure, or the runtime stopping is a failed run that the supervisor restarts.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use nsl_oracle::service::{GatewayHandler, OracleService, ServiceError as OracleError};
+use nsl_oracle::service::{OracleOnChain, OracleService, ServiceError as OracleError};
 use nsl_service_api::{ErrorClass, RunContext, Service, ServiceError};
 
 use super::{BuildFuture, NodeContext, Registration, Wiring};
@@ -32,62 +34,32 @@ fn build<'a>(ctx: &'a NodeContext<'a>, wiring: &'a mut Wiring) -> BuildFuture<'a
         if !ctx.config.oracle.enabled {
             return Ok(());
         }
-        let mut cfg = ctx.config.oracle.clone();
-        if cfg.instance.trim().is_empty() {
-            cfg.instance = instance_name(&ctx.config.node.data_dir);
-        }
-        let runtime = OracleRuntime {
-            cfg,
-            chain: ctx.config.chain.clone(),
-            store: ctx.store.clone(),
-            handlers: wiring.gateway_handlers.clone(),
-            warnings: ctx.ready_warnings.clone(),
-            first: Mutex::new(None),
+        let Some(chain) = wiring.chain.clone() else {
+            return Err(CliError::bad_input(
+                "oracle: the node's chain runtime was not built (services::chain::needs_chain)",
+            ));
         };
-        // Build once now: a configuration error stops `nsl serve` (exit 2); an unreachable store
-        // or chain does not (the supervisor retries).
-        match runtime.build().await {
-            Ok(service) => *runtime.first.lock().unwrap_or_else(|e| e.into_inner()) = Some(service),
-            Err(OracleError::Config(msg)) => return Err(CliError::bad_input(msg)),
-            Err(e) => tracing::warn!(error = %e, class = class_of(&e).as_str(),
-                "oracle: cannot start yet; the supervisor retries"),
+        let mut cfg = ctx.config.clone();
+        if cfg.oracle.instance.trim().is_empty() {
+            cfg.oracle.instance = instance_name(&cfg.node.data_dir);
         }
-        wiring.services.push(Arc::new(runtime));
+        let config_error = |e: OracleError| match e {
+            OracleError::Config(msg) => CliError::bad_input(msg),
+            other => CliError::bad_input(other),
+        };
+        let (egress, key, config) = OracleService::parts_from_config(&cfg).map_err(config_error)?;
+        let on_chain =
+            OracleOnChain::register(chain, egress, key, config, wiring.gateway_handlers.clone())
+                .map_err(config_error)?;
+        wiring.services.push(Arc::new(OracleRuntime { on_chain }));
         Ok(())
     })
 }
 
-/// The oracle runtime as a supervised service.
+/// The oracle as a supervised service on the node's chain runtime.
+#[derive(Debug)]
 struct OracleRuntime {
-    cfg: nsl_config::OracleConfig,
-    /// `[chain]`: the RPC endpoints (failover) the oracle follows and sends to.
-    chain: nsl_config::ChainConfig,
-    store: nsl_store::Store,
-    handlers: Vec<Arc<dyn GatewayHandler>>,
-    warnings: nsl_api::ReadyWarnings,
-    /// The instance built at registration, used by the first run.
-    first: Mutex<Option<OracleService>>,
-}
-
-impl std::fmt::Debug for OracleRuntime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OracleRuntime")
-            .field("instance", &self.cfg.instance)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OracleRuntime {
-    async fn build(&self) -> Result<OracleService, OracleError> {
-        OracleService::from_config(
-            &self.cfg,
-            &self.chain,
-            Arc::new(self.store.clone()),
-            self.handlers.clone(),
-            Some(self.warnings.clone()),
-        )
-        .await
-    }
+    on_chain: OracleOnChain,
 }
 
 #[async_trait]
@@ -97,16 +69,24 @@ impl Service for OracleRuntime {
     }
 
     async fn run(&self, ctx: RunContext) -> Result<(), ServiceError> {
-        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let service = match first {
-            Some(s) => s,
-            None => self.build().await.map_err(to_service_error)?,
+        let mut shutdown = ctx.shutdown.receiver();
+        let chain = self.on_chain.chain();
+        // While the runtime is down after a failure the oracle cannot work either: /ready shows
+        // it restarting with the runtime's class; it runs as soon as the runtime's next run
+        // starts.
+        if let Some(class) = chain.last_failure() {
+            ctx.health.failed(class);
+        }
+        let Some(attached) = chain.attach(&mut shutdown).await else {
+            return Ok(());
         };
-        ctx.health.running();
-        service
-            .run(ctx.shutdown.receiver())
+        let service = self
+            .on_chain
+            .attach(attached)
             .await
-            .map_err(to_service_error)
+            .map_err(to_service_error)?;
+        ctx.health.running();
+        service.run(shutdown).await.map_err(to_service_error)
     }
 }
 
@@ -116,6 +96,8 @@ fn class_of(e: &OracleError) -> ErrorClass {
         OracleError::Store(_) | OracleError::Batch(_) => ErrorClass::Store,
         OracleError::Config(_) => ErrorClass::Config,
         OracleError::Oracle(_) | OracleError::Rpc(_) => ErrorClass::Chain,
+        // The runtime's own class: a store gone under the runtime shows as `store`.
+        OracleError::Runtime { class, .. } => *class,
     }
 }
 
@@ -153,5 +135,10 @@ mod tests {
             timeout: std::time::Duration::from_secs(5),
         });
         assert_eq!(class_of(&rpc), ErrorClass::Chain);
+        let runtime = OracleError::Runtime {
+            class: ErrorClass::Store,
+            message: "chain store: pool timed out".into(),
+        };
+        assert_eq!(class_of(&runtime), ErrorClass::Store);
     }
 }

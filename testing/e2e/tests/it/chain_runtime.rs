@@ -1,6 +1,7 @@
 //! End to end: the chain runtime (`nsl-chain`) on its own, against a neo-go privnet and a real
 //! store: the transaction manager (confirmed, refused above the ceiling before signing, expiry
-//! reported) and the follower with two sinks on one block stream.
+//! reported), the follower with two sinks on one block stream, and the node's runtime
+//! (`ChainRuntime`) shared by the oracle and another sink.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,8 +13,8 @@ use neo::{Arg, BigInt, PrivateKey, UInt160};
 use neo_rpc::{Account, Actor, LocalFees, Nep17, ONE_GAS, native};
 use nsl_chain::queue::{OutboxTx, TxState};
 use nsl_chain::{
-    BuildError, ChainEvent, ChainIdentity, ChainStore, Follower, FollowerConfig, Sink, SinkError,
-    Subscription, TxConfig, TxManager, TxOwner, TxSigner,
+    BuildError, ChainEvent, ChainIdentity, ChainRuntime, ChainStore, Follower, FollowerConfig,
+    RuntimeConfig, Sink, SinkError, Subscription, TxConfig, TxManager, TxOwner, TxSigner,
 };
 use nsl_devchain::DevChain;
 use nsl_e2e::start_chain;
@@ -386,4 +387,225 @@ async fn follower_hands_each_sink_only_its_events_in_block_order() {
         *gas_sink.blocks.lock().unwrap(),
         *neo_sink.blocks.lock().unwrap()
     );
+}
+
+/// The node's runtime with the oracle and a GAS `Transfer` sink registered through its handle,
+/// run as `nsl serve` runs them (the runtime, and the oracle attached to its run).
+struct NodeRuntime {
+    stop: watch::Sender<bool>,
+    runtime: tokio::task::JoinHandle<()>,
+    oracle: tokio::task::JoinHandle<()>,
+}
+
+async fn node_runtime(
+    env: &nsl_e2e::OracleChain,
+    store: Arc<dyn ChainStore>,
+    gas_sink: Arc<Keep>,
+    start_block: Option<u32>,
+) -> NodeRuntime {
+    use nsl_oracle::service::{NodeKey, OracleOnChain, ServiceConfig};
+    let poll = Duration::from_millis(50);
+    let runtime = ChainRuntime::new(
+        env.rpc().clone(),
+        store,
+        RuntimeConfig {
+            follower: FollowerConfig {
+                poll_interval: poll,
+                start_block,
+                ..FollowerConfig::default()
+            },
+            tx: TxConfig {
+                poll_interval: poll,
+                ..TxConfig::default()
+            },
+        },
+    );
+    let handle = runtime.handle();
+    let egress = nsl_egress::Egress::new(nsl_egress::EgressPolicy {
+        allow_http: true,
+        allow_private_hosts: true,
+        ..nsl_egress::EgressPolicy::default()
+    })
+    .unwrap();
+    let oracle = OracleOnChain::register(
+        handle.clone(),
+        egress,
+        NodeKey(env.node_key.clone()),
+        ServiceConfig {
+            gateway: Some(env.gateway),
+            poll_interval: poll,
+            ..ServiceConfig::default()
+        },
+        Vec::new(),
+    )
+    .unwrap();
+    handle.add_sink(gas_sink).unwrap();
+    let (stop, rx) = watch::channel(false);
+    let started = runtime.start().await.unwrap();
+    let run = {
+        let rx = rx.clone();
+        tokio::spawn(async move { runtime.run_started(started, rx).await.unwrap() })
+    };
+    let oracle = tokio::spawn(async move {
+        let mut rx = rx;
+        let attached = handle.attach(&mut rx).await.expect("the runtime runs");
+        let service = oracle.attach(attached).await.unwrap();
+        service.run(rx).await.unwrap();
+    });
+    NodeRuntime {
+        stop,
+        runtime: run,
+        oracle,
+    }
+}
+
+impl NodeRuntime {
+    async fn shutdown(self) {
+        self.stop.send(true).unwrap();
+        self.oracle.await.unwrap();
+        self.runtime.await.unwrap();
+    }
+}
+
+/// Rows of `chain_cursors` (every chain, every source).
+async fn cursor_rows(store: &nsl_store::Store) -> i64 {
+    use sqlx::Row as _;
+    sqlx::query("SELECT COUNT(*) AS n FROM chain_cursors")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>("n")
+        .unwrap()
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue #10 item 2: one runtime per node. The oracle (gateway `ServiceRequest` sink, its
+/// transaction owner) and another service's sink (GAS `Transfer`) are registered through the
+/// same handle: both get their events from the one follower, there is one cursor row, and the
+/// oracle's answer goes through the runtime's transaction manager. After a restart the cursor
+/// carries on where it stopped (a start block far ahead is ignored), and a transfer made while
+/// the node was down is handed over.
+async fn one_runtime_two_services(backend: Backend) {
+    let env = nsl_e2e::OracleChain::start(nsl_e2e::OracleChainConfig::with_block_time(
+        nsl_e2e::test_block_time(),
+    ))
+    .await;
+    let server = nsl_e2e::price_server().await;
+    let db = TestDb::new(backend).await;
+    let rpc = env.rpc().clone();
+    let store: Arc<dyn ChainStore> = Arc::new(db.store.clone());
+    let start = rpc.get_block_count().await.unwrap() - 1;
+    let gas_sink = Keep::new("gas", native::GAS, "Transfer");
+    let node = node_runtime(&env, store.clone(), gas_sink.clone(), Some(start)).await;
+
+    let alice = env.chain.new_funded_account(10 * ONE_GAS).await.unwrap();
+    let alice_actor = Actor::new(rpc.clone(), vec![Account::single(alice.clone())])
+        .await
+        .unwrap();
+    let bob = PrivateKey::generate().script_hash();
+    let gas = Nep17::gas(rpc.clone());
+    let id = env
+        .gateway_request(&server.url("/price"), "$.data.price")
+        .await;
+    let paid = gas
+        .transfer(&alice_actor, &bob, ONE_GAS, Arg::Null)
+        .await
+        .unwrap();
+    assert!(paid.is_halt());
+    let (code, result) = env
+        .gateway_result(id, Duration::from_secs(60))
+        .await
+        .expect("the oracle answered through the node's runtime");
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&result));
+    assert_eq!(String::from_utf8_lossy(&result), "[42.17]");
+    wait_until("the GAS sink to see the transfer", || {
+        gas_sink.has_tx(&paid.hash)
+    })
+    .await;
+
+    // One stream: the oracle's request row and the sink's events from the same follower.
+    let identity = ChainIdentity::read(&rpc).await.unwrap();
+    let rows = store
+        .list_requests(&nsl_chain::queue::RequestFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].chain, identity.chain);
+    assert!(
+        gas_sink
+            .blocks
+            .lock()
+            .unwrap()
+            .contains(&u32::try_from(rows[0].block_index).unwrap()),
+        "the sink was handed the request's block too"
+    );
+    node.shutdown().await;
+    assert_eq!(
+        cursor_rows(&db.store).await,
+        1,
+        "one cursor for both services"
+    );
+    let cursor = store
+        .cursor(&identity.chain, nsl_chain::FOLLOWER_SOURCE)
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = gas_sink.blocks.lock().unwrap().clone();
+    assert_eq!(i64::from(*seen.last().unwrap()) + 1, cursor);
+    assert!(seen.windows(2).all(|w| w[1] == w[0] + 1), "{seen:?}");
+
+    // Down: a transfer the next run must hand over.
+    let while_down = gas
+        .transfer(&alice_actor, &bob, ONE_GAS, Arg::Null)
+        .await
+        .unwrap();
+    assert!(while_down.is_halt());
+    assert!(i64::from(while_down.block_index) >= cursor);
+
+    // Restart (new runtime, new sink, a start block far ahead): the stored cursor wins.
+    let after = Keep::new("gas", native::GAS, "Transfer");
+    let node = node_runtime(&env, store.clone(), after.clone(), Some(u32::MAX / 2)).await;
+    wait_until(
+        "the restarted sink to see the transfer made while down",
+        || after.has_tx(&while_down.hash),
+    )
+    .await;
+    node.shutdown().await;
+    let resumed = after.blocks.lock().unwrap().clone();
+    assert_eq!(
+        i64::from(resumed[0]),
+        cursor,
+        "the restarted follower starts at the stored cursor"
+    );
+    assert_eq!(cursor_rows(&db.store).await, 1);
+    // The answered request stays answered once (the restart did not record it again).
+    let rows = store
+        .list_requests(&nsl_chain::queue::RequestFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    drop(server);
+}
+
+#[tokio::test]
+async fn node_runtime_feeds_two_services_from_one_cursor_sqlite() {
+    one_runtime_two_services(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn node_runtime_feeds_two_services_from_one_cursor_postgres() {
+    one_runtime_two_services(Backend::Postgres).await;
 }

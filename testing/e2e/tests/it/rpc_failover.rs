@@ -119,6 +119,7 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
         health_interval_ms: 100,
         // Lag is not under test: a peer briefly behind under load must not reorder endpoints.
         lag_threshold: 1_000,
+        ..nsl_config::ChainConfig::default()
     };
     // The client as `nsl serve` builds it (oracle.rpc_url unused: rpc_urls is set).
     let rpc = nsl_oracle::service::rpc_client_from_config(&chain_cfg, "http://127.0.0.1:9")

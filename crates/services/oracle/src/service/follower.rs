@@ -10,16 +10,26 @@ use neo_rpc::types::{Notification, VmState};
 use nsl_chain::{ChainEvent, Sink, SinkError, Subscription};
 use nsl_store::now_ms;
 
-use super::Shared;
 use super::store::{NewRequest, RequestKind, RequestRow};
 use super::worker::Work;
+use super::{Shared, Slot};
 use crate::gateway::{
     ORACLE_SERVICE_TYPE, SERVICE_REQUEST_EVENT, parse_oracle_payload, parse_service_request,
 };
 use crate::native::{ORACLE_CONTRACT, ORACLE_REQUEST_EVENT, parse_oracle_request};
 
-/// The oracle's sink (see the module doc).
-pub(crate) struct OracleSink(pub(crate) Arc<Shared>);
+/// The oracle's sink (see the module doc), registered with the chain runtime once; it hands
+/// the events to the oracle's current run, and holds the runtime's cursor (`Retry`) while no
+/// run is attached (a restart: nothing is missed).
+pub(crate) struct OracleSink(pub(crate) Arc<Slot>);
+
+impl OracleSink {
+    fn shared(&self) -> Result<Arc<Shared>, SinkError> {
+        self.0
+            .shared()
+            .ok_or_else(|| SinkError::Retry("the oracle is not running (restarting)".into()))
+    }
+}
 
 #[async_trait]
 impl Sink for OracleSink {
@@ -29,7 +39,7 @@ impl Sink for OracleSink {
 
     fn subscriptions(&self) -> Vec<Subscription> {
         let mut subs = vec![Subscription::new(ORACLE_CONTRACT, ORACLE_REQUEST_EVENT)];
-        if let Some(gateway) = self.0.config.gateway {
+        if let Some(gateway) = self.0.gateway {
             subs.push(Subscription::new(gateway, SERVICE_REQUEST_EVENT));
         }
         subs
@@ -41,7 +51,10 @@ impl Sink for OracleSink {
         events: Vec<ChainEvent>,
         seen: Instant,
     ) -> Result<(), SinkError> {
-        let shared = &self.0;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let shared = &self.shared()?;
         let requests: Vec<NewRequest> = events
             .iter()
             .filter_map(|e| {
@@ -69,7 +82,7 @@ impl Sink for OracleSink {
     }
 
     async fn catch_up(&self) -> Result<(), SinkError> {
-        catch_up(&self.0).await
+        catch_up(&self.shared()?).await
     }
 }
 

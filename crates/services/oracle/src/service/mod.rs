@@ -37,12 +37,15 @@ mod handler;
 mod store;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use neo::{PrivateKey, UInt160};
 use neo_rpc::RpcClient;
-use nsl_chain::{ChainIdentity, Follower, FollowerConfig, TxConfig, TxManager, TxTasks};
+use nsl_chain::{
+    Attached, ChainHandle, ChainIdentity, ChainRuntime, FollowerConfig, RunEnd, RuntimeConfig,
+    Started, TxConfig, TxManager,
+};
 use nsl_egress::Egress;
 use tokio::sync::{mpsc, watch};
 
@@ -78,6 +81,15 @@ pub enum ServiceError {
     /// A batched store write failed (the store error's text).
     #[error("oracle store (batched write): {0}")]
     Batch(String),
+    /// The node's chain runtime stopped (its run failed: the oracle's run ends with it and
+    /// attaches to the next one).
+    #[error("chain runtime stopped ({class}): {message}")]
+    Runtime {
+        /// What failed in the runtime (`store`, `chain`).
+        class: nsl_service_api::ErrorClass,
+        /// For the log.
+        message: String,
+    },
 }
 
 impl From<nsl_chain::ChainError> for ServiceError {
@@ -185,44 +197,138 @@ pub(crate) struct Shared {
     pub(crate) tx: TxManager,
     /// Gathers gateway answers ready together into one transaction.
     pub(crate) batch: Arc<batcher::Batcher>,
+    /// This run's decisions on FAULTed / expired answers (knows the batcher's batches).
+    pub(crate) owner: Arc<worker::OracleOwner>,
 }
 
-/// The running oracle service: [`OracleService::run`] until the shutdown signal.
-pub struct OracleService {
-    shared: Arc<Shared>,
-    work: mpsc::UnboundedReceiver<worker::Work>,
-    follower: Follower,
-    tx_tasks: TxTasks,
-    batches: mpsc::Receiver<Option<batcher::Ready>>,
+/// The current run's state, for the sink and the owner registered with the chain runtime (which
+/// outlive a run): empty while the oracle is not running.
+pub(crate) struct Slot {
+    /// The gateway whose `ServiceRequest`s the sink subscribes to.
+    gateway: Option<UInt160>,
+    current: RwLock<Option<Arc<Shared>>>,
+    /// The owner's decisions while no run is attached (a fresh batcher: as after a restart).
+    idle_owner: Arc<worker::OracleOwner>,
 }
 
-impl std::fmt::Debug for OracleService {
+impl Slot {
+    pub(crate) fn shared(&self) -> Option<Arc<Shared>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    fn set(&self, shared: Option<Arc<Shared>>) {
+        if let Ok(mut c) = self.current.write() {
+            *c = shared;
+        }
+    }
+}
+
+/// The oracle's owner of its rows' transactions: the current run's (batcher memory), else one
+/// with a fresh memory.
+struct SlotOwner(Arc<Slot>);
+
+impl SlotOwner {
+    fn owner(&self) -> Arc<worker::OracleOwner> {
+        self.0
+            .shared()
+            .map(|s| s.owner.clone())
+            .unwrap_or_else(|| self.0.idle_owner.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl nsl_chain::TxOwner for SlotOwner {
+    async fn confirmed(&self, row: &RequestRow, block: i64) {
+        self.owner().confirmed(row, block).await;
+    }
+
+    async fn faulted(
+        &self,
+        row: &RequestRow,
+        tx_hash: &str,
+        block: i64,
+        exception: &str,
+    ) -> nsl_chain::Fate {
+        self.owner().faulted(row, tx_hash, block, exception).await
+    }
+
+    async fn expired(&self, row: &RequestRow, tx_hash: &str) -> nsl_chain::Fate {
+        self.owner().expired(row, tx_hash).await
+    }
+}
+
+/// The oracle on a chain runtime: its sink and owner registered once
+/// ([`OracleOnChain::register`], before the runtime starts), then one [`OracleService`] per run
+/// of the runtime ([`OracleOnChain::attach`]).
+pub struct OracleOnChain {
+    chain: ChainHandle,
+    egress: Egress,
+    key: NodeKey,
+    config: ServiceConfig,
+    handlers: handler::Handlers,
+    slot: Arc<Slot>,
+}
+
+impl std::fmt::Debug for OracleOnChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OracleService")
-            .field("chain", &self.shared.identity.chain)
-            .field("config", &self.shared.config)
+        f.debug_struct("OracleOnChain")
+            .field("config", &self.config)
+            .field("key", &self.key)
             .finish_non_exhaustive()
     }
 }
 
-impl OracleService {
-    /// Connect to the chain (`getversion`) and prepare the signers: the native oracle signs with
-    /// `key` (which must be designated for the Oracle role), gateway `fulfill` transactions are
-    /// sent from `key`'s account (registered with the gateway's `addNode`, holding GAS for fees).
-    /// `handlers` answer gateway service types other than `oracle` (at most one per type).
-    pub async fn new(
-        store: Arc<dyn OracleStore>,
-        rpc: RpcClient,
+impl OracleOnChain {
+    /// Register the oracle with `chain`: its sink (native `OracleRequest`, and the gateway's
+    /// `ServiceRequest` with a gateway) and its owner for the service types it answers
+    /// (`oracle` and the `handlers`' types, at most one handler per type).
+    pub fn register(
+        chain: ChainHandle,
         egress: Egress,
         key: NodeKey,
         config: ServiceConfig,
         handlers: Vec<Arc<dyn GatewayHandler>>,
     ) -> Result<Self, ServiceError> {
         let handlers = handler::index(handlers)?;
-        let native = NativeOracle::connect(rpc.clone(), egress.clone(), key.0.clone()).await?;
-        // The chain's identity: its magic and, beside it, its genesis (a fresh chain with the
-        // same magic, a restarted `nsl dev`, has another genesis block).
-        let identity = ChainIdentity::read(&rpc).await?;
+        let (idle_batch, _) = batcher::Batcher::new(config.max_batch);
+        let slot = Arc::new(Slot {
+            gateway: config.gateway,
+            current: RwLock::new(None),
+            idle_owner: Arc::new(worker::OracleOwner(idle_batch, chain.rpc().clone())),
+        });
+        let late = |e: nsl_chain::LateRegistration| ServiceError::Config(e.to_string());
+        chain
+            .add_sink(Arc::new(follower::OracleSink(slot.clone())))
+            .map_err(late)?;
+        let owner: Arc<dyn nsl_chain::TxOwner> = Arc::new(SlotOwner(slot.clone()));
+        for ty in
+            std::iter::once(crate::gateway::ORACLE_SERVICE_TYPE).chain(handlers.keys().copied())
+        {
+            chain.set_owner(ty, owner.clone()).map_err(late)?;
+        }
+        Ok(Self {
+            chain,
+            egress,
+            key,
+            config,
+            handlers,
+            slot,
+        })
+    }
+
+    /// The runtime this oracle is registered with.
+    pub fn chain(&self) -> &ChainHandle {
+        &self.chain
+    }
+
+    /// The service for one run of the runtime: connects the native oracle, checks that the node
+    /// key does not own the gateway, and signs gateway answers with the node account (scope:
+    /// the gateway only).
+    pub async fn attach(&self, attached: Attached) -> Result<OracleService, ServiceError> {
+        let rpc = self.chain.rpc().clone();
+        let key = &self.key;
+        let config = self.config.clone();
+        let native = NativeOracle::connect(rpc.clone(), self.egress.clone(), key.0.clone()).await?;
         if let Some(gateway) = &config.gateway {
             // The owner's witness administers the gateway (nodes, fees, code updates): a node
             // key that is also the owner would put that power in every transaction the node
@@ -238,20 +344,288 @@ impl OracleService {
         }
         // Gateway `fulfill` transactions are signed by the node account with the narrowest
         // scope (CustomContracts: the gateway only).
-        let signer: Option<Arc<dyn nsl_chain::TxSigner>> = match config.gateway {
-            Some(gateway) => Some(Arc::new(
-                neo_rpc::Actor::with_signers(
-                    rpc.clone(),
-                    vec![neo_rpc::SignerAccount::with_signer(
-                        neo_rpc::Account::single(key.0.clone()),
-                        crate::gateway::fulfill_signer(key.0.script_hash(), gateway),
-                    )],
-                )
-                .await?,
-            )),
-            None => None,
+        let tx = match config.gateway {
+            Some(gateway) => {
+                let signer: Arc<dyn nsl_chain::TxSigner> = Arc::new(
+                    neo_rpc::Actor::with_signers(
+                        rpc.clone(),
+                        vec![neo_rpc::SignerAccount::with_signer(
+                            neo_rpc::Account::single(key.0.clone()),
+                            crate::gateway::fulfill_signer(key.0.script_hash(), gateway),
+                        )],
+                    )
+                    .await?,
+                );
+                attached.tx.with_signer(signer).await?
+            }
+            None => attached.tx.clone(),
         };
-        let tx_config = TxConfig {
+        let (batch, batches) = batcher::Batcher::new(config.max_batch);
+        let owner = Arc::new(worker::OracleOwner(batch.clone(), rpc.clone()));
+        let (work_tx, work) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            store: self.chain.store().clone(),
+            rpc,
+            egress: self.egress.clone(),
+            fetches: tokio::sync::Semaphore::new(config.max_fetches.max(1)),
+            native,
+            config,
+            identity: attached.identity.clone(),
+            handlers: self.handlers.clone(),
+            work: work_tx,
+            tx,
+            batch,
+            owner,
+        });
+        Ok(OracleService {
+            shared,
+            work,
+            batches,
+            slot: self.slot.clone(),
+            attached,
+            own: None,
+        })
+    }
+}
+
+/// The running oracle service: [`OracleService::run`] until the shutdown signal.
+pub struct OracleService {
+    shared: Arc<Shared>,
+    work: mpsc::UnboundedReceiver<worker::Work>,
+    batches: mpsc::Receiver<Option<batcher::Ready>>,
+    /// Where the runtime's sink and owner find this run.
+    slot: Arc<Slot>,
+    /// The runtime's run this service is attached to.
+    attached: Attached,
+    /// A runtime of its own ([`OracleService::new`]), run with the service.
+    own: Option<(ChainRuntime, Started)>,
+}
+
+impl std::fmt::Debug for OracleService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OracleService")
+            .field("chain", &self.shared.identity.chain)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OracleService {
+    /// A service with a chain runtime of its own (tests, benchmarks, a library user without a
+    /// node): the runtime is started here (`getversion`, the cursor checked) and runs with the
+    /// service. The native oracle signs with `key` (which must be designated for the Oracle
+    /// role), gateway `fulfill` transactions are sent from `key`'s account (registered with the
+    /// gateway's `addNode`, holding GAS for fees). `handlers` answer gateway service types other
+    /// than `oracle` (at most one per type). `nsl serve` uses the node's runtime instead
+    /// ([`OracleOnChain`]).
+    pub async fn new(
+        store: Arc<dyn OracleStore>,
+        rpc: RpcClient,
+        egress: Egress,
+        key: NodeKey,
+        config: ServiceConfig,
+        handlers: Vec<Arc<dyn GatewayHandler>>,
+    ) -> Result<Self, ServiceError> {
+        let runtime = ChainRuntime::new(rpc, store, standalone_runtime_config(&config, &key));
+        let on_chain = OracleOnChain::register(runtime.handle(), egress, key, config, handlers)?;
+        let started = runtime.start().await?;
+        let mut service = on_chain.attach(started.attached().clone()).await?;
+        service.own = Some((runtime, started));
+        Ok(service)
+    }
+
+    /// Build the service, with a runtime of its own, from the configuration: `[oracle]` (egress
+    /// policy, gateway, workers, ...) and `[chain]` (node key, RPC endpoints with failover,
+    /// follower and sender settings), see [`OracleService::parts_from_config`].
+    pub async fn from_config(
+        cfg: &nsl_config::Config,
+        store: Arc<dyn OracleStore>,
+        handlers: Vec<Arc<dyn GatewayHandler>>,
+        ready_warnings: Option<nsl_service_api::ReadyWarnings>,
+    ) -> Result<Self, ServiceError> {
+        let (egress, key, mut config) = Self::parts_from_config(cfg)?;
+        config.ready_warnings = ready_warnings;
+        let rpc = rpc_client_from_config(&cfg.chain, &cfg.oracle.rpc_url)?;
+        Self::new(store, rpc, egress, key, config, handlers).await
+    }
+
+    /// The oracle's settings from the configuration, without connecting: the egress policy
+    /// (HTTPS and public addresses unless `allow_http` / `allow_private_hosts`), the node key
+    /// (`[chain]`, or the deprecated `[oracle]` keys), the gateway, and the service's settings
+    /// (the runtime's `poll_interval_ms`, `block_push`, `start_block`, `low_gas_warning` and
+    /// `system_fee_margin` from `[chain]`).
+    pub fn parts_from_config(
+        cfg: &nsl_config::Config,
+    ) -> Result<(Egress, NodeKey, ServiceConfig), ServiceError> {
+        let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
+        let (wif, key_name) = cfg.node_key().map_err(ServiceError::Config)?;
+        let key = PrivateKey::from_wif(wif.expose())
+            .map_err(|_| bad(key_name, "not a valid WIF".into()))?;
+        let (oracle, chain) = (&cfg.oracle, &cfg.chain);
+        let gateway = match oracle.gateway_hash.trim() {
+            "" => None,
+            h => Some(
+                h.parse::<UInt160>()
+                    .map_err(|e| bad("oracle.gateway_hash", e.to_string()))?,
+            ),
+        };
+        let egress = Egress::new(nsl_egress::EgressPolicy {
+            allow_http: oracle.allow_http,
+            allow_private_hosts: oracle.allow_private_hosts,
+            ..nsl_egress::EgressPolicy::default()
+        })
+        .map_err(|e| bad("oracle egress policy", e.to_string()))?;
+        let config = ServiceConfig {
+            gateway,
+            workers: usize::try_from(oracle.workers.max(1)).unwrap_or(1),
+            poll_interval: Duration::from_millis(chain.poll_interval_ms.max(10)),
+            block_push: chain.block_push,
+            start_block: chain.start_block,
+            system_fee_margin: chain.system_fee_margin,
+            max_attempts: oracle.max_attempts.max(1),
+            max_response_fee: oracle.max_response_fee,
+            low_gas_warning: chain.low_gas_warning,
+            max_batch: usize::try_from(oracle.max_batch).unwrap_or(1),
+            max_fetches: usize::try_from(oracle.max_fetches.max(1)).unwrap_or(1),
+            instance: match oracle.instance.trim() {
+                "" => ServiceConfig::default().instance,
+                name => name.to_string(),
+            },
+            ..ServiceConfig::default()
+        };
+        Ok((egress, NodeKey(key), config))
+    }
+
+    /// `neo:<network magic>`: the chain column of this service's rows.
+    pub fn chain(&self) -> &str {
+        &self.shared.identity.chain
+    }
+
+    /// Run the workers (and, with a runtime of its own, the runtime's follower and sender)
+    /// until `shutdown` becomes `true` (or its sender is dropped), or until the runtime's run
+    /// ends (then `Err(ServiceError::Runtime)` on a failure). Work in progress finishes its
+    /// current step; everything else resumes from the store on the next start.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ServiceError> {
+        let Self {
+            shared,
+            work,
+            batches,
+            slot,
+            attached,
+            own,
+        } = self;
+        // A runtime of its own stops with the service (on shutdown, and when the workers fail).
+        let (stop_runtime, runtime_stop) = watch::channel(false);
+        let stop_runtime = Arc::new(stop_runtime);
+        let runtime = own.map(|(runtime, started)| {
+            let forward = {
+                let (stop_runtime, mut outer) = (stop_runtime.clone(), shutdown.clone());
+                tokio::spawn(async move {
+                    let _ = outer.wait_for(|s| *s).await;
+                    let _ = stop_runtime.send(true);
+                })
+            };
+            tokio::spawn(async move {
+                let r = runtime.run_started(started, runtime_stop).await;
+                forward.abort();
+                r
+            })
+        });
+        let result = run_attached(shared, work, batches, slot, attached, shutdown).await;
+        let _ = stop_runtime.send(true);
+        let Some(runtime) = runtime else {
+            return result;
+        };
+        let runtime = match runtime.await {
+            Ok(r) => r.map_err(ServiceError::from),
+            Err(e) => {
+                tracing::error!(error = %e, "oracle: its chain runtime panicked");
+                Ok(())
+            }
+        };
+        // The runtime's own error says more than "the runtime stopped".
+        match (result, runtime) {
+            (Err(ServiceError::Runtime { .. }), Err(e)) => Err(e),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+}
+
+/// The oracle's part of a run: its workers and batcher, fed by the runtime's sink (through
+/// `slot`) until `shutdown` or the end of the runtime's run.
+async fn run_attached(
+    shared: Arc<Shared>,
+    work: mpsc::UnboundedReceiver<worker::Work>,
+    batches: mpsc::Receiver<Option<batcher::Ready>>,
+    slot: Arc<Slot>,
+    attached: Attached,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), ServiceError> {
+    let services: Vec<&str> = shared.handlers.keys().copied().collect();
+    tracing::info!(chain = %shared.identity.chain, gateway = ?shared.config.gateway,
+        workers = shared.config.workers, ?services,
+        local_fees = shared.tx.local_fees(),
+        "oracle service started");
+    // Claims this instance held before a crash or restart are ours to take back now (before
+    // the sink hands this run new rows).
+    let released = shared.store.release_owner(&shared.config.instance).await?;
+    if released > 0 {
+        tracing::info!(released, instance = %shared.config.instance,
+            "took back requests claimed before the restart");
+    }
+    slot.set(Some(shared.clone()));
+    // The workers stop on shutdown or when the runtime's run ends (then this run ends with an
+    // error: the node's supervisor restarts it on the runtime's next run, `/ready` shows it).
+    let (stop_all, stop) = watch::channel(false);
+    let ended = {
+        let mut outer = shutdown;
+        let attached = attached.clone();
+        tokio::spawn(async move {
+            let end = tokio::select! {
+                _ = outer.wait_for(|s| *s) => None,
+                end = attached.ended() => Some(end),
+            };
+            let _ = stop_all.send(true);
+            end
+        })
+    };
+    let batcher = tokio::spawn(batcher::run(shared.clone(), batches));
+    let w = worker::run_workers(shared.clone(), work, stop).await;
+    if w.is_err() {
+        ended.abort();
+    }
+    let end = ended.await.ok().flatten();
+    // No new rows for this run (the sink holds the cursor until the next run takes over).
+    slot.set(None);
+    // The workers handed over their last answers: the batcher sends them, then stops.
+    shared.batch.close().await;
+    if let Err(e) = batcher.await {
+        tracing::error!(error = %e, "oracle batcher panicked");
+    }
+    // Our handles on the runtime's transaction manager go: its writer stores what is left.
+    drop(shared);
+    drop(attached);
+    tracing::info!("oracle service stopped");
+    w?;
+    match end {
+        Some(RunEnd::Failed { class, message }) => Err(ServiceError::Runtime { class, message }),
+        _ => Ok(()),
+    }
+}
+
+/// The settings of the runtime an [`OracleService::new`] runs itself: the service's own (poll
+/// interval, block push, start block, fee margin, low-GAS warning as `oracle.low_gas_warning`,
+/// metrics `nsl_oracle_*`), the node account's GAS watched.
+fn standalone_runtime_config(config: &ServiceConfig, key: &NodeKey) -> RuntimeConfig {
+    RuntimeConfig {
+        follower: FollowerConfig {
+            poll_interval: config.poll_interval,
+            block_push: config.block_push,
+            start_block: config.start_block,
+            name: "oracle".into(),
+        },
+        tx: TxConfig {
             poll_interval: config.poll_interval,
             system_fee_margin: config.system_fee_margin,
             low_gas_warning: config.low_gas_warning,
@@ -262,215 +636,18 @@ impl OracleService {
                 .map(|w| (w, "oracle".to_string())),
             metrics_prefix: "nsl_oracle".into(),
             gas_account: Some(key.0.script_hash()),
-        };
-        let (tx, tx_tasks) = TxManager::new(
-            store.clone(),
-            rpc.clone(),
-            identity.clone(),
-            signer,
-            tx_config,
-        )
-        .await?;
-        let (batch, batches) = batcher::Batcher::new(config.max_batch);
-        tx.set_default_owner(Arc::new(worker::OracleOwner(batch.clone(), rpc.clone())));
-        let mut follower = Follower::new(
-            rpc.clone(),
-            store.clone(),
-            identity.clone(),
-            FollowerConfig {
-                poll_interval: config.poll_interval,
-                block_push: config.block_push,
-                start_block: config.start_block,
-                name: "oracle".into(),
-            },
-        )
-        .with_height(tx.height());
-        follower.confirm_to(tx.confirmations());
-        let (work_tx, work) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            store,
-            rpc,
-            egress,
-            fetches: tokio::sync::Semaphore::new(config.max_fetches.max(1)),
-            native,
-            config,
-            identity,
-            handlers,
-            work: work_tx,
-            tx,
-            batch,
-        });
-        follower.add_sink(Arc::new(follower::OracleSink(shared.clone())));
-        Ok(Self {
-            shared,
-            work,
-            follower,
-            tx_tasks,
-            batches,
-        })
-    }
-
-    /// Build the service from the `[oracle]` section: RPC client, egress policy (HTTPS and public
-    /// addresses unless `allow_http` / `allow_private_hosts`), node key (env or file), gateway.
-    /// The RPC client goes over `chain.rpc_urls` with failover, or `oracle.rpc_url` alone when
-    /// that list is empty ([`rpc_client_from_config`]).
-    pub async fn from_config(
-        cfg: &nsl_config::OracleConfig,
-        chain: &nsl_config::ChainConfig,
-        store: Arc<dyn OracleStore>,
-        handlers: Vec<Arc<dyn GatewayHandler>>,
-        ready_warnings: Option<nsl_service_api::ReadyWarnings>,
-    ) -> Result<Self, ServiceError> {
-        let bad = |key: &str, e: String| ServiceError::Config(format!("{key}: {e}"));
-        let wif = cfg.node_key().map_err(|e| bad("oracle.node_key", e))?;
-        let key = PrivateKey::from_wif(wif.expose())
-            .map_err(|_| bad("oracle.node_key", "not a valid WIF".into()))?;
-        let gateway = match cfg.gateway_hash.trim() {
-            "" => None,
-            h => Some(
-                h.parse::<UInt160>()
-                    .map_err(|e| bad("oracle.gateway_hash", e.to_string()))?,
-            ),
-        };
-        let rpc = rpc_client_from_config(chain, &cfg.rpc_url)?;
-        let egress = Egress::new(nsl_egress::EgressPolicy {
-            allow_http: cfg.allow_http,
-            allow_private_hosts: cfg.allow_private_hosts,
-            ..nsl_egress::EgressPolicy::default()
-        })
-        .map_err(|e| bad("oracle egress policy", e.to_string()))?;
-        let config = ServiceConfig {
-            gateway,
-            workers: usize::try_from(cfg.workers.max(1)).unwrap_or(1),
-            poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(10)),
-            block_push: cfg.block_push,
-            start_block: cfg.start_block,
-            max_attempts: cfg.max_attempts.max(1),
-            max_response_fee: cfg.max_response_fee,
-            low_gas_warning: cfg.low_gas_warning,
-            ready_warnings,
-            max_batch: usize::try_from(cfg.max_batch).unwrap_or(1),
-            max_fetches: usize::try_from(cfg.max_fetches.max(1)).unwrap_or(1),
-            instance: match cfg.instance.trim() {
-                "" => ServiceConfig::default().instance,
-                name => name.to_string(),
-            },
-            ..ServiceConfig::default()
-        };
-        Self::new(store, rpc, egress, NodeKey(key), config, handlers).await
-    }
-
-    /// `neo:<network magic>`: the chain column of this service's rows.
-    pub fn chain(&self) -> &str {
-        &self.shared.identity.chain
-    }
-
-    /// Run follower, workers and sender until `shutdown` becomes `true` (or its sender is
-    /// dropped). Work in progress finishes its current step; everything else resumes from the
-    /// store on the next start.
-    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ServiceError> {
-        let services: Vec<&str> = self.shared.handlers.keys().copied().collect();
-        tracing::info!(chain = %self.shared.identity.chain, gateway = ?self.shared.config.gateway,
-            workers = self.shared.config.workers, ?services,
-            local_fees = self.shared.tx.local_fees(),
-            "oracle service started");
-        let Self {
-            shared,
-            work,
-            follower,
-            tx_tasks,
-            batches,
-        } = self;
-        // Claims this instance held before a crash or restart are ours to take back now.
-        let released = shared.store.release_owner(&shared.config.instance).await?;
-        if released > 0 {
-            tracing::info!(released, instance = %shared.config.instance,
-                "took back requests claimed before the restart");
-        }
-        follower.enter_chain().await?;
-        // One failing task stops the others, so the run ends with its error instead of going on
-        // half-dead (the node's supervisor restarts the service and `/ready` shows it).
-        let (stop_all, stop) = watch::channel(false);
-        let stop_all = Arc::new(stop_all);
-        let forward = {
-            let stop_all = stop_all.clone();
-            let mut outer = shutdown;
-            tokio::spawn(async move {
-                let _ = outer.wait_for(|s| *s).await;
-                let _ = stop_all.send(true);
-            })
-        };
-        let stop_on_err = |stop_all: Arc<watch::Sender<bool>>| {
-            move |r: Result<(), ServiceError>| {
-                if r.is_err() {
-                    let _ = stop_all.send(true);
-                }
-                r
-            }
-        };
-        let follower = tokio::spawn({
-            let done = stop_on_err(stop_all.clone());
-            let task = follower.run(stop.clone());
-            async move { done(task.await.map_err(ServiceError::from)) }
-        });
-        let workers = tokio::spawn({
-            let done = stop_on_err(stop_all.clone());
-            let task = worker::run_workers(shared.clone(), work, stop.clone());
-            async move { done(task.await) }
-        });
-        let batcher = tokio::spawn(batcher::run(shared.clone(), batches));
-        let tx_tasks = tokio::spawn({
-            let done = stop_on_err(stop_all.clone());
-            let task = tx_tasks.run(stop);
-            async move { done(task.await.map_err(ServiceError::from)) }
-        });
-        let (f, w) = tokio::join!(follower, workers);
-        forward.abort();
-        // The workers handed over their last answers: the batcher sends them, then stops.
-        shared.batch.close().await;
-        if let Err(e) = batcher.await {
-            tracing::error!(error = %e, "oracle batcher panicked");
-        }
-        // Every worker and the follower (whose sink holds the shared state) have finished:
-        // dropping our handle lets the transaction manager write what is left and stop.
-        drop(shared);
-        let t = tx_tasks.await;
-        tracing::info!("oracle service stopped");
-        for r in [f, w, t] {
-            match r {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(e) => tracing::error!(error = %e, "oracle service task panicked"),
-            }
-        }
-        Ok(())
+        },
     }
 }
 
 /// The RPC client of the `[chain]` section: its `rpc_urls` with failover (breaker and health
-/// settings from the section), or `oracle_rpc_url` alone when the list is empty.
+/// settings from the section), or `oracle_rpc_url` alone when the list is empty
+/// ([`nsl_chain::runtime::rpc_client_from_config`]).
 pub fn rpc_client_from_config(
     chain: &nsl_config::ChainConfig,
     oracle_rpc_url: &str,
 ) -> Result<RpcClient, ServiceError> {
-    let key = if chain.rpc_urls.is_empty() {
-        "oracle.rpc_url"
-    } else {
-        "chain.rpc_urls"
-    };
-    let failover = neo_rpc::FailoverConfig {
-        breaker_threshold: chain.breaker_threshold,
-        breaker_cooldown: Duration::from_millis(chain.breaker_cooldown_ms),
-        breaker_max_cooldown: Duration::from_millis(chain.breaker_max_cooldown_ms),
-        lag_threshold: chain.lag_threshold,
-        health_interval: Duration::from_millis(chain.health_interval_ms),
-    };
-    RpcClient::with_endpoints(
-        chain.endpoints(oracle_rpc_url),
-        neo_rpc::DEFAULT_TIMEOUT,
-        failover,
-    )
-    .map_err(|e| ServiceError::Config(format!("{key}: {e}")))
+    nsl_chain::runtime::rpc_client_from_config(chain, oracle_rpc_url).map_err(ServiceError::Config)
 }
 
 /// A service running in a spawned task (what `nsl serve` holds).
@@ -483,17 +660,15 @@ pub struct OracleHandle {
 impl OracleHandle {
     /// Start the service of the `[oracle]` section in a task; `Ok(None)` when it is disabled.
     pub async fn spawn_from_config(
-        cfg: &nsl_config::OracleConfig,
-        chain: &nsl_config::ChainConfig,
+        cfg: &nsl_config::Config,
         store: Arc<dyn OracleStore>,
         handlers: Vec<Arc<dyn GatewayHandler>>,
         ready_warnings: Option<nsl_service_api::ReadyWarnings>,
     ) -> Result<Option<Self>, ServiceError> {
-        if !cfg.enabled {
+        if !cfg.oracle.enabled {
             return Ok(None);
         }
-        let service =
-            OracleService::from_config(cfg, chain, store, handlers, ready_warnings).await?;
+        let service = OracleService::from_config(cfg, store, handlers, ready_warnings).await?;
         let (stop, rx) = watch::channel(false);
         Ok(Some(Self {
             stop,
