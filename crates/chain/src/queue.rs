@@ -1460,13 +1460,13 @@ mod tests {
         let store = Store::connect_url(url, 8, Duration::from_secs(30))
             .await
             .unwrap();
-        store.migrate().await.unwrap();
+        store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         store
     }
 
     async fn sqlite() -> Db {
         let db = sqlite_bare().await;
-        db.store.migrate().await.unwrap();
+        db.store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         db
     }
 
@@ -1486,7 +1486,7 @@ mod tests {
 
     async fn postgres() -> Db {
         let db = postgres_bare().await;
-        db.store.migrate().await.unwrap();
+        db.store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         db
     }
 
@@ -2040,24 +2040,12 @@ mod tests {
         concurrent_claims(postgres().await).await;
     }
 
-    /// Apply the migrations up to `version` (the embedded files, read from the source tree).
+    /// Apply the migrations up to `version`.
     async fn migrate_to(db: &Db, version: i64) {
-        let dir = match db.store.backend() {
-            nsl_store::Backend::Sqlite => "sqlite",
-            nsl_store::Backend::Postgres => "postgres",
-        };
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../store/migrations")
-            .join(dir);
-        let mut m = sqlx::migrate::Migrator::new(path).await.unwrap();
-        m.migrations = std::borrow::Cow::Owned(
-            m.migrations
-                .iter()
-                .filter(|x| x.version <= version)
-                .cloned()
-                .collect(),
-        );
-        m.run(db.store.pool()).await.unwrap();
+        db.store
+            .migrate_until(&[&crate::MIGRATIONS], version)
+            .await
+            .unwrap();
     }
 
     /// An operator's database at migration 0011 (oracle tables with a cursor, a confirmed
@@ -2120,7 +2108,7 @@ mod tests {
             .await
             .unwrap();
 
-        db.store.migrate().await.unwrap();
+        db.store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         let s = &db.store;
         assert_eq!(s.cursor("neo:1", "follower").await.unwrap(), Some(42));
         let entry = s

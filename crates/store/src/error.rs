@@ -36,6 +36,10 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The migration sets do not compose: two crates claim one version, or a set's SQLite and
+    /// PostgreSQL directories differ. Raised before any migration runs.
+    #[error("migration layout: {0}")]
+    MigrationLayout(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(sqlx::Error),

@@ -2,8 +2,10 @@
 //!
 //! # API for other crates
 //!
-//! - Open: [`Store::open`]`(&nsl_config::Config)` connects (SQLite file `<data_dir>/nsl.db` by
-//!   default, or `database.url`) and applies the embedded migrations. [`Store`] is cheap to clone
+//! - Open: [`Store::open`]`(&nsl_config::Config, services)` connects (SQLite file
+//!   `<data_dir>/nsl.db` by default, or `database.url`) and applies the platform's embedded
+//!   migrations ([`PLATFORM_MIGRATIONS`]) and the [`MigrationSet`]s of the services, composed into
+//!   one sequence by version ([`compose`]; the node lists every set). [`Store`] is cheap to clone
 //!   (a pool handle); share one per process.
 //! - Capabilities, one trait each, all implemented by [`Store`] (object safe, `#[async_trait]`):
 //!   [`AccountStore`] (accounts with [`Role`], wallet address -> account),
@@ -26,7 +28,7 @@
 //! # Flow
 //!
 //! ```text
-//! Config --Store::open--> AnyPool (sqlite | postgres) --migrate (per-backend dir)--> ready
+//! Config --Store::open(sets)--> AnyPool (sqlite | postgres) --compose sets, migrate--> ready
 //!   API / CLI --trait calls--> one SQL text for both backends ($N placeholders), transactions where
 //!   several rows change together
 //! ```
@@ -47,6 +49,7 @@ mod auth;
 mod contract;
 mod error;
 mod functions;
+mod migrations;
 mod secret;
 mod sql;
 mod store;
@@ -68,6 +71,7 @@ pub use functions::{
     FunctionRecord, FunctionStore, FunctionUsage, FunctionVersion, FunctionVersionSpec,
     NewExecution,
 };
+pub use migrations::{MigrationSet, PLATFORM_MIGRATIONS, compose};
 pub use nsl_primitives::AccountId;
 pub use secret::{SecretMeta, SecretStore, SecretVersion};
 pub use store::{Backend, MigrationReport, Store};

@@ -63,3 +63,12 @@ pub use nsl_store::{
     FunctionStore,
 };
 pub use service::{ExecuteMode, FunctionInput, FunctionsService, LimitsInput};
+
+/// The service's tables (`migrations/`: 0003 `functions`, `function_versions`,
+/// `function_executions`; 0007 the on-chain caller and trigger columns).
+/// Composed with the other crates' sets by the node (`nsl_store::compose`); see docs/storage.md.
+pub static MIGRATIONS: nsl_store::MigrationSet = nsl_store::MigrationSet {
+    owner: "nsl-functions",
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};

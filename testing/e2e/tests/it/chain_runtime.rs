@@ -143,7 +143,7 @@ impl Runtime {
 
 async fn transaction_manager(backend: Backend) {
     let chain = start_chain().await;
-    let db = TestDb::new(backend).await;
+    let db = TestDb::new(backend, nsl_node::MIGRATIONS).await;
     let rpc = chain.rpc().clone();
     let alice = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
     let bob = PrivateKey::generate().script_hash();
@@ -292,7 +292,7 @@ impl Sink for Keep {
 #[tokio::test]
 async fn follower_hands_each_sink_only_its_events_in_block_order() {
     let chain = start_chain().await;
-    let db = TestDb::new(Backend::Sqlite).await;
+    let db = TestDb::new(Backend::Sqlite, nsl_node::MIGRATIONS).await;
     let rpc = chain.rpc().clone();
     let alice = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
     let gas_sink = Keep::new("gas", native::GAS, "Transfer");
