@@ -48,4 +48,5 @@ both_backends!(
     audit_keyed_head_detects_truncation,
     contracts_register_list_and_remove,
     contracts_go_with_their_account,
+    a_malformed_stored_value_is_reported_as_corrupt,
 );
