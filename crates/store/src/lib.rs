@@ -12,9 +12,6 @@
 //!   [`ApiKeyStore`] (prefix + hash + scopes + expiry; lookup by prefix, list, revoke, touch),
 //!   [`AuthStore`] (single-use login challenges; refresh tokens with families, atomic rotation with
 //!   reuse detection), [`AuditStore`] (hash-chained append-only log, list, verify),
-//!   [`SecretStore`] (envelope-encrypted secret versions for `nsl-secrets`; not in [`PlatformStore`]).
-//!   [`FunctionStore`] (functions, immutable versions, executions for `nsl-functions`; not in
-//!   [`PlatformStore`]).
 //!   [`ContractStore`] (contracts an account registers as its own: with its wallets' script
 //!   hashes, the requesters whose on-chain requests the account may see).
 //!   [`PlatformStore`] bundles them for `Arc<dyn PlatformStore>`.
@@ -48,9 +45,7 @@ mod audit;
 mod auth;
 mod contract;
 mod error;
-mod functions;
 mod migrations;
-mod secret;
 mod sql;
 mod store;
 #[cfg(feature = "test-utils")]
@@ -66,14 +61,8 @@ pub use audit::{
 pub use auth::{AuthStore, Challenge, NewChallenge, NewRefreshToken, RefreshToken, RotateOutcome};
 pub use contract::{AccountContract, ContractStore, is_canonical_script_hash};
 pub use error::{StoreError, StoreResult};
-pub use functions::{
-    ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
-    FunctionRecord, FunctionStore, FunctionUsage, FunctionVersion, FunctionVersionSpec,
-    NewExecution,
-};
 pub use migrations::{MigrationSet, PLATFORM_MIGRATIONS, compose};
 pub use nsl_primitives::AccountId;
-pub use secret::{SecretMeta, SecretStore, SecretVersion};
 pub use store::{Backend, MigrationReport, Store};
 pub use types::{ApiKeyId, RefreshTokenId, TokenFamilyId, UnixMillis, now_ms};
 

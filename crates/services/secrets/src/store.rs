@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use nsl_primitives::AccountId;
 use sqlx::Row;
 
-use crate::{Store, StoreError, StoreResult, UnixMillis};
+use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 
 /// One stored secret version: the output of the vault's `seal_secret` plus its coordinates.
 /// `Debug` prints lengths, never key material or ciphertext.
@@ -154,7 +154,7 @@ impl SecretStore for Store {
              FROM secret_versions WHERE account_id = $1",
         )
         .bind(account.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         let names: i64 = row.try_get("names")?;
         let bytes: i64 = row.try_get("bytes")?;
@@ -175,7 +175,7 @@ impl SecretStore for Store {
         )
         .bind(account.to_string())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.map(|r| to_u64(r.try_get("version")?, "secret version"))
             .transpose()
@@ -183,7 +183,7 @@ impl SecretStore for Store {
 
     async fn insert_secret_version(&self, row: &SecretVersion, keep: u32) -> StoreResult<()> {
         let version = to_i64(row.version)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         sqlx::query(&format!(
             "INSERT INTO secret_versions ({SECRET_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -230,7 +230,7 @@ impl SecretStore for Store {
         ))
         .bind(account.to_string())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row)
     }
@@ -240,7 +240,7 @@ impl SecretStore for Store {
             "{META_SELECT} WHERE account_id = $1 GROUP BY name ORDER BY name"
         ))
         .bind(account.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows)
     }
@@ -251,7 +251,7 @@ impl SecretStore for Store {
         ))
         .bind(account.to_string())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row)
     }
@@ -260,7 +260,7 @@ impl SecretStore for Store {
         let res = sqlx::query("DELETE FROM secret_versions WHERE account_id = $1 AND name = $2")
             .bind(account.to_string())
             .bind(name)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(res.rows_affected())
     }
@@ -276,7 +276,7 @@ impl SecretStore for Store {
         ))
         .bind(i64::from(current))
         .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows)
     }
@@ -300,7 +300,7 @@ impl SecretStore for Store {
         .bind(name)
         .bind(to_i64(version)?)
         .bind(i64::from(from_key_version))
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(res.rows_affected() == 1)
     }
@@ -310,7 +310,7 @@ impl SecretStore for Store {
             "SELECT key_version, COUNT(*) AS n FROM secret_versions \
              GROUP BY key_version ORDER BY key_version",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
