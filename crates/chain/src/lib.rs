@@ -40,6 +40,15 @@ pub use tx::{
     TxOwner, TxSigner, TxTasks,
 };
 
+/// The runtime's tables (`migrations/`: 0004, 0006, 0008, 0009, 0011 built the oracle's tables that
+/// 0012 turned into `chain_*`, plus `oracle_request_fields`).
+/// Composed with the other crates' sets by the node (`nsl_store::compose`); see docs/storage.md.
+pub static MIGRATIONS: nsl_store::MigrationSet = nsl_store::MigrationSet {
+    owner: "nsl-chain",
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
+
 /// Errors of the runtime. Store errors stop a service; the others are retried.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {

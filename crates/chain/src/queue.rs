@@ -51,6 +51,30 @@ impl RequestKind {
     }
 }
 
+/// The stored text form (rows decode it with `#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for RequestKind {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+/// The stored text form (rows decode it with `#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for RequestState {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("request state {s:?}")))
+    }
+}
+
+/// The stored text form (rows decode it with `#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for TxState {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("outbox state {s:?}")))
+    }
+}
+
 /// Life cycle of a request row: `seen -> fetched -> outbox -> sent -> confirmed`, or `failed` /
 /// `expired`. A response whose validUntilBlock passed goes back to `fetched` to be rebuilt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,14 +157,15 @@ pub struct NewRequest {
     pub gas_budget: Option<i64>,
 }
 
-/// A stored request row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A stored request row (columns: `REQUEST_COLUMNS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct RequestRow {
     /// Row id (UUID).
     pub id: String,
     /// `neo:<network magic>`.
     pub chain: String,
     /// Gateway or native.
+    #[sqlx(try_from = "String")]
     pub kind: RequestKind,
     /// Requesting transaction.
     pub tx_hash: String,
@@ -166,6 +191,7 @@ pub struct RequestRow {
     /// GAS budget of a gateway request's response (GAS fractions); `None` for native requests.
     pub gas_budget: Option<i64>,
     /// Current state.
+    #[sqlx(try_from = "String")]
     pub state: RequestState,
     /// Response code once fetched.
     pub code: Option<i64>,
@@ -178,6 +204,7 @@ pub struct RequestRow {
     pub confirmed_block: Option<i64>,
     /// Claims of the row by a worker that did not give it back (crashed, hung, killed); see
     /// [`ChainStore::claim`].
+    #[sqlx(rename = "r_attempts")]
     pub attempts: i64,
     /// When the row was created.
     pub created_at: UnixMillis,
@@ -510,7 +537,7 @@ pub struct NewOutboxTx {
 }
 
 /// A `chain_outbox` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct OutboxTx {
     /// Transaction hash.
     pub tx_hash: String,
@@ -526,6 +553,7 @@ pub struct OutboxTx {
     /// Last block that may include it.
     pub valid_until_block: i64,
     /// Current state.
+    #[sqlx(try_from = "String")]
     pub state: TxState,
     /// Broadcasts.
     pub attempts: i64,
@@ -550,32 +578,7 @@ const REQUEST_COLUMNS: &str = "r.id, r.chain, r.kind, r.tx_hash, r.notification_
 const REQUEST_FROM: &str = "chain_requests r LEFT JOIN oracle_request_fields f ON f.request = r.id";
 
 fn request_row(row: &AnyRow) -> StoreResult<RequestRow> {
-    let state: String = row.try_get("state")?;
-    Ok(RequestRow {
-        id: row.try_get("id")?,
-        chain: row.try_get("chain")?,
-        kind: RequestKind::parse(&row.try_get::<String, _>("kind")?)?,
-        tx_hash: row.try_get("tx_hash")?,
-        notification_index: row.try_get("notification_index")?,
-        block_index: row.try_get("block_index")?,
-        request_id: row.try_get("request_id")?,
-        requester: row.try_get("requester")?,
-        url: row.try_get("url")?,
-        filter: row.try_get("filter")?,
-        invalid: row.try_get("invalid")?,
-        service: row.try_get("service")?,
-        payload: row.try_get("payload")?,
-        gas_budget: row.try_get("gas_budget")?,
-        state: RequestState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("request state {state:?}")))?,
-        code: row.try_get("code")?,
-        result: row.try_get("result")?,
-        response_tx_hash: row.try_get("response_tx_hash")?,
-        confirmed_block: row.try_get("confirmed_block")?,
-        attempts: row.try_get("r_attempts")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+    Ok(RequestRow::from_row(row)?)
 }
 
 fn outbox_row(row: &AnyRow) -> StoreResult<OutboxRow> {
@@ -586,22 +589,7 @@ const OUTBOX_TX_COLUMNS: &str = "tx_hash, chain, service, reference, tx, valid_u
      state, attempts, confirmed_block, detail, created_at, updated_at";
 
 fn outbox_tx(row: &AnyRow) -> StoreResult<OutboxTx> {
-    let state: String = row.try_get("state")?;
-    Ok(OutboxTx {
-        tx_hash: row.try_get("tx_hash")?,
-        chain: row.try_get("chain")?,
-        service: row.try_get("service")?,
-        reference: row.try_get("reference")?,
-        tx: row.try_get("tx")?,
-        valid_until_block: row.try_get("valid_until_block")?,
-        state: TxState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("outbox state {state:?}")))?,
-        attempts: row.try_get("attempts")?,
-        confirmed_block: row.try_get("confirmed_block")?,
-        detail: row.try_get("detail")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+    Ok(OutboxTx::from_row(row)?)
 }
 
 const INSERT_HISTORY: &str =
@@ -1460,13 +1448,13 @@ mod tests {
         let store = Store::connect_url(url, 8, Duration::from_secs(30))
             .await
             .unwrap();
-        store.migrate().await.unwrap();
+        store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         store
     }
 
     async fn sqlite() -> Db {
         let db = sqlite_bare().await;
-        db.store.migrate().await.unwrap();
+        db.store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         db
     }
 
@@ -1486,7 +1474,7 @@ mod tests {
 
     async fn postgres() -> Db {
         let db = postgres_bare().await;
-        db.store.migrate().await.unwrap();
+        db.store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         db
     }
 
@@ -2040,24 +2028,12 @@ mod tests {
         concurrent_claims(postgres().await).await;
     }
 
-    /// Apply the migrations up to `version` (the embedded files, read from the source tree).
+    /// Apply the migrations up to `version`.
     async fn migrate_to(db: &Db, version: i64) {
-        let dir = match db.store.backend() {
-            nsl_store::Backend::Sqlite => "sqlite",
-            nsl_store::Backend::Postgres => "postgres",
-        };
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../store/migrations")
-            .join(dir);
-        let mut m = sqlx::migrate::Migrator::new(path).await.unwrap();
-        m.migrations = std::borrow::Cow::Owned(
-            m.migrations
-                .iter()
-                .filter(|x| x.version <= version)
-                .cloned()
-                .collect(),
-        );
-        m.run(db.store.pool()).await.unwrap();
+        db.store
+            .migrate_until(&[&crate::MIGRATIONS], version)
+            .await
+            .unwrap();
     }
 
     /// An operator's database at migration 0011 (oracle tables with a cursor, a confirmed
@@ -2120,7 +2096,7 @@ mod tests {
             .await
             .unwrap();
 
-        db.store.migrate().await.unwrap();
+        db.store.migrate(&[&crate::MIGRATIONS]).await.unwrap();
         let s = &db.store;
         assert_eq!(s.cursor("neo:1", "follower").await.unwrap(), Some(42));
         let entry = s

@@ -13,3 +13,12 @@ pub mod cli;
 pub mod functions_secrets;
 pub mod gateway_functions;
 pub mod services;
+
+/// Every crate's migrations besides the platform's (`nsl_store::PLATFORM_MIGRATIONS`, always
+/// included): the node opens the store with this list, and `nsl_store::compose` merges it into
+/// one sequence ordered by version. A service that owns tables adds its set here (docs/storage.md).
+pub static MIGRATIONS: &[&nsl_store::MigrationSet] = &[
+    &nsl_chain::MIGRATIONS,
+    &nsl_secrets::MIGRATIONS,
+    &nsl_functions::MIGRATIONS,
+];

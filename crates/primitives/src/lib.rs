@@ -217,6 +217,14 @@ impl FromStr for AccountId {
     }
 }
 
+/// The stored text form (store rows decode it with `#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for AccountId {
+    type Error = PrimitivesError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

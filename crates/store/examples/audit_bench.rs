@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}/bench.db", dir.path().display());
     let store = Store::connect_url(&url, 8, Duration::from_secs(30)).await?;
-    store.migrate().await?;
+    store.migrate(&[]).await?;
     run("sqlite", &store, n).await?;
     store.close().await;
 
@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let result = async {
         let store =
             Store::connect_url(&format!("{server}/{name}"), 8, Duration::from_secs(30)).await?;
-        store.migrate().await?;
+        store.migrate(&[]).await?;
         run("postgres", &store, n).await?;
         store.close().await;
         Ok::<_, Box<dyn std::error::Error>>(())

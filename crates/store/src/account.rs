@@ -48,14 +48,24 @@ impl FromStr for Role {
     }
 }
 
+/// The stored text form (rows decode it with `#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for Role {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// An account (tenant).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Account {
     /// Id.
+    #[sqlx(try_from = "String")]
     pub id: AccountId,
     /// Display name (not unique).
     pub name: String,
     /// Role.
+    #[sqlx(try_from = "String")]
     pub role: Role,
     /// Creation time.
     pub created_at: UnixMillis,

@@ -23,7 +23,7 @@ pub struct NewChallenge {
 }
 
 /// A stored challenge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Challenge {
     /// Nonce.
     pub id: String,

@@ -7,15 +7,14 @@
 
 use async_trait::async_trait;
 use nsl_primitives::AccountId;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::{Store, StoreError, StoreResult, UnixMillis};
 
 /// A contract registered by an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AccountContract {
     /// The registering account.
+    #[sqlx(try_from = "String")]
     pub account_id: AccountId,
     /// `0x` + 40 lowercase hex digits, big-endian (the form Neo tools display and services
     /// store as the requester).
@@ -65,18 +64,6 @@ pub trait ContractStore: Send + Sync {
 
 const CONTRACT_COLS: &str = "account_id, script_hash, label, created_at";
 
-fn contract_from_row(r: &AnyRow) -> StoreResult<AccountContract> {
-    let account: String = r.try_get("account_id")?;
-    Ok(AccountContract {
-        account_id: account
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("account id {account:?} is not a UUID")))?,
-        script_hash: r.try_get("script_hash")?,
-        label: r.try_get("label")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 #[async_trait]
 impl ContractStore for Store {
     async fn add_contract(
@@ -91,7 +78,7 @@ impl ContractStore for Store {
                 "script hash {script_hash:?} is not 0x + 40 lowercase hex digits"
             )));
         }
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as(&format!(
             "INSERT INTO account_contracts ({CONTRACT_COLS}) VALUES ($1, $2, $3, $4) \
              RETURNING {CONTRACT_COLS}"
         ))
@@ -102,18 +89,18 @@ impl ContractStore for Store {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| crate::sql::fk_not_found(e, "account"))?;
-        contract_from_row(&row)
+        Ok(row)
     }
 
     async fn contracts_of(&self, account: AccountId) -> StoreResult<Vec<AccountContract>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as(&format!(
             "SELECT {CONTRACT_COLS} FROM account_contracts WHERE account_id = $1 \
              ORDER BY created_at, script_hash"
         ))
         .bind(account.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(contract_from_row).collect()
+        Ok(rows)
     }
 
     async fn contract_of(
@@ -121,7 +108,7 @@ impl ContractStore for Store {
         account: AccountId,
         script_hash: &str,
     ) -> StoreResult<Option<AccountContract>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as(&format!(
             "SELECT {CONTRACT_COLS} FROM account_contracts \
              WHERE account_id = $1 AND script_hash = $2"
         ))
@@ -129,7 +116,7 @@ impl ContractStore for Store {
         .bind(script_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(contract_from_row).transpose()
+        Ok(row)
     }
 
     async fn remove_contract(&self, account: AccountId, script_hash: &str) -> StoreResult<bool> {

@@ -36,6 +36,10 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The migration sets do not compose: two crates claim one version, or a set's SQLite and
+    /// PostgreSQL directories differ. Raised before any migration runs.
+    #[error("migration layout: {0}")]
+    MigrationLayout(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -43,6 +47,19 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        // A stored value a row type refused (`#[sqlx(try_from = ...)]`: an unknown state, a
+        // malformed id, a negative count) is corrupt data, as with the hand mappers before.
+        // sqlx 0.8.6's derive drops the conversion's own message ("unprintable error"), so
+        // then only the column is named.
+        if let sqlx::Error::ColumnDecode { index, source } = &e {
+            let why = source.to_string();
+            let why = if why.starts_with("unprintable error") {
+                "a stored value its type refuses".to_string()
+            } else {
+                why
+            };
+            return StoreError::Corrupt(format!("column {index}: {why}"));
+        }
         if let sqlx::Error::Database(db) = &e
             && db.is_unique_violation()
         {

@@ -2,17 +2,16 @@
 //!
 //! # API for other crates
 //!
-//! - Open: [`Store::open`]`(&nsl_config::Config)` connects (SQLite file `<data_dir>/nsl.db` by
-//!   default, or `database.url`) and applies the embedded migrations. [`Store`] is cheap to clone
+//! - Open: [`Store::open`]`(&nsl_config::Config, services)` connects (SQLite file
+//!   `<data_dir>/nsl.db` by default, or `database.url`) and applies the platform's embedded
+//!   migrations ([`PLATFORM_MIGRATIONS`]) and the [`MigrationSet`]s of the services, composed into
+//!   one sequence by version ([`compose`]; the node lists every set). [`Store`] is cheap to clone
 //!   (a pool handle); share one per process.
 //! - Capabilities, one trait each, all implemented by [`Store`] (object safe, `#[async_trait]`):
 //!   [`AccountStore`] (accounts with [`Role`], wallet address -> account),
 //!   [`ApiKeyStore`] (prefix + hash + scopes + expiry; lookup by prefix, list, revoke, touch),
 //!   [`AuthStore`] (single-use login challenges; refresh tokens with families, atomic rotation with
 //!   reuse detection), [`AuditStore`] (hash-chained append-only log, list, verify),
-//!   [`SecretStore`] (envelope-encrypted secret versions for `nsl-secrets`; not in [`PlatformStore`]).
-//!   [`FunctionStore`] (functions, immutable versions, executions for `nsl-functions`; not in
-//!   [`PlatformStore`]).
 //!   [`ContractStore`] (contracts an account registers as its own: with its wallets' script
 //!   hashes, the requesters whose on-chain requests the account may see).
 //!   [`PlatformStore`] bundles them for `Arc<dyn PlatformStore>`.
@@ -26,7 +25,7 @@
 //! # Flow
 //!
 //! ```text
-//! Config --Store::open--> AnyPool (sqlite | postgres) --migrate (per-backend dir)--> ready
+//! Config --Store::open(sets)--> AnyPool (sqlite | postgres) --compose sets, migrate--> ready
 //!   API / CLI --trait calls--> one SQL text for both backends ($N placeholders), transactions where
 //!   several rows change together
 //! ```
@@ -46,8 +45,7 @@ mod audit;
 mod auth;
 mod contract;
 mod error;
-mod functions;
-mod secret;
+mod migrations;
 mod sql;
 mod store;
 #[cfg(feature = "test-utils")]
@@ -63,13 +61,8 @@ pub use audit::{
 pub use auth::{AuthStore, Challenge, NewChallenge, NewRefreshToken, RefreshToken, RotateOutcome};
 pub use contract::{AccountContract, ContractStore, is_canonical_script_hash};
 pub use error::{StoreError, StoreResult};
-pub use functions::{
-    ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
-    FunctionRecord, FunctionStore, FunctionUsage, FunctionVersion, FunctionVersionSpec,
-    NewExecution,
-};
+pub use migrations::{MigrationSet, PLATFORM_MIGRATIONS, compose};
 pub use nsl_primitives::AccountId;
-pub use secret::{SecretMeta, SecretStore, SecretVersion};
 pub use store::{Backend, MigrationReport, Store};
 pub use types::{ApiKeyId, RefreshTokenId, TokenFamilyId, UnixMillis, now_ms};
 

@@ -33,16 +33,6 @@ fn parse_account_id(s: &str) -> StoreResult<AccountId> {
         .map_err(|_| StoreError::Corrupt(format!("account id {s:?} is not a UUID")))
 }
 
-fn account_from_row(r: &AnyRow) -> StoreResult<Account> {
-    Ok(Account {
-        id: parse_account_id(&r.try_get::<String, _>("id")?)?,
-        name: r.try_get("name")?,
-        role: r.try_get::<String, _>("role")?.parse()?,
-        created_at: r.try_get("created_at")?,
-        disabled_at: r.try_get("disabled_at")?,
-    })
-}
-
 const ACCOUNT_COLS: &str = "id, name, role, created_at, disabled_at";
 
 fn api_key_from_row(r: &AnyRow) -> StoreResult<ApiKey> {
@@ -65,16 +55,6 @@ fn api_key_from_row(r: &AnyRow) -> StoreResult<ApiKey> {
 const API_KEY_COLS: &str = "id, account_id, name, prefix, key_hash, scopes, created_at, \
                             expires_at, last_used_at, revoked_at";
 
-fn challenge_from_row(r: &AnyRow) -> StoreResult<Challenge> {
-    Ok(Challenge {
-        id: r.try_get("id")?,
-        address: r.try_get("address")?,
-        message: r.try_get("message")?,
-        created_at: r.try_get("created_at")?,
-        expires_at: r.try_get("expires_at")?,
-    })
-}
-
 fn refresh_from_row(r: &AnyRow) -> StoreResult<RefreshToken> {
     let replaced_by: Option<String> = r.try_get("replaced_by")?;
     Ok(RefreshToken {
@@ -96,6 +76,7 @@ const REFRESH_COLS: &str = "id, family_id, account_id, token_hash, created_at, e
 const AUDIT_COLS: &str = "seq, ts, actor, action, target, ip, detail, prev_hash, entry_hash";
 
 /// An audit row as stored (detail as text, hashes as raw bytes).
+#[derive(sqlx::FromRow)]
 struct AuditRow {
     seq: i64,
     ts: i64,
@@ -110,17 +91,7 @@ struct AuditRow {
 
 impl AuditRow {
     fn from_row(r: &AnyRow) -> StoreResult<Self> {
-        Ok(AuditRow {
-            seq: r.try_get("seq")?,
-            ts: r.try_get("ts")?,
-            actor: r.try_get("actor")?,
-            action: r.try_get("action")?,
-            target: r.try_get("target")?,
-            ip: r.try_get("ip")?,
-            detail: r.try_get("detail")?,
-            prev_hash: r.try_get("prev_hash")?,
-            entry_hash: r.try_get("entry_hash")?,
-        })
+        Ok(<AuditRow as sqlx::FromRow<AnyRow>>::from_row(r)?)
     }
 
     fn fields(&self) -> CanonicalFields<'_> {
@@ -218,24 +189,24 @@ impl AccountStore for Store {
     }
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as(&format!(
             "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(account_from_row).transpose()
+        Ok(row)
     }
 
     async fn list_accounts(&self, limit: u32, offset: u64) -> StoreResult<Vec<Account>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as(&format!(
             "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY created_at, id LIMIT $1 OFFSET $2"
         ))
         .bind(i64::from(limit))
         .bind(to_i64(offset))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(account_from_row).collect()
+        Ok(rows)
     }
 
     async fn set_account_role(&self, id: AccountId, role: Role) -> StoreResult<()> {
@@ -284,14 +255,14 @@ impl AccountStore for Store {
     }
 
     async fn account_by_wallet(&self, address: &str) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT a.id, a.name, a.role, a.created_at, a.disabled_at FROM accounts a \
              JOIN account_wallets w ON w.account_id = a.id WHERE w.address = $1",
         )
         .bind(address)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(account_from_row).transpose()
+        Ok(row)
     }
 
     async fn wallets_of(&self, account: AccountId) -> StoreResult<Vec<String>> {
@@ -429,15 +400,14 @@ impl AuthStore for Store {
     }
 
     async fn take_challenge(&self, id: &str, now: UnixMillis) -> StoreResult<Option<Challenge>> {
-        let row = sqlx::query(
+        let row: Option<Challenge> = sqlx::query_as(
             "DELETE FROM login_challenges WHERE id = $1 \
              RETURNING id, address, message, created_at, expires_at",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let c = challenge_from_row(&row)?;
+        let Some(c) = row else { return Ok(None) };
         Ok((c.expires_at > now).then_some(c))
     }
 

@@ -6,13 +6,9 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::Migrator;
 use sqlx::{Executor, Row};
 
-use crate::{StoreError, StoreResult};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+use crate::{MigrationSet, StoreError, StoreResult};
 
 /// SQLite busy timeout: how long a writer waits for the write lock.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
@@ -78,10 +74,11 @@ fn redact(url: &str) -> String {
 }
 
 impl Store {
-    /// Connect as configured and apply pending migrations.
-    pub async fn open(cfg: &nsl_config::Config) -> StoreResult<Store> {
+    /// Connect as configured and apply pending migrations: the platform's and those of
+    /// `services` (see [`Store::migrate`]).
+    pub async fn open(cfg: &nsl_config::Config, services: &[&MigrationSet]) -> StoreResult<Store> {
         let store = Self::connect(cfg).await?;
-        store.migrate().await?;
+        store.migrate(services).await?;
         Ok(store)
     }
 
@@ -156,12 +153,23 @@ impl Store {
         self
     }
 
-    /// Apply pending embedded migrations of this backend. Idempotent.
-    pub async fn migrate(&self) -> StoreResult<MigrationReport> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
+    /// Apply the pending migrations of the platform and of `services`, composed into one sequence
+    /// ordered by version ([`crate::compose`]). Idempotent. A database that has a version none of
+    /// the sets knows (a set left out) or whose applied file changed is refused by sqlx.
+    pub async fn migrate(&self, services: &[&MigrationSet]) -> StoreResult<MigrationReport> {
+        self.migrate_until(services, i64::MAX).await
+    }
+
+    /// [`Store::migrate`] up to and including version `last` (upgrade tests: an operator's
+    /// database as an older release left it).
+    pub async fn migrate_until(
+        &self,
+        services: &[&MigrationSet],
+        last: i64,
+    ) -> StoreResult<MigrationReport> {
+        let mut list = crate::compose(services, self.backend)?;
+        list.retain(|m| m.version <= last);
+        let migrator = crate::migrations::migrator(list).await?;
         let before = self.applied_versions().await?;
         migrator.run(&self.pool).await?;
         let after = self.applied_versions().await?;

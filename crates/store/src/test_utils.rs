@@ -12,12 +12,16 @@
 //! Setup failures panic on purpose: this module is for tests only and is compiled only with the
 //! `test-utils` feature (test suites enable it through a dev-dependency).
 
+mod schema;
+
 use std::path::Path;
 use std::time::Duration;
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use crate::{Backend, Store};
+use crate::{Backend, MigrationSet, Store};
+
+pub use schema::assert_same_schema;
 
 /// Admin URL used when `NSL_TEST_PG_URL` is not set.
 pub const DEFAULT_PG_URL: &str = "postgres://root@127.0.0.1:5432/postgres";
@@ -38,21 +42,22 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A fresh database on `backend`.
-    pub async fn new(backend: Backend) -> TestDb {
+    /// A fresh database on `backend`, migrated with the platform's migrations and those of
+    /// `services` (the crates whose tables the test uses, e.g. `&[&nsl_chain::MIGRATIONS]`).
+    pub async fn new(backend: Backend, services: &[&MigrationSet]) -> TestDb {
         match backend {
-            Backend::Sqlite => Self::sqlite().await,
-            Backend::Postgres => Self::postgres().await,
+            Backend::Sqlite => Self::sqlite(services).await,
+            Backend::Postgres => Self::postgres(services).await,
         }
     }
 
     /// A SQLite file (`<temp dir>/nsl.db`, the default file of a config whose data dir is the
-    /// temp dir).
-    pub async fn sqlite() -> TestDb {
+    /// temp dir), migrated like [`TestDb::new`].
+    pub async fn sqlite(services: &[&MigrationSet]) -> TestDb {
         let dir = tempfile::tempdir().expect("create a temp dir for the test database");
         let path = dir.path().join(nsl_config::SQLITE_FILE_NAME);
         let url = format!("sqlite://{}", path.display());
-        let store = open(&url).await;
+        let store = open(&url, services).await;
         TestDb {
             store,
             url,
@@ -61,11 +66,12 @@ impl TestDb {
         }
     }
 
-    /// A fresh PostgreSQL database `nsl_t_<random>` on the server of `NSL_TEST_PG_URL`.
+    /// A fresh PostgreSQL database `nsl_t_<random>` on the server of `NSL_TEST_PG_URL`, migrated
+    /// like [`TestDb::new`].
     ///
     /// # Panics
     /// When the server is unreachable or the database cannot be created or migrated.
-    pub async fn postgres() -> TestDb {
+    pub async fn postgres(services: &[&MigrationSet]) -> TestDb {
         let dir = tempfile::tempdir().expect("create a temp dir for the test data dir");
         let admin_url = admin_url();
         let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
@@ -86,7 +92,7 @@ impl TestDb {
             name: name.clone(),
         });
         let url = with_database(&admin_url, &name);
-        let store = open(&url).await;
+        let store = open(&url, services).await;
         TestDb {
             store,
             url,
@@ -146,12 +152,12 @@ pub fn admin_url() -> String {
     std::env::var("NSL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into())
 }
 
-async fn open(url: &str) -> Store {
+async fn open(url: &str, services: &[&MigrationSet]) -> Store {
     let store = Store::connect_url(url, MAX_CONNECTIONS, ACQUIRE_TIMEOUT)
         .await
         .unwrap_or_else(|e| panic!("open the test database: {e}"));
     store
-        .migrate()
+        .migrate(services)
         .await
         .unwrap_or_else(|e| panic!("migrate the test database: {e}"));
     store

@@ -47,6 +47,14 @@ macro_rules! uuid_id {
                     .map_err(|_| StoreError::Corrupt(format!("{} {s:?} is not a UUID", stringify!($name))))
             }
         }
+
+        /// The stored text form (rows decode it with `#[sqlx(try_from = "String")]`).
+        impl TryFrom<String> for $name {
+            type Error = StoreError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
     };
 }
 

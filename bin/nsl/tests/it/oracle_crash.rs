@@ -203,7 +203,7 @@ async fn crash_and_restart(kind: Kind, kill: KillPoint, backend: Backend) {
     let started = Instant::now();
     // PostgreSQL: a database of this test only (dropped at the end); SQLite: the node's file.
     let pg = match backend {
-        Backend::Postgres => Some(TestDb::postgres().await),
+        Backend::Postgres => Some(TestDb::postgres(nsl_node::MIGRATIONS).await),
         Backend::Sqlite => None,
     };
     let env = Env::setup().await;

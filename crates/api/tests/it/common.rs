@@ -47,7 +47,7 @@ pub(crate) struct TestApp {
 /// A config for tests: given backend, known JWT secret, generous rate limits unless `tune` changes them.
 /// The returned `TestDb` owns the database (and the data dir): keep it alive for the test.
 pub(crate) async fn config(backend: Backend, tune: impl FnOnce(&mut Config)) -> (Config, TestDb) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::new(backend, &[]).await;
     let mut cfg = db.config();
     cfg.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
     cfg.rate_limit.per_ip = nsl_config::Bucket {

@@ -173,7 +173,7 @@ struct ExtraDoc;
 async fn extra_routes_and_their_docs_are_merged() {
     use utoipa::OpenApi as _;
     let (cfg, _guard) = crate::common::config(Backend::Sqlite, |_| {}).await;
-    let store = nsl_store::Store::open(&cfg).await.expect("store");
+    let store = nsl_store::Store::open(&cfg, &[]).await.expect("store");
     let state = nsl_api::AppState::from_config(store, &cfg).expect("state");
     let extra = axum::Router::new().route("/v1/extra/ping", axum::routing::get(extra_ping));
     let app = nsl_api::router_with_openapi(state, extra, ExtraDoc::openapi());

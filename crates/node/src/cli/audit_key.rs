@@ -27,7 +27,9 @@ const LABEL: &str = "nsl/audit-key/v1";
 /// Open the store as configured (migrations applied) with the audit key, creating the key and
 /// keying the chain on first use.
 pub(crate) async fn open_store(cfg: &nsl_config::Config) -> CliResult<Store> {
-    let store = Store::open(cfg).await.context("opening the database")?;
+    let store = Store::open(cfg, crate::MIGRATIONS)
+        .await
+        .context("opening the database")?;
     let key = audit_key(cfg, &store).await?;
     Ok(store.with_audit_key(key))
 }

@@ -161,7 +161,10 @@ pub(super) fn run(cmd: PlatformCmd, out: &Output) -> CliResult {
                 let store = Store::connect(&cfg)
                     .await
                     .context("cannot open the database")?;
-                let report = store.migrate().await.context("migration failed")?;
+                let report = store
+                    .migrate(crate::MIGRATIONS)
+                    .await
+                    .context("migration failed")?;
                 store.close().await;
                 out.print(&report);
                 Ok(())
@@ -326,7 +329,9 @@ fn audit_verify(cfg: &Config, out: &Output) -> CliResult {
 
 fn audit_list(cfg: &Config, filter: AuditFilter, out: &Output) -> CliResult {
     block_on(async {
-        let store = Store::open(cfg).await.context("cannot open the database")?;
+        let store = Store::open(cfg, crate::MIGRATIONS)
+            .await
+            .context("cannot open the database")?;
         let page = store
             .list_audit(&filter)
             .await

@@ -1,7 +1,8 @@
-//! nsl-node integration tests: the adapters the node wires between services, on both backends
-//! (SQLite in a temp dir, a fresh PostgreSQL database per test).
+//! nsl-node integration tests: the adapters the node wires between services and the composed
+//! migrations, on both backends (SQLite in a temp dir, a fresh PostgreSQL database per test).
 
 mod functions_secrets;
+mod migrations;
 
 /// Instantiate each case once per backend.
 macro_rules! both_backends {
@@ -10,7 +11,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let db = nsl_store::test_utils::TestDb::sqlite().await;
+                    let db = nsl_store::test_utils::TestDb::sqlite(nsl_node::MIGRATIONS).await;
                     crate::$module::$name(&db).await;
                 }
             )*
@@ -19,7 +20,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let db = nsl_store::test_utils::TestDb::postgres().await;
+                    let db = nsl_store::test_utils::TestDb::postgres(nsl_node::MIGRATIONS).await;
                     crate::$module::$name(&db).await;
                 }
             )*
@@ -30,4 +31,5 @@ macro_rules! both_backends {
 both_backends!(
     functions_secrets::nsl_secrets_service_serves_granted_secrets_and_audits_reads,
     functions_secrets::secrets_get_is_cached_and_capped_per_execution,
+    migrations::a_shipped_database_reopens_without_rerun,
 );

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let mut cfg = nsl_config::Config::default();
     cfg.node.data_dir = dir.path().to_path_buf();
-    let store = Store::open(&cfg).await?;
+    let store = Store::open(&cfg, &[&nsl_functions::MIGRATIONS]).await?;
     let account = store.create_account("bench", Role::User).await?.id;
     let svc = FunctionsService::new(
         Arc::new(store.clone()),

@@ -21,8 +21,8 @@
 //! Everything in a fulfil transaction is public: errors carry only a stable kind, never the
 //! message (which stays in the owner's execution record).
 
+use crate::ExecutionId;
 use nsl_service_api::{Answer, ResponseCode};
-use nsl_store::ExecutionId;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::FunctionId;
 use async_trait::async_trait;
 use nsl_egress::{Egress, EgressError, ErrorKind, Method, RequestOptions};
 use nsl_primitives::AccountId;
 use nsl_sandbox::{ExecutionScope, FetchHost, FetchRequest, FetchResponse, HostError};
 use nsl_sandbox::{SecretValue, SecretsHost};
-use nsl_store::FunctionId;
 use tokio::runtime::Handle;
 
 /// Where granted secrets come from. The node implements it over `nsl-secrets` (decrypt + audit);

@@ -1,6 +1,7 @@
 //! `/v1/functions` and `/v1/executions`: the caller's functions and their executions. Rows of
 //! other accounts are invisible (404). [`FunctionsApiDoc`] describes them (OpenAPI 3.1).
 
+use crate::{ExecutionRecord, FunctionRecord};
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -8,7 +9,6 @@ use axum::{Extension, Router};
 use nsl_api_types::ServiceState;
 use nsl_api_types::auth::{Principal, SCOPE_GRANT, SCOPE_READ, SCOPE_WRITE};
 use nsl_api_types::error::{ApiError, ErrorBody, Json, Path, Query};
-use nsl_store::{ExecutionRecord, FunctionRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};

@@ -50,6 +50,7 @@ pub mod gateway;
 mod hosts;
 mod http;
 mod service;
+mod store;
 
 pub use chain::{ChainOutcome, ChainPayload};
 pub use config::FunctionsConfig;
@@ -58,8 +59,18 @@ pub use gateway::FunctionsGatewayHandler;
 pub use hosts::{EgressFetch, FunctionSecrets, GrantedSecrets, NoFunctionSecrets};
 pub use http::{FunctionsApiDoc, router};
 pub use nsl_service_api::{Answer, ResponseCode};
-pub use nsl_store::{
-    ChainTrigger, ExecutionId, ExecutionRecord, ExecutionStatus, FunctionId, FunctionRecord,
-    FunctionStore,
-};
 pub use service::{ExecuteMode, FunctionInput, FunctionsService, LimitsInput};
+pub use store::{
+    ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
+    FunctionRecord, FunctionStore, FunctionUsage, FunctionVersion, FunctionVersionSpec,
+    NewExecution,
+};
+
+/// The service's tables (`migrations/`: 0003 `functions`, `function_versions`,
+/// `function_executions`; 0007 the on-chain caller and trigger columns).
+/// Composed with the other crates' sets by the node (`nsl_store::compose`); see docs/storage.md.
+pub static MIGRATIONS: nsl_store::MigrationSet = nsl_store::MigrationSet {
+    owner: "nsl-functions",
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};

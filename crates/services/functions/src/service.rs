@@ -10,10 +10,7 @@ use nsl_sandbox::{
     ExecutionRequest, ExecutionScope, HostPattern, Limits, MIN_MEMORY_BYTES, Report, Sandbox,
     SandboxConfig, Status,
 };
-use nsl_store::{
-    ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
-    FunctionRecord, FunctionStore, FunctionVersionSpec, NewExecution, StoreError, now_ms,
-};
+use nsl_store::{StoreError, now_ms};
 use serde::Deserialize;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
@@ -22,6 +19,10 @@ use crate::chain::{self, ChainOutcome, MAX_ONCHAIN_CALLERS};
 use crate::config::FunctionsConfig;
 use crate::error::FunctionsError;
 use crate::hosts::{EgressFetch, FunctionSecrets, GrantedSecrets};
+use crate::store::{
+    ChainTrigger, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionStatus, FunctionId,
+    FunctionRecord, FunctionStore, FunctionVersionSpec, NewExecution,
+};
 
 /// Longest function name, characters.
 const MAX_NAME_CHARS: usize = 100;

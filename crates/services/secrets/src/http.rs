@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::SecretMeta;
 use axum::Router;
 use axum::extract::Extension;
 use axum::extract::FromRef;
@@ -12,7 +13,6 @@ use axum::routing::get;
 use nsl_api_types::auth::{Principal, SCOPE_READ, SCOPE_WRITE};
 use nsl_api_types::error::{ErrorBody, Json, Path};
 use nsl_api_types::{ApiError, ServiceState};
-use nsl_store::SecretMeta;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 

@@ -41,6 +41,7 @@ mod admin;
 mod error;
 mod http;
 mod service;
+mod store;
 
 pub use error::{SecretsError, SecretsResult};
 pub use http::{PutSecretRequest, SecretList, SecretView, SecretWritten, SecretsApiDoc, router};
@@ -48,4 +49,13 @@ pub use nsl_enclave::SecretBytes;
 pub use service::{
     Actor, MAX_NAME_LEN, MAX_VALUE_LEN, REWRAP_BATCH, RotationReport, SecretInfo, SecretsService,
     VAULT_DIR, VERSIONS_KEPT, node_vault_config, open_node_vault, validate_name,
+};
+pub use store::{SecretMeta, SecretStore, SecretVersion};
+
+/// The service's tables (`migrations/`: 0002 `secret_versions`).
+/// Composed with the other crates' sets by the node (`nsl_store::compose`); see docs/storage.md.
+pub static MIGRATIONS: nsl_store::MigrationSet = nsl_store::MigrationSet {
+    owner: "nsl-secrets",
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
 };

@@ -8,14 +8,11 @@ use nsl_enclave::{
     rewrap, seal_secret,
 };
 use nsl_primitives::AccountId;
-use nsl_store::{
-    AuditStore as _, NewAuditEntry, SecretMeta, SecretStore as _, SecretVersion, Store, StoreError,
-    UnixMillis, now_ms,
-};
+use nsl_store::{AuditStore as _, NewAuditEntry, Store, StoreError, UnixMillis, now_ms};
 use serde_json::json;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::{SecretsError, SecretsResult};
+use crate::{SecretMeta, SecretStore as _, SecretVersion, SecretsError, SecretsResult};
 
 /// Longest secret name, in bytes.
 pub const MAX_NAME_LEN: usize = nsl_primitives::secret_name::MAX_LEN;

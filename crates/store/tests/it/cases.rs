@@ -32,10 +32,10 @@ fn newest_migration(backend: nsl_store::Backend) -> i64 {
 
 pub(crate) async fn migrations_are_idempotent(db: &TestDb) {
     // The harness migrated once already.
-    let again = db.store.migrate().await.unwrap();
+    let again = db.store.migrate(&[]).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
     assert_eq!(again.current_version, newest_migration(db.store.backend()));
-    let third = db.second_store().await.migrate().await.unwrap();
+    let third = db.second_store().await.migrate(&[]).await.unwrap();
     assert!(third.applied.is_empty());
     // The schema works after re-running.
     db.store
@@ -853,4 +853,20 @@ pub(crate) async fn audit_keyed_head_detects_truncation(db: &TestDb) {
         .unwrap();
     let v = keyed.verify_audit().await.unwrap();
     assert_eq!(v.problem, Some(AuditProblem::HeadNotAuthentic));
+}
+
+pub(crate) async fn a_malformed_stored_value_is_reported_as_corrupt(db: &TestDb) {
+    // Rows decode through `FromRow` with `try_from` conversions; a value written behind the
+    // store's back that does not convert is `Corrupt`, naming the column.
+    sqlx::query(
+        "INSERT INTO accounts (id, name, role, created_at) VALUES ('not-a-uuid', 'x', 'user', 1)",
+    )
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    let err = db.store.list_accounts(10, 0).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m == "column id: a stored value its type refuses"),
+        "{err:?}"
+    );
 }

@@ -4,7 +4,7 @@ pub(crate) use nsl_store::test_utils::TestDb;
 
 #[tokio::test]
 async fn store_is_usable_as_a_trait_object() {
-    let db = TestDb::sqlite().await;
+    let db = TestDb::sqlite(&[]).await;
     let dynamic: std::sync::Arc<dyn nsl_store::PlatformStore> =
         std::sync::Arc::new(db.store.clone());
     let a = dynamic

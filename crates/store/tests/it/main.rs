@@ -13,7 +13,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let db = crate::harness::TestDb::sqlite().await;
+                    let db = crate::harness::TestDb::sqlite(&[]).await;
                     crate::cases::$name(&db).await;
                 }
             )*
@@ -22,7 +22,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let db = crate::harness::TestDb::postgres().await;
+                    let db = crate::harness::TestDb::postgres(&[]).await;
                     crate::cases::$name(&db).await;
                 }
             )*
@@ -48,4 +48,5 @@ both_backends!(
     audit_keyed_head_detects_truncation,
     contracts_register_list_and_remove,
     contracts_go_with_their_account,
+    a_malformed_stored_value_is_reported_as_corrupt,
 );

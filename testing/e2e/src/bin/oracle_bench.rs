@@ -864,7 +864,7 @@ async fn main() {
         price_server(),
         https_price_server()
     );
-    let db = TestDb::new(args.db).await;
+    let db = TestDb::new(args.db, &[&nsl_chain::MIGRATIONS]).await;
     let rpc = env.rpc().clone();
     let store_stats = Arc::new(CallStats::default());
     let rpc_stats = Arc::new(CallStats::default());

@@ -144,7 +144,7 @@ impl Runtime {
 
 async fn transaction_manager(backend: Backend) {
     let chain = start_chain().await;
-    let db = TestDb::new(backend).await;
+    let db = TestDb::new(backend, nsl_node::MIGRATIONS).await;
     let rpc = chain.rpc().clone();
     let alice = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
     let bob = PrivateKey::generate().script_hash();
@@ -293,7 +293,7 @@ impl Sink for Keep {
 #[tokio::test]
 async fn follower_hands_each_sink_only_its_events_in_block_order() {
     let chain = start_chain().await;
-    let db = TestDb::new(Backend::Sqlite).await;
+    let db = TestDb::new(Backend::Sqlite, nsl_node::MIGRATIONS).await;
     let rpc = chain.rpc().clone();
     let alice = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
     let gas_sink = Keep::new("gas", native::GAS, "Transfer");
@@ -498,7 +498,7 @@ async fn one_runtime_two_services(backend: Backend) {
     ))
     .await;
     let server = nsl_e2e::price_server().await;
-    let db = TestDb::new(backend).await;
+    let db = TestDb::new(backend, nsl_node::MIGRATIONS).await;
     let rpc = env.rpc().clone();
     let store: Arc<dyn ChainStore> = Arc::new(db.store.clone());
     let start = rpc.get_block_count().await.unwrap() - 1;

@@ -34,7 +34,7 @@ async fn setup(backend: Backend) -> Env {
     let (oc, server, db) = tokio::join!(
         OracleChain::start(config),
         price_server(),
-        TestDb::new(backend)
+        TestDb::new(backend, nsl_node::MIGRATIONS)
     );
     Env { oc, server, db }
 }

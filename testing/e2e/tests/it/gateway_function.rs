@@ -121,7 +121,7 @@ async fn contract_runs_a_function_through_the_gateway_and_gets_its_result() {
     let store = Store::connect_url(&url, 4, Duration::from_secs(10))
         .await
         .expect("store");
-    store.migrate().await.expect("migrate");
+    store.migrate(nsl_node::MIGRATIONS).await.expect("migrate");
     let alice = store
         .create_account("alice", Role::User)
         .await

@@ -85,7 +85,7 @@ async fn setup() -> Env {
     let store = Store::connect_url(&url, 4, Duration::from_secs(10))
         .await
         .unwrap();
-    store.migrate().await.unwrap();
+    store.migrate(nsl_node::MIGRATIONS).await.unwrap();
     Env {
         oc,
         server,

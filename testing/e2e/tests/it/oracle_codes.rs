@@ -160,7 +160,7 @@ async fn fetch_failures_reach_the_consumers_with_their_response_codes() {
     )
     .await
     .unwrap();
-    store.migrate().await.unwrap();
+    store.migrate(nsl_node::MIGRATIONS).await.unwrap();
     let egress = Egress::new(EgressPolicy {
         timeout_ms: u64::try_from(FETCH_TIMEOUT.as_millis()).unwrap(),
         ..EgressPolicy::development()

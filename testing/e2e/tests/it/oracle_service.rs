@@ -77,7 +77,7 @@ impl Env {
         let store = Store::connect_url(&self.db_url, 4, Duration::from_secs(10))
             .await
             .unwrap();
-        store.migrate().await.unwrap();
+        store.migrate(nsl_node::MIGRATIONS).await.unwrap();
         store
     }
 

@@ -131,7 +131,7 @@ async fn every_request_is_answered_once_when_the_preferred_endpoint_dies() {
     let store = Store::connect_url(&db_url, 4, Duration::from_secs(10))
         .await
         .unwrap();
-    store.migrate().await.unwrap();
+    store.migrate(nsl_node::MIGRATIONS).await.unwrap();
     let egress = Egress::new(EgressPolicy {
         allow_http: true,
         allow_private_hosts: true,

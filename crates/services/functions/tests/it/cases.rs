@@ -7,12 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_functions::{
-    ExecuteMode, ExecutionStatus, FunctionInput, FunctionSecrets, FunctionStore, FunctionsConfig,
-    FunctionsError, FunctionsService, LimitsInput, NoFunctionSecrets,
+    ExecuteMode, ExecutionStatus, FunctionId, FunctionInput, FunctionSecrets, FunctionStore,
+    FunctionsConfig, FunctionsError, FunctionsService, LimitsInput, NewExecution,
+    NoFunctionSecrets,
 };
 use nsl_primitives::AccountId;
 use nsl_sandbox::SecretValue;
-use nsl_store::{AccountStore, FunctionId, NewExecution, Role, now_ms};
+use nsl_store::{AccountStore, Role, now_ms};
 use serde_json::{Value, json};
 
 use crate::harness::TestDb;

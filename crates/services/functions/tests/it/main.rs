@@ -13,7 +13,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let db = crate::harness::TestDb::sqlite().await;
+                    let db = crate::harness::TestDb::sqlite(&[&nsl_functions::MIGRATIONS]).await;
                     crate::$module::$name(&db).await;
                 }
             )*
@@ -22,7 +22,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let db = crate::harness::TestDb::postgres().await;
+                    let db = crate::harness::TestDb::postgres(&[&nsl_functions::MIGRATIONS]).await;
                     crate::$module::$name(&db).await;
                 }
             )*

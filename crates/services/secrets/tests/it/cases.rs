@@ -4,10 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nsl_enclave::{MasterKeyState, Vault as _, VaultError};
-use nsl_secrets::{Actor, SecretsError, VERSIONS_KEPT};
-use nsl_store::{
-    AccountId, AccountStore as _, AuditFilter, AuditStore as _, Role, SecretStore as _,
-};
+use nsl_secrets::{Actor, SecretStore as _, SecretsError, VERSIONS_KEPT};
+use nsl_store::{AccountId, AccountStore as _, AuditFilter, AuditStore as _, Role};
 
 use crate::harness::TestEnv;
 

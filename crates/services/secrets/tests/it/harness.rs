@@ -18,11 +18,11 @@ pub(crate) struct TestEnv {
 
 impl TestEnv {
     pub(crate) async fn sqlite() -> TestEnv {
-        Self::with(TestDb::sqlite().await)
+        Self::with(TestDb::sqlite(&[&nsl_secrets::MIGRATIONS]).await)
     }
 
     pub(crate) async fn postgres() -> TestEnv {
-        Self::with(TestDb::postgres().await)
+        Self::with(TestDb::postgres(&[&nsl_secrets::MIGRATIONS]).await)
     }
 
     fn with(db: TestDb) -> TestEnv {

@@ -47,7 +47,7 @@ struct TestApp {
 }
 
 async fn setup(b: Backend) -> TestApp {
-    let db = TestDb::new(b).await;
+    let db = TestDb::new(b, &[&nsl_chain::MIGRATIONS]).await;
     let mut cfg = db.config();
     cfg.auth.jwt_secret = Some(nsl_config::Secret::new(
         "test-secret-test-secret-test-secret-0123",

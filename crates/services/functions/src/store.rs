@@ -11,7 +11,7 @@ use nsl_primitives::AccountId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Store, StoreError, StoreResult, UnixMillis};
+use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 
 /// Id of a function (UUID, stored as text).
 pub type FunctionId = uuid::Uuid;
@@ -438,33 +438,31 @@ fn json_text(list: &[String]) -> String {
     serde_json::Value::from(list.to_vec()).to_string()
 }
 
-impl Store {
-    async fn insert_version(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        id: FunctionId,
-        version: i64,
-        spec: &FunctionVersionSpec,
-        now: UnixMillis,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO function_versions (function_id, version, source, timeout_ms, \
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: FunctionId,
+    version: i64,
+    spec: &FunctionVersionSpec,
+    now: UnixMillis,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO function_versions (function_id, version, source, timeout_ms, \
              memory_bytes, max_fetches, allowed_hosts, secrets, onchain_callers, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(id.to_string())
-        .bind(version)
-        .bind(&spec.source)
-        .bind(to_i64(spec.timeout_ms))
-        .bind(to_i64(spec.memory_bytes))
-        .bind(i64::from(spec.max_fetches))
-        .bind(json_text(&spec.allowed_hosts))
-        .bind(json_text(&spec.secrets))
-        .bind(json_text(&spec.onchain_callers))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
+    )
+    .bind(id.to_string())
+    .bind(version)
+    .bind(&spec.source)
+    .bind(to_i64(spec.timeout_ms))
+    .bind(to_i64(spec.memory_bytes))
+    .bind(i64::from(spec.max_fetches))
+    .bind(json_text(&spec.allowed_hosts))
+    .bind(json_text(&spec.secrets))
+    .bind(json_text(&spec.onchain_callers))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -476,8 +474,8 @@ impl FunctionStore for Store {
         spec: &FunctionVersionSpec,
     ) -> StoreResult<FunctionRecord> {
         let id = uuid::Uuid::new_v4();
-        let now = crate::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let now = nsl_store::now_ms();
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO functions (id, account_id, name, current_version, created_at, updated_at) \
              VALUES ($1, $2, $3, 1, $4, $4)",
@@ -488,7 +486,7 @@ impl FunctionStore for Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        Self::insert_version(&mut tx, id, 1, spec, now).await?;
+        insert_version(&mut tx, id, 1, spec, now).await?;
         tx.commit().await?;
         Ok(FunctionRecord {
             id,
@@ -510,8 +508,8 @@ impl FunctionStore for Store {
         id: FunctionId,
         spec: &FunctionVersionSpec,
     ) -> StoreResult<FunctionRecord> {
-        let now = crate::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let now = nsl_store::now_ms();
+        let mut tx = self.pool().begin().await?;
         // The write comes first: it takes the lock that serializes concurrent updates.
         let row = sqlx::query(
             "UPDATE functions SET current_version = current_version + 1, updated_at = $1 \
@@ -526,7 +524,7 @@ impl FunctionStore for Store {
             return Err(StoreError::NotFound("function".into()));
         };
         let version: i64 = row.try_get(0)?;
-        Self::insert_version(&mut tx, id, version, spec, now).await?;
+        insert_version(&mut tx, id, version, spec, now).await?;
         tx.commit().await?;
         self.function(account, id)
             .await?
@@ -543,7 +541,7 @@ impl FunctionStore for Store {
         ))
         .bind(id.to_string())
         .bind(account.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(function_from_row).transpose()
     }
@@ -554,7 +552,7 @@ impl FunctionStore for Store {
              ORDER BY f.created_at, f.id"
         ))
         .bind(account.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(function_from_row).collect()
     }
@@ -564,7 +562,7 @@ impl FunctionStore for Store {
             "SELECT {FUNCTION_COLS} FROM {FUNCTION_FROM} WHERE f.id = $1"
         ))
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(function_from_row).transpose()
     }
@@ -593,7 +591,7 @@ impl FunctionStore for Store {
         .bind(chain.map(|c| to_i64(c.request_id)))
         .bind(chain.map(|c| c.tx_hash.clone()))
         .bind(chain.map(|c| c.requester.clone()))
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(ExecutionRecord {
             id,
@@ -623,7 +621,7 @@ impl FunctionStore for Store {
         )
         .bind(now)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -654,7 +652,7 @@ impl FunctionStore for Store {
         .bind(outcome.fetch_count)
         .bind(outcome.finished_at)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -669,7 +667,7 @@ impl FunctionStore for Store {
         ))
         .bind(id.to_string())
         .bind(account.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(execution_from_row).transpose()
     }
@@ -688,7 +686,7 @@ impl FunctionStore for Store {
         .bind(function_id.to_string())
         .bind(account.to_string())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(execution_from_row).collect()
     }
@@ -709,7 +707,7 @@ impl FunctionStore for Store {
                 .bind(account.to_string())
                 .bind(t.to_string())
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?
             }
             None => {
@@ -719,7 +717,7 @@ impl FunctionStore for Store {
                 ))
                 .bind(account.to_string())
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?
             }
         };
@@ -733,7 +731,7 @@ impl FunctionStore for Store {
              WHERE status IN ('queued', 'running')",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
     }
@@ -742,13 +740,13 @@ impl FunctionStore for Store {
         let functions: i64 =
             sqlx::query("SELECT COUNT(*) AS n FROM functions WHERE account_id = $1")
                 .bind(account.to_string())
-                .fetch_one(&self.pool)
+                .fetch_one(self.pool())
                 .await?
                 .try_get("n")?;
         // Byte length on both backends: SQLite's LENGTH of a BLOB, PostgreSQL's octet_length.
         let bytes_expr = match self.backend() {
-            crate::Backend::Sqlite => "LENGTH(CAST(v.source AS BLOB))",
-            crate::Backend::Postgres => "octet_length(v.source)",
+            nsl_store::Backend::Sqlite => "LENGTH(CAST(v.source AS BLOB))",
+            nsl_store::Backend::Postgres => "octet_length(v.source)",
         };
         let source_bytes: i64 = sqlx::query(&format!(
             "SELECT CAST(COALESCE(SUM({bytes_expr}), 0) AS BIGINT) AS bytes \
@@ -756,7 +754,7 @@ impl FunctionStore for Store {
              WHERE f.account_id = $1"
         ))
         .bind(account.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?
         .try_get("bytes")?;
         Ok(FunctionUsage {
@@ -772,7 +770,7 @@ impl FunctionStore for Store {
         )
         .bind(id.to_string())
         .bind(account.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?
         .try_get("n")?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -799,7 +797,7 @@ impl FunctionStore for Store {
         .bind(older_than)
         .bind(id.to_string())
         .bind(keep)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
     }

@@ -7,21 +7,23 @@ use std::fmt;
 use async_trait::async_trait;
 use nsl_primitives::AccountId;
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use crate::{Store, StoreError, StoreResult, UnixMillis};
+use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
 
 /// One stored secret version: the output of the vault's `seal_secret` plus its coordinates.
 /// `Debug` prints lengths, never key material or ciphertext.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SecretVersion {
     /// Owner.
+    #[sqlx(try_from = "String")]
     pub account_id: AccountId,
     /// Secret name (validated by the service).
     pub name: String,
     /// Version number, from 1, one more per write of the same name.
+    #[sqlx(try_from = "i64")]
     pub version: u64,
     /// Master key version that wrapped `wrapped_dek`.
+    #[sqlx(try_from = "i64")]
     pub key_version: u32,
     /// The data key, wrapped by the vault.
     pub wrapped_dek: Vec<u8>,
@@ -48,13 +50,15 @@ impl fmt::Debug for SecretVersion {
 }
 
 /// What may be shown about a secret: never its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SecretMeta {
     /// Secret name.
     pub name: String,
     /// Newest version.
+    #[sqlx(try_from = "i64")]
     pub latest_version: u64,
     /// Versions kept.
+    #[sqlx(try_from = "i64")]
     pub versions: u64,
     /// Creation time of the oldest kept version.
     pub created_at: UnixMillis,
@@ -137,32 +141,6 @@ fn to_u32(v: i64, what: &str) -> StoreResult<u32> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} is out of range")))
 }
 
-fn secret_from_row(r: &AnyRow) -> StoreResult<SecretVersion> {
-    let account: String = r.try_get("account_id")?;
-    Ok(SecretVersion {
-        account_id: account
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("account id {account:?} is not a UUID")))?,
-        name: r.try_get("name")?,
-        version: to_u64(r.try_get("version")?, "secret version")?,
-        key_version: to_u32(r.try_get("key_version")?, "key version")?,
-        wrapped_dek: r.try_get("wrapped_dek")?,
-        nonce: r.try_get("nonce")?,
-        ciphertext: r.try_get("ciphertext")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-fn meta_from_row(r: &AnyRow) -> StoreResult<SecretMeta> {
-    Ok(SecretMeta {
-        name: r.try_get("name")?,
-        latest_version: to_u64(r.try_get("latest_version")?, "secret version")?,
-        versions: to_u64(r.try_get("versions")?, "version count")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
 const META_SELECT: &str = "SELECT name, MAX(version) AS latest_version, COUNT(*) AS versions, \
                            MIN(created_at) AS created_at, MAX(created_at) AS updated_at \
                            FROM secret_versions";
@@ -176,7 +154,7 @@ impl SecretStore for Store {
              FROM secret_versions WHERE account_id = $1",
         )
         .bind(account.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         let names: i64 = row.try_get("names")?;
         let bytes: i64 = row.try_get("bytes")?;
@@ -197,7 +175,7 @@ impl SecretStore for Store {
         )
         .bind(account.to_string())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.map(|r| to_u64(r.try_get("version")?, "secret version"))
             .transpose()
@@ -205,7 +183,7 @@ impl SecretStore for Store {
 
     async fn insert_secret_version(&self, row: &SecretVersion, keep: u32) -> StoreResult<()> {
         let version = to_i64(row.version)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         sqlx::query(&format!(
             "INSERT INTO secret_versions ({SECRET_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -246,43 +224,43 @@ impl SecretStore for Store {
         account: AccountId,
         name: &str,
     ) -> StoreResult<Option<SecretVersion>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as(&format!(
             "SELECT {SECRET_COLS} FROM secret_versions WHERE account_id = $1 AND name = $2 \
              ORDER BY version DESC LIMIT 1"
         ))
         .bind(account.to_string())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(secret_from_row).transpose()
+        Ok(row)
     }
 
     async fn list_secrets(&self, account: AccountId) -> StoreResult<Vec<SecretMeta>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as(&format!(
             "{META_SELECT} WHERE account_id = $1 GROUP BY name ORDER BY name"
         ))
         .bind(account.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
-        rows.iter().map(meta_from_row).collect()
+        Ok(rows)
     }
 
     async fn secret_meta(&self, account: AccountId, name: &str) -> StoreResult<Option<SecretMeta>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as(&format!(
             "{META_SELECT} WHERE account_id = $1 AND name = $2 GROUP BY name"
         ))
         .bind(account.to_string())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(meta_from_row).transpose()
+        Ok(row)
     }
 
     async fn delete_secret(&self, account: AccountId, name: &str) -> StoreResult<u64> {
         let res = sqlx::query("DELETE FROM secret_versions WHERE account_id = $1 AND name = $2")
             .bind(account.to_string())
             .bind(name)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(res.rows_affected())
     }
@@ -292,15 +270,15 @@ impl SecretStore for Store {
         current: u32,
         limit: u32,
     ) -> StoreResult<Vec<SecretVersion>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as(&format!(
             "SELECT {SECRET_COLS} FROM secret_versions WHERE key_version <> $1 \
              ORDER BY key_version, account_id, name, version LIMIT $2"
         ))
         .bind(i64::from(current))
         .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
-        rows.iter().map(secret_from_row).collect()
+        Ok(rows)
     }
 
     async fn rewrap_secret_version(
@@ -322,7 +300,7 @@ impl SecretStore for Store {
         .bind(name)
         .bind(to_i64(version)?)
         .bind(i64::from(from_key_version))
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(res.rows_affected() == 1)
     }
@@ -332,7 +310,7 @@ impl SecretStore for Store {
             "SELECT key_version, COUNT(*) AS n FROM secret_versions \
              GROUP BY key_version ORDER BY key_version",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
