@@ -8,11 +8,16 @@
 //! block again, which changes nothing.
 //!
 //! Latency: pushed blocks (`block_added` over the node's WebSocket) carry their transactions, so
-//! the follower takes them from the push (no `getblockcount` / `getblock` round trip) and reads
-//! the block's application logs concurrently; polling `getblockcount` + `getblock` every
-//! `poll_interval` stays the fallback (no WebSocket endpoint, socket down, missed blocks).
+//! the follower takes them from the push (no `getblockcount` / `getblock` round trip). The same
+//! socket carries each transaction's application log (`transaction_executed`, which the node
+//! sends before the block's `block_added`), so a pushed block usually comes with every log it
+//! needs and the follower makes no `getapplicationlog` call for it. The block stays the source
+//! of truth: a transaction of the block whose log did not come with it (socket lost, events
+//! dropped for a slow reader, a polled block) is read with `getapplicationlog`, concurrently.
+//! Polling `getblockcount` + `getblock` every `poll_interval` stays the fallback (no WebSocket
+//! endpoint, socket down, missed blocks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -20,7 +25,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use neo::{UInt160, UInt256};
 use neo_rpc::RpcClient;
-use neo_rpc::types::{ApplicationLog, Block, Notification, VmState};
+use neo_rpc::types::{ApplicationLog, Block, Execution, Notification, VmState};
 use neo_rpc::ws::{Event, EventStream, StreamItem, StreamOptions, Subscription as WsSubscription};
 use nsl_store::{StoreError, now_ms};
 use tokio::sync::{Notify, mpsc, watch};
@@ -38,6 +43,18 @@ const LOG_FETCHES: usize = 16;
 
 /// Pushed blocks kept ahead of the cursor.
 const PUSHED_BLOCKS: usize = 64;
+
+/// Pushed executions kept while waiting for their block; beyond this (no block came) they are
+/// dropped and read over RPC if needed.
+const PUSHED_EXECUTIONS: usize = 8192;
+
+/// A block pushed by the node, with the application logs of its transactions that were pushed
+/// before it (`transaction_executed`); transactions missing from `logs` are read over RPC.
+#[derive(Debug)]
+pub(crate) struct PushedBlock {
+    block: Box<Block>,
+    logs: HashMap<UInt256, ApplicationLog>,
+}
 
 /// What a sink subscribes to: an event name of a contract.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -271,9 +288,9 @@ impl Follower {
                         "{}: catch-up failed, retrying", self.config.name),
                 }
             }
-            while let Ok(block) = pushed_rx.try_recv() {
-                let block: Box<Block> = block;
-                pushed.insert(block.index, block);
+            while let Ok(p) = pushed_rx.try_recv() {
+                let p: PushedBlock = p;
+                pushed.insert(p.block.index, p);
             }
             match self.step(&shutdown, &mut pushed).await {
                 Ok(()) => {}
@@ -303,7 +320,7 @@ impl Follower {
     async fn step(
         &self,
         shutdown: &watch::Receiver<bool>,
-        pushed: &mut BTreeMap<u32, Box<Block>>,
+        pushed: &mut BTreeMap<u32, PushedBlock>,
     ) -> Result<(), ChainError> {
         let chain = &self.identity.chain;
         let stored = self.store.cursor(chain, FOLLOWER_SOURCE).await?;
@@ -328,17 +345,17 @@ impl Follower {
         pushed.retain(|k, _| *k >= floor);
         while next < count && !*shutdown.borrow() {
             let index = u32::try_from(next).unwrap_or(u32::MAX);
-            let block = match pushed.remove(&index) {
-                Some(b) => {
+            let (block, logs) = match pushed.remove(&index) {
+                Some(p) => {
                     metrics::counter!("nsl_chain_blocks_total", "source" => "push").increment(1);
-                    *b
+                    (*p.block, p.logs)
                 }
                 None => {
                     metrics::counter!("nsl_chain_blocks_total", "source" => "poll").increment(1);
-                    self.rpc.get_block(index).await?
+                    (self.rpc.get_block(index).await?, HashMap::new())
                 }
             };
-            self.block(&block).await?;
+            self.block(&block, logs).await?;
             next += 1;
             if let Some((top, _)) = pushed.last_key_value() {
                 count = count.max(i64::from(*top) + 1);
@@ -347,12 +364,16 @@ impl Follower {
         Ok(())
     }
 
-    /// One block: logs, sinks, confirmations, cursor.
-    async fn block(&self, block: &Block) -> Result<(), ChainError> {
+    /// One block: logs (the pushed ones, the rest over RPC), sinks, confirmations, cursor.
+    async fn block(
+        &self,
+        block: &Block,
+        pushed: HashMap<UInt256, ApplicationLog>,
+    ) -> Result<(), ChainError> {
         let index = block.index;
         let hashes: Vec<UInt256> = block.tx.iter().map(|tx| tx.hash).collect();
         let read_start = now_ms();
-        let logs = application_logs(&self.rpc, &hashes).await?;
+        let logs = application_logs_with(&self.rpc, &hashes, pushed).await?;
         // The block's events are known from here: the start of the services' overhead.
         let seen = Instant::now();
         // Stage figures (oracle-bench, docs/benchmarks.md): block timestamp -> block read and
@@ -461,13 +482,25 @@ async fn shutdown_or_wake(
 async fn watch_blocks(
     rpc: neo_rpc::RpcClient,
     wake: Arc<Notify>,
-    pushed: mpsc::Sender<Box<Block>>,
+    pushed: mpsc::Sender<PushedBlock>,
     name: String,
 ) {
     let options = StreamOptions::default();
     let mut delay = options.backoff_min;
+    // The logs too, unless the node refuses that subscription (then blocks only).
+    let mut with_logs = true;
     let mut stream = loop {
-        let subs = vec![WsSubscription::blocks()];
+        let mut subs = vec![WsSubscription::blocks()];
+        if with_logs {
+            // Before the blocks: the node sends a block's executions before its `block_added`.
+            subs.insert(
+                0,
+                WsSubscription::Executions {
+                    state: None,
+                    container: None,
+                },
+            );
+        }
         // The stream follows the client's preferred endpoint: when its endpoint dies it
         // reconnects to the next one.
         match EventStream::connect_rpc(&rpc, subs, options.clone()).await {
@@ -478,21 +511,40 @@ async fn watch_blocks(
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(options.backoff_max);
             }
+            Err(e @ neo_rpc::Error::Rpc { .. }) if with_logs => {
+                tracing::info!(error = %e,
+                    "{name} follower: no pushed application logs, reading them over RPC");
+                with_logs = false;
+            }
             Err(e) => {
                 tracing::info!(error = %e, "{name} follower: no block push, polling only");
                 return;
             }
         }
     };
-    tracing::info!("{name} follower: blocks taken from the push (polling stays the fallback)");
+    if with_logs {
+        tracing::info!(
+            "{name} follower: blocks and their application logs taken from the push (polling \
+             stays the fallback)"
+        );
+    } else {
+        tracing::info!("{name} follower: blocks taken from the push (polling stays the fallback)");
+    }
+    let mut executions = Executions::default();
     loop {
         match stream.next().await {
+            StreamItem::Event(Event::Execution(e)) => executions.add(e.container, e.execution),
             StreamItem::Event(Event::Block(block)) => {
+                let logs = executions.take_for(&block);
                 // A full queue only means the follower is behind: it polls what it lacks.
-                let _ = pushed.try_send(block);
+                let _ = pushed.try_send(PushedBlock { block, logs });
                 wake.notify_one();
             }
-            StreamItem::Gap { .. } | StreamItem::Reconnected => wake.notify_one(),
+            StreamItem::Reconnected => {
+                executions.clear();
+                wake.notify_one();
+            }
+            StreamItem::Gap { .. } => wake.notify_one(),
             StreamItem::Event(_) => {}
             StreamItem::Disconnected { error, retry_in } => {
                 tracing::debug!(error = %error, ?retry_in, "{name} follower: block push lost, polling");
@@ -501,17 +553,74 @@ async fn watch_blocks(
     }
 }
 
+/// Executions pushed by the node (`transaction_executed`) waiting for their block.
+#[derive(Default)]
+struct Executions(HashMap<UInt256, Vec<Execution>>);
+
+impl Executions {
+    fn add(&mut self, container: UInt256, execution: Execution) {
+        if self.0.len() >= PUSHED_EXECUTIONS && !self.0.contains_key(&container) {
+            // No block came for a long time: what is here is read over RPC if it matters.
+            self.0.clear();
+        }
+        self.0.entry(container).or_default().push(execution);
+    }
+
+    /// The logs of `block`'s transactions that were pushed. Everything else held is dropped:
+    /// the node sends a block's executions before the block, so what is left belongs to no
+    /// block to come (the block's own OnPersist / PostPersist runs, or a block that was missed).
+    fn take_for(&mut self, block: &Block) -> HashMap<UInt256, ApplicationLog> {
+        let logs = block
+            .tx
+            .iter()
+            .filter_map(|tx| {
+                let executions = self.0.remove(&tx.hash)?;
+                Some((
+                    tx.hash,
+                    ApplicationLog {
+                        txid: Some(tx.hash),
+                        blockhash: None,
+                        executions,
+                    },
+                ))
+            })
+            .collect();
+        self.0.clear();
+        logs
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// The application logs of `hashes`, in order, at most [`LOG_FETCHES`] at a time.
 pub async fn application_logs(
     rpc: &RpcClient,
     hashes: &[UInt256],
 ) -> Result<Vec<ApplicationLog>, neo_rpc::Error> {
-    let mut logs: Vec<Option<ApplicationLog>> = vec![None; hashes.len()];
+    application_logs_with(rpc, hashes, HashMap::new()).await
+}
+
+/// The application logs of `hashes`, in order: those in `pushed` as they are, the others read
+/// with `getapplicationlog`, at most [`LOG_FETCHES`] at a time.
+pub async fn application_logs_with(
+    rpc: &RpcClient,
+    hashes: &[UInt256],
+    mut pushed: HashMap<UInt256, ApplicationLog>,
+) -> Result<Vec<ApplicationLog>, neo_rpc::Error> {
+    let mut logs: Vec<Option<ApplicationLog>> = hashes.iter().map(|h| pushed.remove(h)).collect();
+    let have = logs.iter().filter(|l| l.is_some()).count();
+    metrics::counter!("nsl_chain_app_logs_total", "source" => "push").increment(have as u64);
+    metrics::counter!("nsl_chain_app_logs_total", "source" => "rpc")
+        .increment((hashes.len() - have) as u64);
+    let missing: Vec<usize> = (0..hashes.len()).filter(|i| logs[*i].is_none()).collect();
     let mut tasks = JoinSet::new();
     let mut next = 0;
-    while next < hashes.len() || !tasks.is_empty() {
-        while next < hashes.len() && tasks.len() < LOG_FETCHES {
-            let (rpc, hash, i) = (rpc.clone(), hashes[next], next);
+    while next < missing.len() || !tasks.is_empty() {
+        while next < missing.len() && tasks.len() < LOG_FETCHES {
+            let i = missing[next];
+            let (rpc, hash) = (rpc.clone(), hashes[i]);
             tasks.spawn(async move { (i, rpc.get_application_log(&hash).await) });
             next += 1;
         }
