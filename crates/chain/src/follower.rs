@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -43,6 +43,12 @@ const LOG_FETCHES: usize = 16;
 
 /// Pushed blocks kept ahead of the cursor.
 const PUSHED_BLOCKS: usize = 64;
+
+/// How long the follower waits for the push of the newest block once polling has shown it,
+/// while the socket is up: `getblockcount` shows a block before the node has sent its executions
+/// (a block of many transactions takes a while), and reading it over RPC then costs one
+/// `getapplicationlog` per transaction.
+const PUSH_GRACE: Duration = Duration::from_millis(50);
 
 /// Pushed executions kept while waiting for their block; beyond this (no block came) they are
 /// dropped and read over RPC if needed.
@@ -266,15 +272,20 @@ impl Follower {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ChainError> {
         let wake = Arc::new(Notify::new());
         let (pushed_tx, mut pushed_rx) = mpsc::channel(PUSHED_BLOCKS);
+        // The socket is subscribed and delivering (set by the watcher).
+        let live = Arc::new(AtomicBool::new(false));
         let watcher = self.config.block_push.then(|| {
             AbortOnDrop(tokio::spawn(watch_blocks(
                 self.rpc.clone(),
                 wake.clone(),
                 pushed_tx,
+                live.clone(),
                 self.config.name.clone(),
             )))
         });
         let mut pushed = BTreeMap::new();
+        // The newest block polling showed before its push, and since when.
+        let mut awaited: Option<(u32, Instant)> = None;
         let mut caught_up = vec![false; self.sinks.len()];
         loop {
             for (i, (sink, _)) in self.sinks.iter().enumerate() {
@@ -292,20 +303,23 @@ impl Follower {
                 let p: PushedBlock = p;
                 pushed.insert(p.block.index, p);
             }
-            match self.step(&shutdown, &mut pushed).await {
+            let push = Push {
+                live: live.load(Ordering::Relaxed),
+                awaited: &mut awaited,
+            };
+            match self.step(&shutdown, &mut pushed, push).await {
                 Ok(()) => {}
                 Err(ChainError::Store(e)) => return Err(ChainError::Store(e)),
                 Err(e) => tracing::warn!(error = %e,
                     "{} follower: chain unreachable, retrying", self.config.name),
             }
+            // Waiting for the push of the newest block: look again after the grace at most.
+            let interval = match awaited {
+                Some((_, since)) => PUSH_GRACE.saturating_sub(since.elapsed()),
+                None => self.config.poll_interval,
+            };
             if pushed_rx.is_empty()
-                && shutdown_or_wake(
-                    &mut shutdown,
-                    self.config.poll_interval,
-                    &wake,
-                    &self.config,
-                )
-                .await
+                && shutdown_or_wake(&mut shutdown, interval, &wake, &self.config).await
             {
                 drop(watcher);
                 return Ok(());
@@ -321,6 +335,7 @@ impl Follower {
         &self,
         shutdown: &watch::Receiver<bool>,
         pushed: &mut BTreeMap<u32, PushedBlock>,
+        push: Push<'_>,
     ) -> Result<(), ChainError> {
         let chain = &self.identity.chain;
         let stored = self.store.cursor(chain, FOLLOWER_SOURCE).await?;
@@ -351,11 +366,30 @@ impl Follower {
                     (*p.block, p.logs)
                 }
                 None => {
+                    // The newest block, not pushed yet while the socket is up: its push is
+                    // probably on its way; wait for it (woken by it), at most PUSH_GRACE,
+                    // then read it over RPC.
+                    if push.live && next == count - 1 {
+                        match *push.awaited {
+                            Some((i, since)) if i == index => {
+                                if since.elapsed() < PUSH_GRACE {
+                                    return Ok(());
+                                }
+                            }
+                            _ => {
+                                *push.awaited = Some((index, Instant::now()));
+                                return Ok(());
+                            }
+                        }
+                    }
                     metrics::counter!("nsl_chain_blocks_total", "source" => "poll").increment(1);
                     (self.rpc.get_block(index).await?, HashMap::new())
                 }
             };
             self.block(&block, logs).await?;
+            if matches!(*push.awaited, Some((i, _)) if i == index) {
+                *push.awaited = None;
+            }
             next += 1;
             if let Some((top, _)) = pushed.last_key_value() {
                 count = count.max(i64::from(*top) + 1);
@@ -442,6 +476,14 @@ impl Follower {
     }
 }
 
+/// The push's state for one [`Follower::step`].
+struct Push<'a> {
+    /// The socket is subscribed and delivering.
+    live: bool,
+    /// The newest block polling showed before its push, and since when.
+    awaited: &'a mut Option<(u32, Instant)>,
+}
+
 /// `nsl_<name>_<metric>` for a follower named after its service (the oracle's metric names in
 /// use before the runtime existed); `None` for the default name `chain`.
 fn service_metric(config: &FollowerConfig, metric: &str) -> Option<String> {
@@ -483,6 +525,7 @@ async fn watch_blocks(
     rpc: neo_rpc::RpcClient,
     wake: Arc<Notify>,
     pushed: mpsc::Sender<PushedBlock>,
+    live: Arc<AtomicBool>,
     name: String,
 ) {
     let options = StreamOptions::default();
@@ -531,6 +574,7 @@ async fn watch_blocks(
         tracing::info!("{name} follower: blocks taken from the push (polling stays the fallback)");
     }
     let mut executions = Executions::default();
+    live.store(true, Ordering::Relaxed);
     loop {
         match stream.next().await {
             StreamItem::Event(Event::Execution(e)) => executions.add(e.container, e.execution),
@@ -542,11 +586,13 @@ async fn watch_blocks(
             }
             StreamItem::Reconnected => {
                 executions.clear();
+                live.store(true, Ordering::Relaxed);
                 wake.notify_one();
             }
             StreamItem::Gap { .. } => wake.notify_one(),
             StreamItem::Event(_) => {}
             StreamItem::Disconnected { error, retry_in } => {
+                live.store(false, Ordering::Relaxed);
                 tracing::debug!(error = %error, ?retry_in, "{name} follower: block push lost, polling");
             }
         }
