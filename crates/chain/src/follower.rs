@@ -8,19 +8,24 @@
 //! block again, which changes nothing.
 //!
 //! Latency: pushed blocks (`block_added` over the node's WebSocket) carry their transactions, so
-//! the follower takes them from the push (no `getblockcount` / `getblock` round trip) and reads
-//! the block's application logs concurrently; polling `getblockcount` + `getblock` every
-//! `poll_interval` stays the fallback (no WebSocket endpoint, socket down, missed blocks).
+//! the follower takes them from the push (no `getblockcount` / `getblock` round trip). The same
+//! socket carries each transaction's application log (`transaction_executed`, which the node
+//! sends before the block's `block_added`), so a pushed block usually comes with every log it
+//! needs and the follower makes no `getapplicationlog` call for it. The block stays the source
+//! of truth: a transaction of the block whose log did not come with it (socket lost, events
+//! dropped for a slow reader, a polled block) is read with `getapplicationlog`, concurrently.
+//! Polling `getblockcount` + `getblock` every `poll_interval` stays the fallback (no WebSocket
+//! endpoint, socket down, missed blocks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use neo::{UInt160, UInt256};
 use neo_rpc::RpcClient;
-use neo_rpc::types::{ApplicationLog, Block, Notification, VmState};
+use neo_rpc::types::{ApplicationLog, Block, Execution, Notification, VmState};
 use neo_rpc::ws::{Event, EventStream, StreamItem, StreamOptions, Subscription as WsSubscription};
 use nsl_store::{StoreError, now_ms};
 use tokio::sync::{Notify, mpsc, watch};
@@ -38,6 +43,24 @@ const LOG_FETCHES: usize = 16;
 
 /// Pushed blocks kept ahead of the cursor.
 const PUSHED_BLOCKS: usize = 64;
+
+/// How long the follower waits for the push of the newest block once polling has shown it,
+/// while the socket is up: `getblockcount` shows a block before the node has sent its executions
+/// (a block of many transactions takes a while), and reading it over RPC then costs one
+/// `getapplicationlog` per transaction.
+const PUSH_GRACE: Duration = Duration::from_millis(50);
+
+/// Pushed executions kept while waiting for their block; beyond this (no block came) they are
+/// dropped and read over RPC if needed.
+const PUSHED_EXECUTIONS: usize = 8192;
+
+/// A block pushed by the node, with the application logs of its transactions that were pushed
+/// before it (`transaction_executed`); transactions missing from `logs` are read over RPC.
+#[derive(Debug)]
+pub(crate) struct PushedBlock {
+    block: Box<Block>,
+    logs: HashMap<UInt256, ApplicationLog>,
+}
 
 /// What a sink subscribes to: an event name of a contract.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -249,15 +272,20 @@ impl Follower {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ChainError> {
         let wake = Arc::new(Notify::new());
         let (pushed_tx, mut pushed_rx) = mpsc::channel(PUSHED_BLOCKS);
+        // The socket is subscribed and delivering (set by the watcher).
+        let live = Arc::new(AtomicBool::new(false));
         let watcher = self.config.block_push.then(|| {
             AbortOnDrop(tokio::spawn(watch_blocks(
                 self.rpc.clone(),
                 wake.clone(),
                 pushed_tx,
+                live.clone(),
                 self.config.name.clone(),
             )))
         });
         let mut pushed = BTreeMap::new();
+        // The newest block polling showed before its push, and since when.
+        let mut awaited: Option<(u32, Instant)> = None;
         let mut caught_up = vec![false; self.sinks.len()];
         loop {
             for (i, (sink, _)) in self.sinks.iter().enumerate() {
@@ -271,24 +299,27 @@ impl Follower {
                         "{}: catch-up failed, retrying", self.config.name),
                 }
             }
-            while let Ok(block) = pushed_rx.try_recv() {
-                let block: Box<Block> = block;
-                pushed.insert(block.index, block);
+            while let Ok(p) = pushed_rx.try_recv() {
+                let p: PushedBlock = p;
+                pushed.insert(p.block.index, p);
             }
-            match self.step(&shutdown, &mut pushed).await {
+            let push = Push {
+                live: live.load(Ordering::Relaxed),
+                awaited: &mut awaited,
+            };
+            match self.step(&shutdown, &mut pushed, push).await {
                 Ok(()) => {}
                 Err(ChainError::Store(e)) => return Err(ChainError::Store(e)),
                 Err(e) => tracing::warn!(error = %e,
                     "{} follower: chain unreachable, retrying", self.config.name),
             }
+            // Waiting for the push of the newest block: look again after the grace at most.
+            let interval = match awaited {
+                Some((_, since)) => PUSH_GRACE.saturating_sub(since.elapsed()),
+                None => self.config.poll_interval,
+            };
             if pushed_rx.is_empty()
-                && shutdown_or_wake(
-                    &mut shutdown,
-                    self.config.poll_interval,
-                    &wake,
-                    &self.config,
-                )
-                .await
+                && shutdown_or_wake(&mut shutdown, interval, &wake, &self.config).await
             {
                 drop(watcher);
                 return Ok(());
@@ -303,7 +334,8 @@ impl Follower {
     async fn step(
         &self,
         shutdown: &watch::Receiver<bool>,
-        pushed: &mut BTreeMap<u32, Box<Block>>,
+        pushed: &mut BTreeMap<u32, PushedBlock>,
+        push: Push<'_>,
     ) -> Result<(), ChainError> {
         let chain = &self.identity.chain;
         let stored = self.store.cursor(chain, FOLLOWER_SOURCE).await?;
@@ -328,17 +360,36 @@ impl Follower {
         pushed.retain(|k, _| *k >= floor);
         while next < count && !*shutdown.borrow() {
             let index = u32::try_from(next).unwrap_or(u32::MAX);
-            let block = match pushed.remove(&index) {
-                Some(b) => {
+            let (block, logs) = match pushed.remove(&index) {
+                Some(p) => {
                     metrics::counter!("nsl_chain_blocks_total", "source" => "push").increment(1);
-                    *b
+                    (*p.block, p.logs)
                 }
                 None => {
+                    // The newest block, not pushed yet while the socket is up: its push is
+                    // probably on its way; wait for it (woken by it), at most PUSH_GRACE,
+                    // then read it over RPC.
+                    if push.live && next == count - 1 {
+                        match *push.awaited {
+                            Some((i, since)) if i == index => {
+                                if since.elapsed() < PUSH_GRACE {
+                                    return Ok(());
+                                }
+                            }
+                            _ => {
+                                *push.awaited = Some((index, Instant::now()));
+                                return Ok(());
+                            }
+                        }
+                    }
                     metrics::counter!("nsl_chain_blocks_total", "source" => "poll").increment(1);
-                    self.rpc.get_block(index).await?
+                    (self.rpc.get_block(index).await?, HashMap::new())
                 }
             };
-            self.block(&block).await?;
+            self.block(&block, logs).await?;
+            if matches!(*push.awaited, Some((i, _)) if i == index) {
+                *push.awaited = None;
+            }
             next += 1;
             if let Some((top, _)) = pushed.last_key_value() {
                 count = count.max(i64::from(*top) + 1);
@@ -347,12 +398,16 @@ impl Follower {
         Ok(())
     }
 
-    /// One block: logs, sinks, confirmations, cursor.
-    async fn block(&self, block: &Block) -> Result<(), ChainError> {
+    /// One block: logs (the pushed ones, the rest over RPC), sinks, confirmations, cursor.
+    async fn block(
+        &self,
+        block: &Block,
+        pushed: HashMap<UInt256, ApplicationLog>,
+    ) -> Result<(), ChainError> {
         let index = block.index;
         let hashes: Vec<UInt256> = block.tx.iter().map(|tx| tx.hash).collect();
         let read_start = now_ms();
-        let logs = application_logs(&self.rpc, &hashes).await?;
+        let logs = application_logs_with(&self.rpc, &hashes, pushed).await?;
         // The block's events are known from here: the start of the services' overhead.
         let seen = Instant::now();
         // Stage figures (oracle-bench, docs/benchmarks.md): block timestamp -> block read and
@@ -421,6 +476,14 @@ impl Follower {
     }
 }
 
+/// The push's state for one [`Follower::step`].
+struct Push<'a> {
+    /// The socket is subscribed and delivering.
+    live: bool,
+    /// The newest block polling showed before its push, and since when.
+    awaited: &'a mut Option<(u32, Instant)>,
+}
+
 /// `nsl_<name>_<metric>` for a follower named after its service (the oracle's metric names in
 /// use before the runtime existed); `None` for the default name `chain`.
 fn service_metric(config: &FollowerConfig, metric: &str) -> Option<String> {
@@ -461,13 +524,26 @@ async fn shutdown_or_wake(
 async fn watch_blocks(
     rpc: neo_rpc::RpcClient,
     wake: Arc<Notify>,
-    pushed: mpsc::Sender<Box<Block>>,
+    pushed: mpsc::Sender<PushedBlock>,
+    live: Arc<AtomicBool>,
     name: String,
 ) {
     let options = StreamOptions::default();
     let mut delay = options.backoff_min;
+    // The logs too, unless the node refuses that subscription (then blocks only).
+    let mut with_logs = true;
     let mut stream = loop {
-        let subs = vec![WsSubscription::blocks()];
+        let mut subs = vec![WsSubscription::blocks()];
+        if with_logs {
+            // Before the blocks: the node sends a block's executions before its `block_added`.
+            subs.insert(
+                0,
+                WsSubscription::Executions {
+                    state: None,
+                    container: None,
+                },
+            );
+        }
         // The stream follows the client's preferred endpoint: when its endpoint dies it
         // reconnects to the next one.
         match EventStream::connect_rpc(&rpc, subs, options.clone()).await {
@@ -478,26 +554,89 @@ async fn watch_blocks(
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(options.backoff_max);
             }
+            Err(e @ neo_rpc::Error::Rpc { .. }) if with_logs => {
+                tracing::info!(error = %e,
+                    "{name} follower: no pushed application logs, reading them over RPC");
+                with_logs = false;
+            }
             Err(e) => {
                 tracing::info!(error = %e, "{name} follower: no block push, polling only");
                 return;
             }
         }
     };
-    tracing::info!("{name} follower: blocks taken from the push (polling stays the fallback)");
+    if with_logs {
+        tracing::info!(
+            "{name} follower: blocks and their application logs taken from the push (polling \
+             stays the fallback)"
+        );
+    } else {
+        tracing::info!("{name} follower: blocks taken from the push (polling stays the fallback)");
+    }
+    let mut executions = Executions::default();
+    live.store(true, Ordering::Relaxed);
     loop {
         match stream.next().await {
+            StreamItem::Event(Event::Execution(e)) => executions.add(e.container, e.execution),
             StreamItem::Event(Event::Block(block)) => {
+                let logs = executions.take_for(&block);
                 // A full queue only means the follower is behind: it polls what it lacks.
-                let _ = pushed.try_send(block);
+                let _ = pushed.try_send(PushedBlock { block, logs });
                 wake.notify_one();
             }
-            StreamItem::Gap { .. } | StreamItem::Reconnected => wake.notify_one(),
+            StreamItem::Reconnected => {
+                executions.clear();
+                live.store(true, Ordering::Relaxed);
+                wake.notify_one();
+            }
+            StreamItem::Gap { .. } => wake.notify_one(),
             StreamItem::Event(_) => {}
             StreamItem::Disconnected { error, retry_in } => {
+                live.store(false, Ordering::Relaxed);
                 tracing::debug!(error = %error, ?retry_in, "{name} follower: block push lost, polling");
             }
         }
+    }
+}
+
+/// Executions pushed by the node (`transaction_executed`) waiting for their block.
+#[derive(Default)]
+struct Executions(HashMap<UInt256, Vec<Execution>>);
+
+impl Executions {
+    fn add(&mut self, container: UInt256, execution: Execution) {
+        if self.0.len() >= PUSHED_EXECUTIONS && !self.0.contains_key(&container) {
+            // No block came for a long time: what is here is read over RPC if it matters.
+            self.0.clear();
+        }
+        self.0.entry(container).or_default().push(execution);
+    }
+
+    /// The logs of `block`'s transactions that were pushed. Everything else held is dropped:
+    /// the node sends a block's executions before the block, so what is left belongs to no
+    /// block to come (the block's own OnPersist / PostPersist runs, or a block that was missed).
+    fn take_for(&mut self, block: &Block) -> HashMap<UInt256, ApplicationLog> {
+        let logs = block
+            .tx
+            .iter()
+            .filter_map(|tx| {
+                let executions = self.0.remove(&tx.hash)?;
+                Some((
+                    tx.hash,
+                    ApplicationLog {
+                        txid: Some(tx.hash),
+                        blockhash: None,
+                        executions,
+                    },
+                ))
+            })
+            .collect();
+        self.0.clear();
+        logs
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
     }
 }
 
@@ -506,12 +645,28 @@ pub async fn application_logs(
     rpc: &RpcClient,
     hashes: &[UInt256],
 ) -> Result<Vec<ApplicationLog>, neo_rpc::Error> {
-    let mut logs: Vec<Option<ApplicationLog>> = vec![None; hashes.len()];
+    application_logs_with(rpc, hashes, HashMap::new()).await
+}
+
+/// The application logs of `hashes`, in order: those in `pushed` as they are, the others read
+/// with `getapplicationlog`, at most [`LOG_FETCHES`] at a time.
+pub async fn application_logs_with(
+    rpc: &RpcClient,
+    hashes: &[UInt256],
+    mut pushed: HashMap<UInt256, ApplicationLog>,
+) -> Result<Vec<ApplicationLog>, neo_rpc::Error> {
+    let mut logs: Vec<Option<ApplicationLog>> = hashes.iter().map(|h| pushed.remove(h)).collect();
+    let have = logs.iter().filter(|l| l.is_some()).count();
+    metrics::counter!("nsl_chain_app_logs_total", "source" => "push").increment(have as u64);
+    metrics::counter!("nsl_chain_app_logs_total", "source" => "rpc")
+        .increment((hashes.len() - have) as u64);
+    let missing: Vec<usize> = (0..hashes.len()).filter(|i| logs[*i].is_none()).collect();
     let mut tasks = JoinSet::new();
     let mut next = 0;
-    while next < hashes.len() || !tasks.is_empty() {
-        while next < hashes.len() && tasks.len() < LOG_FETCHES {
-            let (rpc, hash, i) = (rpc.clone(), hashes[next], next);
+    while next < missing.len() || !tasks.is_empty() {
+        while next < missing.len() && tasks.len() < LOG_FETCHES {
+            let i = missing[next];
+            let (rpc, hash) = (rpc.clone(), hashes[i]);
             tasks.spawn(async move { (i, rpc.get_application_log(&hash).await) });
             next += 1;
         }

@@ -5,6 +5,30 @@ use neo::{PrivateKey, PublicKey, UInt160};
 
 use crate::error::{Error, Result};
 
+/// Price units of `PUSHDATA1` (times ExecFeeFactor).
+const PUSHDATA1: i64 = 1 << 3;
+/// Price units of `PUSH0`..`PUSH16` and `PUSHINT8` (times ExecFeeFactor).
+const PUSHINT: i64 = 1;
+/// Price units of one signature check (`CheckSig`, and each of `CheckMultisig`'s `n`).
+const CHECK_SIG: i64 = 1 << 15;
+
+/// GAS (fractions) the chain charges for checking the standard witness of an `m`-of-`n`
+/// multisig account, without the size fee: `m x PUSHDATA1` signature; `PUSH m`, `n x PUSHDATA1`
+/// key, `PUSH n`, `SYSCALL CheckMultisig` (`n` checks), times `exec_fee_factor` (Policy
+/// `getExecFeeFactor`). What `calculatenetworkfee` charges for such a witness (for accounts
+/// without the private keys at hand, e.g. the designated oracle nodes).
+pub fn multisig_verification_gas(m: usize, n: usize, exec_fee_factor: i64) -> i64 {
+    let (m, n) = (
+        i64::try_from(m).unwrap_or(i64::MAX),
+        i64::try_from(n).unwrap_or(i64::MAX),
+    );
+    m.saturating_mul(PUSHDATA1)
+        .saturating_add(2 * PUSHINT)
+        .saturating_add(n.saturating_mul(PUSHDATA1))
+        .saturating_add(n.saturating_mul(CHECK_SIG))
+        .saturating_mul(exec_fee_factor)
+}
+
 /// A signing account with the keys needed to produce its witness: a single-key account or an
 /// m-of-n multisig account with at least `m` of its private keys.
 ///
@@ -118,19 +142,13 @@ impl Account {
     /// verification scripts times `exec_fee_factor` (Policy `getExecFeeFactor`). Together with
     /// `size * feePerByte` this is what `calculatenetworkfee` returns for a standard account.
     pub fn verification_gas(&self, exec_fee_factor: i64) -> i64 {
-        const PUSHDATA1: i64 = 1 << 3;
-        const PUSHINT: i64 = 1;
-        const CHECK_SIG: i64 = 1 << 15;
-        let units = match &self.kind {
+        match &self.kind {
             // PUSHDATA1 sig; PUSHDATA1 key, SYSCALL CheckSig (the opcode itself is free).
-            Kind::Single(_) => 2 * PUSHDATA1 + CHECK_SIG,
-            // m x PUSHDATA1 sig; PUSH m, n x PUSHDATA1 key, PUSH n, SYSCALL CheckMultisig (n checks).
+            Kind::Single(_) => (2 * PUSHDATA1 + CHECK_SIG) * exec_fee_factor,
             Kind::Multisig { m, public_keys, .. } => {
-                let (m, n) = (*m as i64, public_keys.len() as i64);
-                m * PUSHDATA1 + 2 * PUSHINT + n * PUSHDATA1 + n * CHECK_SIG
+                multisig_verification_gas(*m, public_keys.len(), exec_fee_factor)
             }
-        };
-        units * exec_fee_factor
+        }
     }
 
     /// A witness with placeholder signatures of the right size, for fee calculation.

@@ -13,7 +13,7 @@ mod nep17;
 pub mod types;
 pub mod ws;
 
-pub use account::Account;
+pub use account::{Account, multisig_verification_gas};
 pub use actor::{Actor, DEFAULT_WAIT, LocalFees, SentTx, SignerAccount, TxOutcome, wait_for};
 pub use client::{DEFAULT_TIMEOUT, RpcClient};
 pub use error::{Error, Result, codes};

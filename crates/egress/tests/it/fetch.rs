@@ -559,3 +559,35 @@ fn invalid_policies_are_refused_at_construction() {
     .expect_err("zero timeout");
     assert!(matches!(err, EgressError::InvalidPolicy(_)));
 }
+
+/// A source that keeps its connections open is fetched over one connection (no TCP or TLS
+/// handshake per fetch): the client pools connections per host. A source that closes every
+/// connection (`connection: close`, like the oracle bench's) costs a handshake per fetch.
+#[tokio::test]
+async fn fetches_of_a_keep_alive_source_share_one_connection() {
+    let (server, accepted) = serve_raw("127.0.0.1", |mut stream: TcpStream| async move {
+        loop {
+            if read_request_head(&mut stream).await.is_empty() {
+                return;
+            }
+            let body = r#"{"p":1}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if stream.write_all(answer.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let egress = dev();
+    for _ in 0..5 {
+        let r = egress
+            .get(&server.url("/p"), &RequestOptions::default())
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.body.as_ref()), (200, &br#"{"p":1}"#[..]));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -23,13 +23,17 @@
 //! answers only when this node alone reaches `m` (one designated node). The pieces
 //! ([`response_signature`], [`attach_oracle_witness`]) take any number of signatures.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use neo::keys::SIGNATURE_LEN;
 use neo::script::interop::SYSTEM_CONTRACT_CALL;
 use neo::script::{CallFlags, OpCode, ScriptBuilder};
 use neo::tx::{Signer, Transaction, TransactionAttribute, Witness};
 use neo::{PrivateKey, PublicKey, StackItem, UInt160, UInt256, multisig_script};
 use neo_rpc::types::Notification;
-use neo_rpc::{RoleManagement, RpcClient, codes};
+use neo_rpc::{LocalFees, RoleManagement, RpcClient, codes};
 use nsl_egress::Egress;
 
 use crate::code::{ResponseCode, code_name};
@@ -42,6 +46,15 @@ pub const ORACLE_CONTRACT: UInt160 = neo_rpc::native::ORACLE;
 pub const ORACLE_REQUEST_EVENT: &str = "OracleRequest";
 /// Storage prefix of pending requests in the OracleContract.
 pub const REQUEST_KEY_PREFIX: u8 = 0x07;
+
+/// Price units (times ExecFeeFactor) of the OracleContract's `verify` run for the response's
+/// first witness: the `PUSH0` of the native method's stub (1) and the method's CPU price
+/// (`1 << 15`); the stub's `SYSCALL` and `RET` are free.
+pub const ORACLE_VERIFY_UNITS: i64 = 1 + (1 << 15);
+
+/// The fee policy (FeePerByte, ExecFeeFactor) is read again, in the background, when older than
+/// this (a committee vote can change it).
+pub const FEE_POLICY_TTL: Duration = Duration::from_secs(30);
 
 /// `OracleRequest(Id, RequestContract, Url, Filter)` as emitted by the OracleContract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +234,31 @@ pub fn valid_until_block(request_height: u32, current_height: u32, increment: u3
     vub
 }
 
+/// The network fee of response `tx` (as [`unsigned_response_tx`] builds it) once `m` of the `n`
+/// designated nodes have signed, computed as the chain charges it (what `calculatenetworkfee`
+/// answers, without asking): the OracleContract's `verify` ([`ORACLE_VERIFY_UNITS`]) and the
+/// multisig check ([`neo_rpc::multisig_verification_gas`]) times ExecFeeFactor, plus the size of
+/// the signed transaction times FeePerByte.
+pub fn response_network_fee(tx: &Transaction, m: usize, n: usize, fees: &LocalFees) -> i64 {
+    let mut signed = tx.clone();
+    if let Some(w) = signed.witnesses.get_mut(1) {
+        let mut sb = ScriptBuilder::new();
+        for _ in 0..m {
+            sb.push_bytes(&[0u8; SIGNATURE_LEN]);
+        }
+        w.invocation = sb.into_bytes();
+    }
+    let size = i64::try_from(signed.size()).unwrap_or(i64::MAX);
+    ORACLE_VERIFY_UNITS
+        .saturating_mul(fees.exec_fee_factor)
+        .saturating_add(neo_rpc::multisig_verification_gas(
+            m,
+            n,
+            fees.exec_fee_factor,
+        ))
+        .saturating_add(size.saturating_mul(fees.fee_per_byte))
+}
+
 /// Turn the response of `tx` into `InsufficientFunds` with an empty result (what neo-go answers
 /// when the network fee exceeds `gasForResponse`).
 pub fn make_insufficient_funds(tx: &mut Transaction) {
@@ -305,13 +343,60 @@ pub struct ResponseTx {
     pub tx: Transaction,
 }
 
+/// What the node knows of the chain without asking it, for building a response without RPC
+/// round trips ([`NativeOracle::build_response_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainView {
+    /// The latest block index seen (the follower's height).
+    pub height: u32,
+    /// The block index of the request's transaction (the request row's block).
+    pub request_height: u32,
+}
+
+/// The keys designated for the Oracle role as of block `index`, with their multisig.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Designation {
+    /// The block index the keys were read for (the block a response would first be in).
+    pub index: u32,
+    /// The designated keys, as RoleManagement lists them.
+    pub nodes: Vec<PublicKey>,
+    /// Signatures needed ([`oracle_threshold`]).
+    pub m: usize,
+    /// The oracle nodes' multisig verification script.
+    pub verification: Vec<u8>,
+}
+
+/// How response network fees are priced.
+#[derive(Debug, Clone, Copy)]
+enum FeeMode {
+    /// Not known yet: the first response compares the local price with the node's.
+    Unchecked,
+    /// Priced locally ([`response_network_fee`]) with the fee policy read at `read`.
+    Local { fees: LocalFees, read: Instant },
+    /// The local price differed from the node's: every response asks `calculatenetworkfee`.
+    Node,
+}
+
 /// Answers native OracleContract requests through a Neo RPC node.
+///
+/// Building a response needs no RPC round trip once warm ([`NativeOracle::build_response_at`]):
+/// validUntilBlock comes from the request's block and the follower's height, the designated
+/// keys are read once per block height and shared by every response built for it, and the
+/// network fee is computed locally (checked once against `calculatenetworkfee`, the fee policy
+/// re-read every [`FEE_POLICY_TTL`] in the background).
 pub struct NativeOracle<S> {
     rpc: RpcClient,
     egress: Egress,
     signer: S,
     network: u32,
     max_valid_until_block_increment: u32,
+    /// The designation of the highest block index asked for so far.
+    designation: tokio::sync::Mutex<Option<Arc<Designation>>>,
+    fees: Arc<Mutex<FeeMode>>,
+    /// Serialises the first fee check.
+    fee_check: tokio::sync::Mutex<()>,
+    /// A background fee policy refresh is running.
+    refreshing: Arc<AtomicBool>,
 }
 
 impl<S> std::fmt::Debug for NativeOracle<S> {
@@ -321,6 +406,21 @@ impl<S> std::fmt::Debug for NativeOracle<S> {
             .field("network", &self.network)
             .finish_non_exhaustive()
     }
+}
+
+/// Policy `getFeePerByte` and `getExecFeeFactor`, and the height, read now.
+async fn read_fee_policy(rpc: &RpcClient) -> Result<LocalFees> {
+    let policy = neo_rpc::native::Policy::new(rpc.clone());
+    let (count, fee_per_byte, exec_fee_factor) = tokio::try_join!(
+        rpc.get_block_count(),
+        policy.fee_per_byte(),
+        policy.exec_fee_factor()
+    )?;
+    Ok(LocalFees {
+        height: count.saturating_sub(1),
+        fee_per_byte,
+        exec_fee_factor,
+    })
 }
 
 impl<S: OracleSigner> NativeOracle<S> {
@@ -333,6 +433,10 @@ impl<S: OracleSigner> NativeOracle<S> {
             signer,
             network: version.protocol.network,
             max_valid_until_block_increment: version.protocol.maxvaliduntilblockincrement,
+            designation: tokio::sync::Mutex::new(None),
+            fees: Arc::new(Mutex::new(FeeMode::Unchecked)),
+            fee_check: tokio::sync::Mutex::new(()),
+            refreshing: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -344,6 +448,16 @@ impl<S: OracleSigner> NativeOracle<S> {
     /// The RPC client.
     pub fn rpc(&self) -> &RpcClient {
         &self.rpc
+    }
+
+    /// Whether response network fees are computed locally (`None` until the first response
+    /// compared the local price with the node's `calculatenetworkfee`).
+    pub fn local_fees(&self) -> Option<bool> {
+        match self.fees.lock().map(|m| *m) {
+            Ok(FeeMode::Local { .. }) => Some(true),
+            Ok(FeeMode::Node) => Some(false),
+            _ => None,
+        }
     }
 
     /// The `OracleRequest` events of transaction `tx` (from its application log).
@@ -412,62 +526,181 @@ impl<S: OracleSigner> NativeOracle<S> {
     /// response against).
     pub async fn oracle_nodes(&self) -> Result<Vec<PublicKey>> {
         let next = self.rpc.get_block_count().await?;
-        let nodes = RoleManagement::new(self.rpc.clone())
-            .designated_by_role(neo_rpc::Role::Oracle, next)
-            .await?;
-        if nodes.is_empty() {
-            return Err(OracleError::NoOracleNodes);
-        }
-        Ok(nodes)
+        Ok(self.designation(next).await?.nodes.clone())
     }
 
-    /// validUntilBlock of the response: height of the request transaction (the current height if
-    /// it is not persisted yet) + MaxValidUntilBlockIncrement. If that has already passed (a
-    /// request older than the increment, e.g. after a long outage), further increments are added
-    /// until it lies ahead, as neo-go does for its backup transaction.
-    async fn valid_until_block(&self, request: &OracleRequest) -> Result<u32> {
-        let current = self.rpc.get_block_count().await?.saturating_sub(1);
-        let height = match self
+    /// The Oracle-role designation a response in block `index` is checked against (the chain
+    /// checks the keys designated as of the block after its height). Read once per index and
+    /// shared: every response built for the same (or a lower) index uses the same reading, a
+    /// higher index reads again, so a new designation (effective from the block after it) is
+    /// seen as soon as the height passes it.
+    pub async fn designation(&self, index: u32) -> Result<Arc<Designation>> {
+        let mut slot = self.designation.lock().await;
+        if let Some(d) = slot.as_ref()
+            && d.index >= index
+        {
+            return Ok(d.clone());
+        }
+        let nodes = RoleManagement::new(self.rpc.clone())
+            .designated_by_role(neo_rpc::Role::Oracle, index)
+            .await?;
+        let verification = oracle_verification_script(&nodes)?;
+        let d = Arc::new(Designation {
+            index,
+            m: oracle_threshold(nodes.len()),
+            nodes,
+            verification,
+        });
+        *slot = Some(d.clone());
+        Ok(d)
+    }
+
+    /// The network fee of `tx` for `designation`: computed locally once the first response
+    /// showed that the local price equals the node's, else `calculatenetworkfee`.
+    async fn network_fee(&self, tx: &Transaction, designation: &Designation) -> Result<i64> {
+        let local = |fees: &LocalFees| {
+            response_network_fee(tx, designation.m, designation.nodes.len(), fees)
+        };
+        loop {
+            let mode = self.fees.lock().map(|m| *m).unwrap_or(FeeMode::Node);
+            match mode {
+                FeeMode::Local { fees, read } => {
+                    if read.elapsed() >= FEE_POLICY_TTL {
+                        self.refresh_fees();
+                    }
+                    return Ok(local(&fees));
+                }
+                FeeMode::Node => return Ok(self.rpc.calculate_network_fee(&tx.to_bytes()).await?),
+                FeeMode::Unchecked => {
+                    let _check = self.fee_check.lock().await;
+                    if !matches!(self.fees.lock().map(|m| *m), Ok(FeeMode::Unchecked)) {
+                        continue;
+                    }
+                    let (fees, node) = tokio::try_join!(read_fee_policy(&self.rpc), async {
+                        Ok(self.rpc.calculate_network_fee(&tx.to_bytes()).await?)
+                    })?;
+                    let mine = local(&fees);
+                    let mode = if mine == node {
+                        tracing::info!(
+                            network_fee = node,
+                            "native oracle: response network fees \
+                            computed locally (equal to the node's calculatenetworkfee)"
+                        );
+                        FeeMode::Local {
+                            fees,
+                            read: Instant::now(),
+                        }
+                    } else {
+                        tracing::warn!(
+                            local = mine,
+                            node,
+                            "native oracle: local response \
+                            network fee differs from the node's; asking the node for every response"
+                        );
+                        FeeMode::Node
+                    };
+                    if let Ok(mut slot) = self.fees.lock() {
+                        *slot = mode;
+                    }
+                    return Ok(node);
+                }
+            }
+        }
+    }
+
+    /// Re-read the fee policy in the background (one refresh at a time); the last values are
+    /// used meanwhile, and kept when the node cannot be reached.
+    fn refresh_fees(&self) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (rpc, slot, flag) = (self.rpc.clone(), self.fees.clone(), self.refreshing.clone());
+        tokio::spawn(async move {
+            match read_fee_policy(&rpc).await {
+                Ok(fees) => {
+                    if let Ok(mut slot) = slot.lock()
+                        && matches!(*slot, FeeMode::Local { .. })
+                    {
+                        *slot = FeeMode::Local {
+                            fees,
+                            read: Instant::now(),
+                        };
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "native oracle: fee policy refresh failed"),
+            }
+            flag.store(false, Ordering::Release);
+        });
+    }
+
+    /// The chain as the node sees it now: `getblockcount`, and the height of the request's
+    /// transaction (`gettransactionheight`; the current height if it is not persisted yet).
+    async fn chain_view(&self, request: &OracleRequest) -> Result<ChainView> {
+        let height = self.rpc.get_block_count().await?.saturating_sub(1);
+        let request_height = match self
             .rpc
             .get_transaction_height(&request.original_txid)
             .await
         {
             Ok(h) => h,
             // -100: "unknown transaction" of older nodes.
-            Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => current,
+            Err(e) if matches!(e.rpc_code(), Some(codes::UNKNOWN_TRANSACTION | -100)) => height,
             Err(e) => return Err(e.into()),
         };
-        Ok(valid_until_block(
+        Ok(ChainView {
             height,
-            current,
-            self.max_valid_until_block_increment,
-        ))
+            request_height,
+        })
     }
 
-    /// Build, price and sign the response to request `id` carrying `answer`.
+    /// Build, price and sign the response to request `id` carrying `answer`, asking the node for
+    /// the height and the request transaction's height ([`NativeOracle::build_response_at`]
+    /// takes them from the caller).
     pub async fn build_response(
         &self,
         id: u64,
         request: &OracleRequest,
         answer: &Answer,
     ) -> Result<ResponseTx> {
-        let nodes = self.oracle_nodes().await?;
+        let view = self.chain_view(request).await?;
+        self.build_response_at(id, request, answer, view).await
+    }
+
+    /// Build, price and sign the response to request `id` carrying `answer` for the chain as
+    /// `view` describes it, without RPC round trips once warm: the designation of block
+    /// `view.height + 1` (read once per height), validUntilBlock = `view.request_height +
+    /// MaxValidUntilBlockIncrement` (plus further increments while that is not above
+    /// `view.height`, as neo-go does for its backup transaction), the network fee computed
+    /// locally. A network fee above `gasForResponse` turns the answer into `InsufficientFunds`
+    /// with an empty result (priced again), as neo-go does.
+    pub async fn build_response_at(
+        &self,
+        id: u64,
+        request: &OracleRequest,
+        answer: &Answer,
+        view: ChainView,
+    ) -> Result<ResponseTx> {
+        let designation = self.designation(view.height.saturating_add(1)).await?;
         let me = self.signer.public_key();
-        if !nodes.contains(&me) {
+        if !designation.nodes.contains(&me) {
             return Err(OracleError::NotDesignated { key: me });
         }
-        let verification = oracle_verification_script(&nodes)?;
-        let vub = self.valid_until_block(request).await?;
+        let vub = valid_until_block(
+            view.request_height,
+            view.height,
+            self.max_valid_until_block_increment,
+        );
+        let verification = &designation.verification;
         let mut tx =
-            unsigned_response_tx(id, answer.code, answer.result.clone(), vub, &verification);
-        let mut fee = self.rpc.calculate_network_fee(&tx.to_bytes()).await?;
+            unsigned_response_tx(id, answer.code, answer.result.clone(), vub, verification);
+        let mut fee = self.network_fee(&tx, &designation).await?;
         if fee > request.gas_for_response {
             make_insufficient_funds(&mut tx);
-            fee = self.rpc.calculate_network_fee(&tx.to_bytes()).await?;
+            fee = self.network_fee(&tx, &designation).await?;
         }
         set_fees(&mut tx, request.gas_for_response, fee)?;
         let signature = response_signature(&tx, &self.signer, self.network)?;
-        attach_oracle_witness(&mut tx, &verification, &[signature])?;
+        attach_oracle_witness(&mut tx, verification, &[signature])?;
         let code = response_code(&tx).unwrap_or(answer.code);
         Ok(ResponseTx { id, code, tx })
     }
@@ -692,6 +925,50 @@ mod tests {
         assert!(witnesses.starts_with("02" /* count */), "{witnesses}");
         assert!(witnesses.starts_with("020000" /* [empty, empty] */));
         assert!(witnesses[6..].starts_with("420c40"), "{witnesses}");
+    }
+
+    /// The local network fee of a response: `verify` of the OracleContract, the multisig check
+    /// and the size of the signed transaction (m signatures of 66 bytes in the invocation).
+    #[test]
+    fn response_network_fee_counts_verify_multisig_and_signed_size() {
+        let fees = LocalFees {
+            height: 0,
+            fee_per_byte: 1000,
+            exec_fee_factor: 30,
+        };
+        // 1-of-1: the invocation grows from 0 to 66 bytes (its length prefix stays 1 byte).
+        let key = PrivateKey::generate();
+        let one = oracle_verification_script(&[key.public_key()]).unwrap();
+        let tx = unsigned_response_tx(1, ResponseCode::Success, b"[1]".to_vec(), 10, &one);
+        let size = tx.size() as i64 + 66;
+        let units = (1 + (1 << 15)) + (8 + 2 + 8 + (1 << 15));
+        assert_eq!(
+            response_network_fee(&tx, 1, 1, &fees),
+            units * 30 + size * 1000
+        );
+        // Signed with the node key, the transaction has exactly that size.
+        let mut signed = tx.clone();
+        let sig = response_signature(&signed, &key, 7).unwrap();
+        attach_oracle_witness(&mut signed, &one, &[sig]).unwrap();
+        assert_eq!(signed.size() as i64, size);
+
+        // 3-of-4: 198 bytes of signatures (their length prefix stays one byte below 0xfd);
+        // 5-of-7: 330 bytes, whose length prefix takes 3 bytes (0xfd + u16).
+        for (m, n, extra) in [(3usize, 4usize, 198i64), (5, 7, 330 + 2)] {
+            let keys: Vec<_> = (0..n)
+                .map(|_| PrivateKey::generate().public_key())
+                .collect();
+            let script = oracle_verification_script(&keys).unwrap();
+            let tx = unsigned_response_tx(1, ResponseCode::Success, vec![], 10, &script);
+            let size = tx.size() as i64 + extra;
+            let (m_, n_) = (m as i64, n as i64);
+            let units = (1 + (1 << 15)) + (m_ * 8 + 2 + n_ * 8 + n_ * (1 << 15));
+            assert_eq!(
+                response_network_fee(&tx, m, n, &fees),
+                units * 30 + size * 1000,
+                "{m}-of-{n}"
+            );
+        }
     }
 
     #[test]

@@ -536,6 +536,18 @@ async fn rpc_proxy(upstream: SocketAddr, stats: Arc<CallStats>) -> SocketAddr {
                                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                             }
                         }
+                        // A WebSocket upgrade (the follower's block and log push): counted
+                        // once, then the socket's frames are forwarded as they are.
+                        if head.contains("upgrade: websocket") {
+                            if let Ok(mut p) = pending_up.lock() {
+                                p.push_back(("(websocket)".into(), Instant::now()));
+                            }
+                            if sw.write_all(&buf).await.is_err() {
+                                return;
+                            }
+                            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                            return;
+                        }
                         let body = &buf[head_end..head_end + len];
                         let method = serde_json::from_slice::<serde_json::Value>(body)
                             .ok()

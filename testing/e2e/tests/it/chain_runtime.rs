@@ -1,6 +1,7 @@
 //! End to end: the chain runtime (`nsl-chain`) on its own, against a neo-go privnet and a real
 //! store: the transaction manager (confirmed, refused above the ceiling before signing, expiry
-//! reported), the follower with two sinks on one block stream, and the node's runtime
+//! reported), the follower with two sinks on one block stream, taking the application logs
+//! from the push and missing nothing while its socket is down, and the node's runtime
 //! (`ChainRuntime`) shared by the oracle and another sink.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +19,7 @@ use nsl_chain::{
 };
 use nsl_devchain::DevChain;
 use nsl_e2e::start_chain;
+use nsl_e2e::tcp_proxy::TcpProxy;
 use nsl_store::Backend;
 use nsl_store::test_utils::TestDb;
 use tokio::sync::watch;
@@ -608,4 +610,157 @@ async fn node_runtime_feeds_two_services_from_one_cursor_sqlite() {
 #[tokio::test]
 async fn node_runtime_feeds_two_services_from_one_cursor_postgres() {
     one_runtime_two_services(Backend::Postgres).await;
+}
+
+/// The follower takes each pushed block's application logs from the same socket
+/// (`transaction_executed`) instead of asking `getapplicationlog` per transaction, and still
+/// hands its sink every HALTed event and no FAULTed one; while the socket is down it misses
+/// nothing: the blocks it did not get pushed are read over RPC, logs included.
+#[tokio::test]
+async fn follower_takes_logs_from_the_push_and_misses_nothing_while_the_socket_is_down() {
+    let chain = start_chain().await;
+    let db = TestDb::new(Backend::Sqlite, nsl_node::MIGRATIONS).await;
+    let rpc = chain.rpc().clone();
+    let node: std::net::SocketAddr = rpc
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    // The follower's RPC and WebSocket go through a proxy that counts JSON-RPC calls and can
+    // cut its connections.
+    let proxy = TcpProxy::start(node).await;
+    let follower_rpc = neo_rpc::RpcClient::new(proxy.http_url()).unwrap();
+    let alice = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
+    let alice_actor = Actor::new(rpc.clone(), vec![Account::single(alice.clone())])
+        .await
+        .unwrap();
+    let gas = Nep17::gas(rpc.clone());
+    let sink = Keep::new("gas", native::GAS, "Transfer");
+    let identity = ChainIdentity::read(&rpc).await.unwrap();
+    let store: Arc<dyn ChainStore> = Arc::new(db.store.clone());
+    let mut follower = Follower::new(
+        follower_rpc,
+        store,
+        identity,
+        FollowerConfig {
+            // Only pushed blocks (or a reconnect) wake it during the test.
+            poll_interval: Duration::from_secs(600),
+            ..FollowerConfig::default()
+        },
+    );
+    follower.add_sink(sink.clone());
+    follower.enter_chain().await.unwrap();
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(async move { follower.run(rx).await.unwrap() });
+
+    let wait_blocks = |sink: Arc<Keep>, past: u32| async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while sink
+            .blocks
+            .lock()
+            .unwrap()
+            .last()
+            .is_none_or(|b| *b <= past)
+        {
+            assert!(Instant::now() < deadline, "the follower stopped at {past}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    // Following from the push: the first block it reads was polled at start.
+    let start = rpc.get_block_count().await.unwrap();
+    wait_blocks(sink.clone(), start + 1).await;
+    proxy.clear_calls();
+
+    // 1. Transfers (HALT) and one transaction that transfers, then throws (FAULT: its Transfer
+    // is listed in the log but changed nothing).
+    let bob = PrivateKey::generate().script_hash();
+    let mut halted = Vec::new();
+    for _ in 0..4 {
+        let out = gas
+            .transfer(&alice_actor, &bob, ONE_GAS, Arg::Null)
+            .await
+            .unwrap();
+        assert!(out.is_halt());
+        halted.push(out.hash);
+    }
+    let mut script = gas
+        .transfer_script(&alice.script_hash(), &bob, ONE_GAS, Arg::Null)
+        .unwrap();
+    let mut sb = neo::ScriptBuilder::new();
+    sb.push_string("no").emit(neo::script::OpCode::THROW);
+    script.extend(sb.into_bytes());
+    let test_fee = alice_actor
+        .invoker()
+        .invoke_script(
+            &gas.transfer_script(&alice.script_hash(), &bob, ONE_GAS, Arg::Null)
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .gasconsumed;
+    let faulting = alice_actor
+        .make_tx_unchecked(&script, test_fee + ONE_GAS / 100)
+        .await
+        .unwrap();
+    let sent = alice_actor.send_tx(&faulting).await.unwrap();
+    let out = alice_actor
+        .wait(&sent, alice_actor.wait_timeout())
+        .await
+        .unwrap();
+    assert!(!out.is_halt(), "the throwing transaction FAULTs");
+    wait_blocks(sink.clone(), out.block_index).await;
+    for h in &halted {
+        assert!(sink.has_tx(h), "HALTed transfer {h} not handed over");
+    }
+    assert!(
+        !sink.has_tx(&faulting.hash()),
+        "a FAULTed transfer was handed over"
+    );
+    assert_eq!(
+        proxy.calls("getapplicationlog"),
+        0,
+        "pushed blocks came with their logs"
+    );
+    assert!(
+        proxy.calls("getblock") == 0,
+        "pushed blocks are not read again"
+    );
+
+    // 2. The socket goes down for a while: transfers in blocks it never pushes.
+    proxy.refuse(true);
+    proxy.cut();
+    let mut missed = Vec::new();
+    for _ in 0..3 {
+        let out = gas
+            .transfer(&alice_actor, &bob, ONE_GAS, Arg::Null)
+            .await
+            .unwrap();
+        assert!(out.is_halt());
+        missed.push(out);
+    }
+    proxy.refuse(false);
+    let last = missed.last().unwrap().block_index;
+    wait_blocks(sink.clone(), last).await;
+    for out in &missed {
+        assert!(
+            sink.has_tx(&out.hash),
+            "transfer in block {} missed",
+            out.block_index
+        );
+    }
+    assert!(
+        proxy.calls("getapplicationlog") > 0,
+        "blocks not pushed are read over RPC with their logs"
+    );
+    stop.send(true).unwrap();
+    task.await.unwrap();
+
+    // Every block once, in order; every HALTed transfer exactly once.
+    let blocks = sink.blocks.lock().unwrap().clone();
+    assert!(blocks.windows(2).all(|w| w[1] == w[0] + 1), "{blocks:?}");
+    let events = sink.events.lock().unwrap().clone();
+    for h in halted.iter().chain(missed.iter().map(|o| &o.hash)) {
+        assert_eq!(events.iter().filter(|e| e.tx_hash == *h).count(), 1);
+    }
 }

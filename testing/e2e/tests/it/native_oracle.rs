@@ -18,12 +18,16 @@ use neo_rpc::{
     Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, SentTx, SignerAccount, TxOutcome,
     wait_for,
 };
+use neo_rpc::{LocalFees, Policy, Role, RoleManagement};
 use nsl_devchain::{ChainConfig, DevChain, ToolCache};
 use nsl_e2e::{
     PRICE_BODY, compile_contract, price_server, start_chain, start_chain_with, test_block_time,
 };
 use nsl_egress::{Egress, EgressPolicy};
-use nsl_oracle::native::{NativeOracle, request_key};
+use nsl_oracle::native::{
+    ChainView, NativeOracle, oracle_threshold, oracle_verification_script, request_key,
+    response_network_fee, unsigned_response_tx,
+};
 use nsl_oracle::{ResponseCode, ResponseTx};
 
 /// Ask the consumer for `url` with `filter`; returns the request id found in the transaction.
@@ -387,4 +391,206 @@ async fn gateway_oracle_requests_are_fulfilled_by_nsl_oracle() {
         assert_eq!(stored[0].as_i64().unwrap(), i64::from(code));
         assert_eq!(stored[1].as_bytes().unwrap(), result);
     }
+}
+
+/// Chain, example consumer, local price server and a user: what the native tests share.
+async fn consumer_chain(
+    oracle_keys: Vec<neo::PublicKey>,
+) -> (DevChain, UInt160, Actor, nsl_e2e::PriceServer) {
+    let config = ChainConfig {
+        oracle_keys,
+        ..ChainConfig::with_block_time(test_block_time())
+    };
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/contracts/oracle_consumer/oracle_consumer.py");
+    let (chain, compiled, server) = tokio::join!(
+        start_chain_with(config),
+        async {
+            tokio::task::spawn_blocking(move || compile_contract(&ToolCache::from_env()?, &source))
+                .await
+                .expect("compile task")
+                .expect("oracle_consumer.py compiles")
+        },
+        price_server()
+    );
+    let rpc = chain.rpc().clone();
+    let user_key = chain.new_funded_account(100 * ONE_GAS).await.unwrap();
+    let user = Actor::new(rpc.clone(), vec![Account::single(user_key)])
+        .await
+        .unwrap();
+    let consumer = ContractManagement::new(rpc.clone())
+        .deploy(&user, &compiled.nef, &compiled.manifest, Arg::Null)
+        .await
+        .unwrap()
+        .hash;
+    (chain, consumer, user, server)
+}
+
+fn dev_egress() -> Egress {
+    Egress::new(EgressPolicy {
+        allow_http: true,
+        allow_private_hosts: true,
+        ..EgressPolicy::default()
+    })
+    .unwrap()
+}
+
+/// The chain as the follower would describe it for request `record`: the node's height and the
+/// block of the request's transaction.
+async fn view_of(rpc: &neo_rpc::RpcClient, record: &nsl_oracle::OracleRequest) -> ChainView {
+    ChainView {
+        height: rpc.get_block_count().await.unwrap() - 1,
+        request_height: rpc
+            .get_transaction_height(&record.original_txid)
+            .await
+            .unwrap(),
+    }
+}
+
+/// Native responses priced locally cost exactly what the node's `calculatenetworkfee` says (for
+/// 1-of-1, 3-of-4 and 5-of-7 oracle designations and results of 0, 7 and 1,000 bytes), and
+/// responses built by `build_response_at` (validUntilBlock from the request's block, the
+/// designation read once, the fee computed locally after the first response checked it) are
+/// accepted and delivered.
+#[tokio::test]
+async fn native_responses_priced_locally_pay_the_node_fee_and_are_delivered() {
+    let oracle_key = PrivateKey::generate();
+    let (chain, consumer, user, server) = consumer_chain(vec![oracle_key.public_key()]).await;
+    let rpc = chain.rpc().clone();
+    let policy = Policy::new(rpc.clone());
+    let fees = LocalFees {
+        height: 0,
+        fee_per_byte: policy.fee_per_byte().await.unwrap(),
+        exec_fee_factor: policy.exec_fee_factor().await.unwrap(),
+    };
+    for n in [1usize, 4, 7] {
+        let keys: Vec<_> = (0..n)
+            .map(|_| PrivateKey::generate().public_key())
+            .collect();
+        let verification = oracle_verification_script(&keys).unwrap();
+        for len in [0usize, 7, 1000] {
+            let tx = unsigned_response_tx(
+                3,
+                ResponseCode::Success,
+                vec![b'7'; len],
+                1000,
+                &verification,
+            );
+            let node = rpc.calculate_network_fee(&tx.to_bytes()).await.unwrap();
+            assert_eq!(
+                response_network_fee(&tx, oracle_threshold(n), n, &fees),
+                node,
+                "{n} oracle nodes, {len}-byte result"
+            );
+        }
+    }
+
+    let oracle = NativeOracle::connect(rpc.clone(), dev_egress(), oracle_key.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        oracle.local_fees(),
+        None,
+        "not checked before the first response"
+    );
+    let increment = rpc
+        .get_version()
+        .await
+        .unwrap()
+        .protocol
+        .maxvaliduntilblockincrement;
+    let url = format!("http://{}/price", server.addr);
+    for (filter, expect) in [
+        ("$.data.price", &b"[42.17]"[..]),
+        ("$.data.sources[*]", &br#"["a","b"]"#[..]),
+    ] {
+        let id = request(&oracle, &user, &consumer, &url, filter).await;
+        let record = oracle.request(id).await.unwrap();
+        let view = view_of(&rpc, &record).await;
+        let answer = nsl_oracle::answer(&dev_egress(), &record.url, record.filter.as_deref()).await;
+        let response = oracle
+            .build_response_at(id, &record, &answer, view)
+            .await
+            .unwrap();
+        assert_eq!(
+            oracle.local_fees(),
+            Some(true),
+            "the local price equals the node's"
+        );
+        assert_eq!(
+            response.tx.valid_until_block,
+            view.request_height + increment
+        );
+        assert_eq!(
+            response.tx.network_fee,
+            rpc.calculate_network_fee(&response.tx.to_bytes())
+                .await
+                .unwrap(),
+            "signed response: local fee vs calculatenetworkfee"
+        );
+        assert_eq!(
+            response.tx.system_fee + response.tx.network_fee,
+            ONE_GAS / 5
+        );
+        oracle.send(&response).await.unwrap();
+        let out = wait_response(&chain, &response).await;
+        assert_eq!(data_received(&out, &consumer).2, expect.to_vec());
+    }
+}
+
+/// The designation is read once per height and again once the height passes a new
+/// designation: after the committee replaces the oracle key, the replaced key's node no longer
+/// builds responses (the chain would refuse them) and the new key's response is delivered.
+#[tokio::test]
+async fn a_new_oracle_designation_is_used_from_the_block_after_it() {
+    let old = PrivateKey::generate();
+    let new = PrivateKey::generate();
+    let (chain, consumer, user, server) = consumer_chain(vec![old.public_key()]).await;
+    let rpc = chain.rpc().clone();
+    let old_node = NativeOracle::connect(rpc.clone(), dev_egress(), old.clone())
+        .await
+        .unwrap();
+    let new_node = NativeOracle::connect(rpc.clone(), dev_egress(), new.clone())
+        .await
+        .unwrap();
+    let url = format!("http://{}/price", server.addr);
+    let id = request(&old_node, &user, &consumer, &url, "$.data.price").await;
+    let record = old_node.request(id).await.unwrap();
+    let answer = nsl_oracle::answer(&dev_egress(), &url, Some("$.data.price")).await;
+    let before = view_of(&rpc, &record).await;
+    old_node
+        .build_response_at(id, &record, &answer, before)
+        .await
+        .expect("the designated key builds");
+    assert!(matches!(
+        new_node
+            .build_response_at(id, &record, &answer, before)
+            .await,
+        Err(nsl_oracle::OracleError::NotDesignated { .. })
+    ));
+
+    // The committee designates the new key instead (effective from the next block).
+    let committee = chain.committee_actor().await.unwrap();
+    let out = RoleManagement::new(rpc.clone())
+        .designate_as_role(&committee, Role::Oracle, &[new.public_key()])
+        .await
+        .unwrap();
+    let after = ChainView {
+        height: out.block_index,
+        ..before
+    };
+    match old_node
+        .build_response_at(id, &record, &answer, after)
+        .await
+    {
+        Err(nsl_oracle::OracleError::NotDesignated { key }) => assert_eq!(key, old.public_key()),
+        other => panic!("the replaced key still builds: {other:?}"),
+    }
+    let response = new_node
+        .build_response_at(id, &record, &answer, after)
+        .await
+        .unwrap();
+    new_node.send(&response).await.unwrap();
+    let out = wait_response(&chain, &response).await;
+    assert_eq!(data_received(&out, &consumer).2, b"[42.17]".to_vec());
 }

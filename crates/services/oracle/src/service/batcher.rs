@@ -291,7 +291,16 @@ fn call_of(r: &Ready) -> FulfillCall {
 /// Answer one row alone, the worker's way (test run, fee ceiling, `InsufficientFunds` fallback).
 async fn single(shared: &Shared, r: Ready) {
     let id = r.row.id.clone();
-    let result = worker::respond(shared, r.row, r.answer, r.fresh, r.seen, r.handler_time).await;
+    let result = worker::respond(
+        shared,
+        r.row,
+        r.answer,
+        r.fresh,
+        r.seen,
+        r.handler_time,
+        None,
+    )
+    .await;
     worker::settle(shared, &id, result).await;
 }
 

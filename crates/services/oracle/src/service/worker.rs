@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use neo::UInt160;
@@ -20,6 +21,7 @@ use crate::code::{ResponseCode, code_name};
 use crate::error::OracleError;
 use crate::fetch::{Answer, answer};
 use crate::gateway::{ORACLE_SERVICE_TYPE, fulfill_script_for};
+use crate::native::{ChainView, OracleRequest};
 
 /// Added to the test run's GAS for a gateway response's system fee (the runtime's default,
 /// see [`nsl_chain::SYSTEM_FEE_MARGIN`]).
@@ -176,6 +178,7 @@ async fn process_row(shared: &Shared, work: Work, busy: Busy) -> Result<Outcome,
     let stage = |name: &'static str| stage(seen, name);
     stage("worker_start");
     let mut handler_time = Duration::ZERO;
+    let mut native_record = None;
     let max_attempts = i64::from(shared.config.max_attempts.max(1));
     if row.attempts > 2 * max_attempts
         && matches!(row.state, RequestState::Seen | RequestState::Fetched)
@@ -203,7 +206,17 @@ async fn process_row(shared: &Shared, work: Work, busy: Busy) -> Result<Outcome,
         }
         RequestState::Seen => {
             let started = Instant::now();
-            let answer = compute_answer(shared, &row).await;
+            // A native response needs the request's record (its gasForResponse): read while
+            // the fetch runs, off the response's path.
+            let (answer, record) = if row.kind == RequestKind::Native {
+                let id = u64::try_from(row.request_id).unwrap_or_default();
+                let (answer, record) =
+                    tokio::join!(compute_answer(shared, &row), shared.native.request(id));
+                (answer, Some(record))
+            } else {
+                (compute_answer(shared, &row).await, None)
+            };
+            native_record = record;
             handler_time = started.elapsed();
             stage("fetched");
             if row.service == ORACLE_SERVICE_TYPE {
@@ -234,11 +247,29 @@ async fn process_row(shared: &Shared, work: Work, busy: Busy) -> Result<Outcome,
         match shared.batch.hand(ready) {
             Ok(()) => return Ok(Outcome::Done),
             Err(r) => {
-                return respond(shared, r.row, r.answer, r.fresh, r.seen, r.handler_time).await;
+                return respond(
+                    shared,
+                    r.row,
+                    r.answer,
+                    r.fresh,
+                    r.seen,
+                    r.handler_time,
+                    None,
+                )
+                .await;
             }
         }
     }
-    respond(shared, row, answer, fresh, seen, handler_time).await
+    respond(
+        shared,
+        row,
+        answer,
+        fresh,
+        seen,
+        handler_time,
+        native_record,
+    )
+    .await
 }
 
 /// Stage figure for oracle-bench (docs/benchmarks.md): time since the follower's `seen`.
@@ -250,7 +281,8 @@ pub(crate) fn stage(seen: Option<Instant>, name: &'static str) {
 }
 
 /// Build, store and broadcast one row's response alone (native: the oracle multisig's
-/// transaction; gateway: a single `fulfill`).
+/// transaction; gateway: a single `fulfill`). `native_record`: the native request's record
+/// when already read (else it is read here).
 pub(crate) async fn respond(
     shared: &Shared,
     row: RequestRow,
@@ -258,13 +290,14 @@ pub(crate) async fn respond(
     fresh: bool,
     seen: Option<Instant>,
     handler_time: Duration,
+    native_record: Option<Result<OracleRequest, OracleError>>,
 ) -> Result<Outcome, ServiceError> {
     let owner = shared.config.instance.as_str();
     let stage = |name: &'static str| stage(seen, name);
     let request_id = u64::try_from(row.request_id).unwrap_or_default();
     let code_before = answer.code;
     let built = match row.kind {
-        RequestKind::Native => build_native(shared, request_id, &answer).await,
+        RequestKind::Native => build_native(shared, &row, request_id, &answer, native_record).await,
         RequestKind::Gateway => build_gateway(shared, &row, request_id, &mut answer).await,
     };
     stage("signed");
@@ -353,8 +386,22 @@ enum Build {
     Retry(String),
 }
 
-async fn build_native(shared: &Shared, id: u64, answer: &Answer) -> Build {
-    let request = match shared.native.request(id).await {
+/// Build the native response without RPC round trips once warm: the request's record
+/// (`record`, read beside the fetch, or read now), validUntilBlock from the row's block and the
+/// follower's height, the designation read once per height, the network fee computed locally
+/// ([`crate::native::NativeOracle::build_response_at`]).
+async fn build_native(
+    shared: &Shared,
+    row: &RequestRow,
+    id: u64,
+    answer: &Answer,
+    record: Option<Result<OracleRequest, OracleError>>,
+) -> Build {
+    let record = match record {
+        Some(r) => r,
+        None => shared.native.request(id).await,
+    };
+    let request = match record {
         Ok(r) => r,
         Err(OracleError::RequestNotFound(_)) => {
             return Build::Final(
@@ -364,7 +411,24 @@ async fn build_native(shared: &Shared, id: u64, answer: &Answer) -> Build {
         }
         Err(e) => return Build::Retry(e.to_string()),
     };
-    match shared.native.build_response(id, &request, answer).await {
+    // The follower's height (shared with the transaction manager); before its first block, the
+    // node's.
+    let height = match shared.tx.height().load(Ordering::Relaxed) {
+        0 => match shared.rpc.get_block_count().await {
+            Ok(count) => count.saturating_sub(1),
+            Err(e) => return Build::Retry(e.to_string()),
+        },
+        h => h,
+    };
+    let view = ChainView {
+        height,
+        request_height: u32::try_from(row.block_index).unwrap_or(height).min(height),
+    };
+    match shared
+        .native
+        .build_response_at(id, &request, answer, view)
+        .await
+    {
         Ok(r) => Build::Tx(r.code, r.tx),
         Err(e @ (OracleError::NotDesignated { .. } | OracleError::GasTooLow { .. })) => {
             Build::Final(RequestState::Failed, e.to_string())
