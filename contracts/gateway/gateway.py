@@ -441,8 +441,10 @@ def cancel(request_id: int):
     if not runtime.check_witness(requester):
         raise Exception('no witness of requester')
     service_type: str = record[RECORD_SERVICE_TYPE]
-    if service_type == VRF_SERVICE_TYPE:
+    if service_type == VRF_SERVICE_TYPE and len(record) > RECORD_BLOCK:
         # Its alpha is fixed since its block: cancelling and asking again would be a re-roll.
+        # (A vrf request made before this gateway version has no block field and can never be
+        # answered: it keeps the old rule, cancel after expiry.)
         raise Exception('vrf requests cannot be cancelled')
     status: int = record[RECORD_STATUS]
     if status == STATUS_FULFILLED:

@@ -5,6 +5,7 @@
 //! SERVICES (start order = list order; a later service may use what an earlier one put in Wiring)
 //!   secrets   -> routes, doc, Wiring::secrets
 //!   functions -> routes, doc, gateway handler `function` (uses Wiring::secrets)
+//!   randomness -> routes, doc, gateway handler `vrf` (the vault proves, the node key signs)
 //!   oracle    -> routes, doc, supervised Service `oracle` (uses Wiring::gateway_handlers)
 //! serve.rs: Wiring { routes, docs, services } -> API router + supervise(service) per service
 //!   supervise: run -> Err/panic -> HealthBoard `restarting` (/ready 503) -> back-off -> run again
@@ -27,12 +28,16 @@ use crate::cli::CliError;
 
 mod functions;
 mod oracle;
+mod randomness;
 mod secrets;
+
+pub use randomness::VaultProver;
 
 /// The registered services, in start order. Adding a service is one line here.
 pub const SERVICES: &[Registration] = &[
     secrets::REGISTRATION,
     functions::REGISTRATION,
+    randomness::REGISTRATION,
     oracle::REGISTRATION,
 ];
 
@@ -42,7 +47,7 @@ pub struct NodeContext<'a> {
     pub config: &'a nsl_config::Config,
     /// The store (migrated).
     pub store: nsl_store::Store,
-    /// The node's vault (secrets' master key).
+    /// The node's vault (secrets' master key, the VRF key).
     pub vault: Arc<nsl_enclave::SoftwareVault>,
     /// Warnings `/ready` lists without turning 503.
     pub ready_warnings: nsl_api::ReadyWarnings,
