@@ -39,7 +39,7 @@ pub struct RandomnessApiDoc;
 
 /// The node's VRF public key.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct KeyView {
+pub(crate) struct KeyView {
     /// Compressed SEC1 public key, hex (33 bytes): verify proofs with it.
     public_key: String,
     /// The key's status in the gateway: `registered` (the gateway's `vrfKey()` is this key),
@@ -53,7 +53,7 @@ pub struct KeyView {
 /// Body of `POST /v1/randomness`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RandomnessRequest {
+pub(crate) struct RandomnessRequest {
     /// The caller's seed, hex, at most 64 bytes (may be empty).
     #[serde(default)]
     seed: String,
@@ -69,7 +69,7 @@ fn one() -> u16 {
 /// A served randomness: verify with `nsl_vrf::verify(key, alpha, proof) == beta`; word i is
 /// SHA-256(beta || i as 2 bytes big-endian).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RandomnessView {
+pub(crate) struct RandomnessView {
     /// Gateway request id (decimal) or API request UUID.
     id: String,
     /// `chain` (a gateway `vrf` request) or `api`.

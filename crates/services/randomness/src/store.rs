@@ -95,7 +95,7 @@ pub async fn get(store: &Store, id: &str) -> StoreResult<Option<RandomnessRecord
         .bind(id)
         .fetch_optional(store.pool())
         .await?;
-    row.map(|row| {
+    row.map(|row| -> StoreResult<RandomnessRecord> {
         let words: i64 = row.try_get("words")?;
         Ok(RandomnessRecord {
             id: row.try_get("id")?,
