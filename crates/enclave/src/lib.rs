@@ -6,8 +6,9 @@
 //! - [`Vault`]: the capability trait every service uses (`Arc<dyn Vault>`).
 //!   Named P-256 signing keys (deterministic RFC 6979 ECDSA, 64-byte
 //!   `r || s`, the form Neo N3 uses), sealing of arbitrary bytes to a label,
-//!   attestation reports binding 64 bytes of report data, and envelope-key
-//!   operations with a versioned, rotatable master key.
+//!   attestation reports binding 64 bytes of report data, envelope-key
+//!   operations with a versioned, rotatable master key, and a VRF key
+//!   (ECVRF-P256-SHA256-TAI, `nsl-vrf`) that proves randomness.
 //! - [`SoftwareVault`]: the development/CI implementation. Attestation mode
 //!   `simulated`. Its state is sealed to `<data_dir>/vault.state` under a
 //!   key-encryption key from `NSL_VAULT_KEK` / `NSL_VAULT_KEK_FILE` (or, in
@@ -25,6 +26,7 @@
 //!  vault.state holds: master keys v1..vN ──HKDF──► wrap keys ──► WrappedKey { version, 60 bytes }
 //!                     signing keys (named) ──► sign_digest / sign_message
 //!                     attestation key      ──► AttestationReport (simulated)
+//!                     VRF key (on first use) ──► VrfProof { beta, proof } (RFC 9381)
 //!
 //!  seal_secret: fresh DEK ─AES-GCM(AAD = account|name|version)─► ciphertext
 //!               DEK ─wrap_data_key (current version)─► wrapped_dek
@@ -65,6 +67,6 @@ pub use software::{DEV_KEK_FILE, RootSealer, SoftwareVault, SoftwareVaultConfig}
 pub use store::{LOCK_FILE, STATE_FILE};
 pub use types::{
     AttestationMode, AttestationReport, DataKey, Evidence, MasterKeyInfo, MasterKeyState,
-    PublicKey, ReportData, SecretBytes, Signature, SigningKeyInfo, WrappedKey,
+    PublicKey, ReportData, SecretBytes, Signature, SigningKeyInfo, VrfProof, WrappedKey,
 };
 pub use vault::{Vault, validate_key_name};

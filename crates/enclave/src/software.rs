@@ -13,7 +13,7 @@ use crate::store::{
 };
 use crate::types::{
     AttestationMode, AttestationReport, DataKey, Evidence, MasterKeyInfo, PublicKey, ReportData,
-    SecretBytes, Signature, SigningKeyInfo, WrappedKey, report_signed_bytes, sha256,
+    SecretBytes, Signature, SigningKeyInfo, VrfProof, WrappedKey, report_signed_bytes, sha256,
 };
 use crate::vault::Vault;
 
@@ -161,6 +161,7 @@ impl fmt::Debug for SoftwareVault {
                 &self.store.current_master_key_version(),
             )
             .field("signing_keys", &self.store.signing_key_count())
+            .field("vrf_key", &self.store.has_vrf_key())
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +185,14 @@ impl Vault for SoftwareVault {
 
     fn sign_digest(&self, name: &str, digest: &[u8; 32]) -> Result<Signature> {
         self.store.sign_digest(name, digest)
+    }
+
+    fn vrf_public_key(&self) -> Result<[u8; 33]> {
+        self.store.vrf_public_key()
+    }
+
+    fn vrf_prove(&self, alpha: &[u8]) -> Result<VrfProof> {
+        self.store.vrf_prove(alpha)
     }
 
     fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>> {

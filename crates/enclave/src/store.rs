@@ -13,12 +13,16 @@
 //! ```text
 //! "NSLVAULT" (8) | format = 1 (1) | root check (8) | nonce (12) | AES-256-GCM(state) + tag
 //!                  `------------ AAD = first 17 bytes ------------'
-//! state = format 1 (1) | vault id (16) | current version (4)
+//! state = format 2 (1) | vault id (16) | current version (4)
 //!       | master count (4) | { version (4) | created (8) | flags (1)
 //!                            | retired: retired_at (8) / else: key (32) }*
 //!       | attestation key scalar (32)
 //!       | signing count (4) | { name len (2) | name | created (8) | scalar (32) }*
+//!       | VRF key flag (1) | present: created (8) | scalar (32)
 //! ```
+//!
+//! State format 1 is format 2 without the VRF section (no VRF key); it is
+//! read as such and written back as format 2 on the next change.
 //!
 //! The root check is the first 8 bytes of `HKDF(root, "root-check")`: a
 //! mismatch means "wrong KEK", a match followed by an authentication failure
@@ -39,7 +43,7 @@ use crate::crypto::{self, Key32, NONCE_LEN, Reader, TAG_LEN, Writer};
 use crate::error::{Result, VaultError};
 use crate::types::{
     DataKey, MasterKeyInfo, MasterKeyState, PublicKey, SecretBytes, Signature, SigningKeyInfo,
-    WrappedKey,
+    VrfProof, WrappedKey,
 };
 use crate::vault::validate_key_name;
 
@@ -50,7 +54,9 @@ pub const LOCK_FILE: &str = "vault.lock";
 
 const FILE_MAGIC: &[u8; 8] = b"NSLVAULT";
 const FILE_FORMAT: u8 = 1;
-const STATE_FORMAT: u8 = 1;
+const STATE_FORMAT: u8 = 2;
+/// The state format before the VRF key existed (read only).
+const STATE_FORMAT_V1: u8 = 1;
 const HEADER_LEN: usize = 8 + 1 + 8;
 
 const SEAL_MAGIC: &[u8; 4] = b"NSLS";
@@ -104,6 +110,37 @@ struct SigningEntry {
     key: SigningKey,
 }
 
+/// The vault's VRF key (ECVRF-P256-SHA256-TAI): created on first use,
+/// never exported.
+#[derive(Clone)]
+struct VrfEntry {
+    created_at: u64,
+    /// The scalar as persisted.
+    scalar: Key32,
+    key: nsl_vrf::SecretKey,
+}
+
+impl VrfEntry {
+    fn from_scalar(created_at: u64, scalar: Key32) -> Option<Self> {
+        let key = nsl_vrf::SecretKey::from_bytes(scalar.as_bytes()).ok()?;
+        Some(Self {
+            created_at,
+            scalar,
+            key,
+        })
+    }
+
+    fn generate() -> Result<Self> {
+        // Rejection sampling, as for signing keys.
+        for _ in 0..64 {
+            if let Some(entry) = Self::from_scalar(now_unix(), Key32::random()?) {
+                return Ok(entry);
+            }
+        }
+        Err(VaultError::Crypto("could not sample a VRF scalar"))
+    }
+}
+
 /// Everything the vault keeps; cloned, changed and persisted as a whole on
 /// every mutation (mutations are rare: key generation, rotation, retirement).
 #[derive(Clone)]
@@ -113,6 +150,7 @@ struct State {
     masters: BTreeMap<u32, MasterEntry>,
     attestation_key: SigningKey,
     signing: BTreeMap<String, SigningEntry>,
+    vrf: Option<VrfEntry>,
 }
 
 impl State {
@@ -134,6 +172,7 @@ impl State {
             masters,
             attestation_key: random_signing_key()?,
             signing: BTreeMap::new(),
+            vrf: None,
         })
     }
 
@@ -166,13 +205,22 @@ impl State {
             w.u64(entry.created_at);
             write_scalar(&mut w, &entry.key);
         }
+        match &self.vrf {
+            None => w.u8(0),
+            Some(entry) => {
+                w.u8(1);
+                w.u64(entry.created_at);
+                w.bytes(entry.scalar.as_bytes());
+            }
+        }
         w.finish()
     }
 
     fn decode(data: &[u8]) -> std::result::Result<Self, &'static str> {
         const TRUNC: &str = "state truncated";
         let mut r = Reader::new(data);
-        if r.u8().ok_or(TRUNC)? != STATE_FORMAT {
+        let format = r.u8().ok_or(TRUNC)?;
+        if format != STATE_FORMAT && format != STATE_FORMAT_V1 {
             return Err("unsupported state format");
         }
         let vault_id = r.array::<16>().ok_or(TRUNC)?;
@@ -223,6 +271,22 @@ impl State {
                 return Err("duplicate key name");
             }
         }
+        let vrf = if format == STATE_FORMAT_V1 {
+            None
+        } else {
+            match r.u8().ok_or(TRUNC)? {
+                0 => None,
+                1 => {
+                    let created_at = r.u64().ok_or(TRUNC)?;
+                    let scalar = Key32::from_bytes(r.array::<32>().ok_or(TRUNC)?);
+                    Some(
+                        VrfEntry::from_scalar(created_at, scalar)
+                            .ok_or("invalid VRF key scalar")?,
+                    )
+                }
+                _ => return Err("bad VRF key flag"),
+            }
+        };
         if !r.is_empty() {
             return Err("trailing bytes after state");
         }
@@ -232,6 +296,7 @@ impl State {
             masters,
             attestation_key,
             signing,
+            vrf,
         })
     }
 }
@@ -419,6 +484,53 @@ impl KeyStore {
         let state = self.state.read();
         let sig = sign_prehash(&state.attestation_key, digest)?;
         Ok((public_of(&state.attestation_key), sig))
+    }
+
+    // ---- VRF ------------------------------------------------------------
+
+    /// Run `f` with the VRF key, creating (and persisting) it first if the
+    /// vault has none yet.
+    fn with_vrf_key<T>(&self, f: impl FnOnce(&nsl_vrf::SecretKey) -> T) -> Result<T> {
+        {
+            let state = self.state.read();
+            if let Some(entry) = &state.vrf {
+                return Ok(f(&entry.key));
+            }
+        }
+        self.mutate(|state| {
+            if state.vrf.is_none() {
+                state.vrf = Some(VrfEntry::generate()?);
+                tracing::info!("created the vault's VRF key");
+            }
+            Ok(())
+        })?;
+        let state = self.state.read();
+        let entry = state
+            .vrf
+            .as_ref()
+            .ok_or(VaultError::Crypto("VRF key missing after creation"))?;
+        Ok(f(&entry.key))
+    }
+
+    pub(crate) fn vrf_public_key(&self) -> Result<[u8; 33]> {
+        self.with_vrf_key(|key| key.public_key().to_compressed())
+    }
+
+    pub(crate) fn vrf_prove(&self, alpha: &[u8]) -> Result<VrfProof> {
+        self.with_vrf_key(|key| {
+            let proof = nsl_vrf::prove(key, alpha);
+            // A proof made here always decodes.
+            let beta = nsl_vrf::proof_to_hash(&proof)
+                .map_err(|_| VaultError::Crypto("VRF proof to hash"))?;
+            Ok(VrfProof {
+                beta,
+                proof: proof.to_bytes(),
+            })
+        })?
+    }
+
+    pub(crate) fn has_vrf_key(&self) -> bool {
+        self.state.read().vrf.is_some()
     }
 
     // ---- sealing --------------------------------------------------------
@@ -746,6 +858,49 @@ mod tests {
             public_of(&decoded.attestation_key),
             public_of(&state.attestation_key)
         );
+    }
+
+    #[test]
+    fn state_encoding_round_trips_the_vrf_key() {
+        let mut state = State::fresh().unwrap();
+        let entry = VrfEntry::generate().unwrap();
+        let public = entry.key.public_key();
+        state.vrf = Some(entry);
+        let decoded = State::decode(&state.encode()).unwrap();
+        let vrf = decoded.vrf.unwrap();
+        assert_eq!(vrf.key.public_key(), public);
+        assert_eq!(vrf.created_at, state.vrf.as_ref().unwrap().created_at);
+        // A zero scalar is refused, not turned into a key.
+        let mut bytes = state.encode().to_vec();
+        let n = bytes.len();
+        bytes[n - 32..].fill(0);
+        assert!(State::decode(&bytes).is_err());
+    }
+
+    /// A state written before the VRF key existed (format 1: no VRF
+    /// section) still opens, without a VRF key.
+    #[test]
+    fn state_format_1_decodes_without_vrf_key() {
+        let mut state = State::fresh().unwrap();
+        state.signing.insert(
+            "node".into(),
+            SigningEntry {
+                created_at: 5,
+                key: random_signing_key().unwrap(),
+            },
+        );
+        let mut v1 = state.encode().to_vec();
+        assert_eq!(v1.pop(), Some(0), "no VRF key: flag 0 at the end");
+        v1[0] = STATE_FORMAT_V1;
+        let decoded = State::decode(&v1).unwrap();
+        assert!(decoded.vrf.is_none());
+        assert_eq!(
+            public_of(&decoded.signing["node"].key),
+            public_of(&state.signing["node"].key)
+        );
+        // Format 1 with a VRF section appended is refused (trailing bytes).
+        v1.push(0);
+        assert!(State::decode(&v1).is_err());
     }
 
     #[test]

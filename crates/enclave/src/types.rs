@@ -471,3 +471,24 @@ impl fmt::Debug for SecretBytes {
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
+
+/// A VRF output and its proof (ECVRF-P256-SHA256-TAI, RFC 9381), made by
+/// [`crate::Vault::vrf_prove`]. Anyone can check it against the vault's
+/// published VRF public key with `nsl_vrf::verify`. Public values: `Debug`
+/// prints them in hex.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct VrfProof {
+    /// The output `beta` (32 bytes).
+    pub beta: [u8; 32],
+    /// The proof `pi` (81 bytes: `Gamma || c || s`).
+    pub proof: [u8; 81],
+}
+
+impl fmt::Debug for VrfProof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VrfProof")
+            .field("beta", &hex::encode(self.beta))
+            .field("proof", &hex::encode(self.proof))
+            .finish()
+    }
+}

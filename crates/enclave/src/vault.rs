@@ -6,7 +6,7 @@ use std::fmt;
 use crate::error::{Result, VaultError};
 use crate::types::{
     AttestationMode, AttestationReport, DataKey, MasterKeyInfo, PublicKey, ReportData, SecretBytes,
-    Signature, SigningKeyInfo, WrappedKey, sha256,
+    Signature, SigningKeyInfo, VrfProof, WrappedKey, sha256,
 };
 
 /// The key boundary. Private keys and master keys are created inside an
@@ -59,6 +59,19 @@ pub trait Vault: Send + Sync + fmt::Debug {
             other => other,
         }
     }
+
+    // ---- verifiable randomness ------------------------------------------
+
+    /// The compressed SEC1 public key (33 bytes) of the vault's VRF key
+    /// (ECVRF-P256-SHA256-TAI, RFC 9381). The key is created, and persisted
+    /// like the signing keys, on first use; it is never exported and never
+    /// replaced.
+    fn vrf_public_key(&self) -> Result<[u8; 33]>;
+
+    /// The VRF output and proof for input `alpha` under the vault's VRF key
+    /// (created on first use). Deterministic: the same `alpha` always gives
+    /// the same output, so a caller cannot re-roll it.
+    fn vrf_prove(&self, alpha: &[u8]) -> Result<VrfProof>;
 
     // ---- sealing ------------------------------------------------------
 

@@ -7,6 +7,7 @@ mod cli_dev;
 mod cli_neo;
 mod cli_platform;
 mod cli_serve;
+mod cli_vrf;
 mod common;
 mod oracle_crash;
 mod supervision;

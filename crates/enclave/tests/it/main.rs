@@ -8,6 +8,7 @@ mod persistence;
 mod redaction;
 mod sealing;
 mod signing;
+mod vrf;
 
 use nsl_enclave::{Kek, KekSource, SoftwareVault, SoftwareVaultConfig};
 use tempfile::TempDir;

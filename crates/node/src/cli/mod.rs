@@ -15,6 +15,7 @@ mod output;
 mod platform;
 mod secrets;
 mod serve;
+mod vrf;
 
 pub use output::Output;
 
@@ -51,6 +52,9 @@ pub enum Command {
     /// Secrets: master key rotation.
     #[command(subcommand)]
     Secrets(secrets::SecretsCmd),
+    /// Verifiable randomness (ECVRF, RFC 9381): check a node's proofs.
+    #[command(subcommand)]
+    Vrf(vrf::VrfCmd),
     #[command(flatten)]
     Platform(platform::PlatformCmd),
 }
@@ -117,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args, &out),
         Command::Apikey(cmd) => apikey::run(cmd, &out),
         Command::Secrets(cmd) => secrets::run(cmd, &out),
+        Command::Vrf(cmd) => vrf::run(cmd, &out),
         Command::Platform(cmd) => platform::run(cmd, &out),
     };
     match result {
