@@ -32,7 +32,7 @@ Invariants:
 
 The full interface (methods, events, payload formats, error texts) is in docs/gateway.md.
 """
-from typing import Any
+from typing import Any, cast
 
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
@@ -727,9 +727,10 @@ def _vrf_alpha(request_id: int, record: list) -> bytes:
 
 def _block_hash(index: int) -> bytes:
     block = LedgerContract.get_block(index)
-    if not isinstance(block, Block):
+    if block is None:
         raise Exception('request block not found')
-    found: Block = block
+    # Ledger returns the block as an Array (isinstance(.., Block) would test for a Struct).
+    found = cast(Block, block)
     return found.hash
 
 

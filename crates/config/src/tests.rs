@@ -333,7 +333,10 @@ fn randomness_section_defaults_env_and_bounds() {
         &[("NSL_RANDOMNESS__ENABLED", "false")],
     )
     .unwrap();
-    assert_eq!((cfg.randomness.enabled, cfg.randomness.max_words), (false, 4));
+    assert_eq!(
+        (cfg.randomness.enabled, cfg.randomness.max_words),
+        (false, 4)
+    );
     for bad in ["0", "17"] {
         let err = load_text(&format!("[randomness]\nmax_words = {bad}\n"), &[])
             .unwrap_err()

@@ -104,9 +104,11 @@ def on_randomness(request_id: int, code: int, result: bytes, user_data: bytes):
     dice: list = []
     i = 0
     while i < count:
-        # An unsigned little-endian integer: a zero byte on top keeps it positive.
-        word = result[i * 32:i * 32 + 32] + b'\x00'
-        dice.append(to_int(word) % 6 + 1)
+        # The word's first 8 bytes as an unsigned little-endian integer (a zero byte on top keeps
+        # it positive; NeoVM integers hold at most 32 bytes, so not the whole word). The bias of
+        # a 64-bit value mod 6 is below 2**-61.
+        low = result[i * 32:i * 32 + 8] + b'\x00'
+        dice.append(to_int(low) % 6 + 1)
         i = i + 1
     storage.put(PREFIX_WORDS + to_bytes(request_id), result)
     storage.put(PREFIX_DICE + to_bytes(request_id), StdLib.serialize(dice))

@@ -286,7 +286,10 @@ impl DevEnvironment {
         nsl_devchain::register_vrf_key(&owner, &gateway, &vrf_key)
             .await
             .context("registering the node's VRF key in the gateway (setVrfKey)")?;
-        progress(&format!("VRF key {} registered in the gateway", hex::encode(vrf_key)));
+        progress(&format!(
+            "VRF key {} registered in the gateway",
+            hex::encode(vrf_key)
+        ));
         progress(&format!("ready in {:.1?}", t.elapsed()));
         Ok(Self {
             chain,

@@ -71,9 +71,9 @@ fn build<'a>(ctx: &'a NodeContext<'a>, wiring: &'a mut Wiring) -> BuildFuture<'a
                 .map_err(|e| CliError::bad_input(format!("oracle.node_key: {e}")))?;
             let key = neo::PrivateKey::from_wif(wif.expose())
                 .map_err(|_| CliError::bad_input("oracle.node_key: not a valid WIF"))?;
-            wiring.gateway_handlers.push(
-                nsl_randomness::RandomnessGatewayHandler::new(service, key).into_handler(),
-            );
+            wiring
+                .gateway_handlers
+                .push(nsl_randomness::RandomnessGatewayHandler::new(service, key).into_handler());
         }
         Ok(())
     })

@@ -105,9 +105,9 @@ impl GatewayHandler for RandomnessGatewayHandler {
             Ok(o) => o,
             Err(e) => return Answer::failure(ResponseCode::Error, e.to_string()),
         };
-        let signature = self
-            .node_key
-            .sign(&vrf::signed_message(call.request_id, &alpha, &out.beta));
+        let signature =
+            self.node_key
+                .sign(&vrf::signed_message(call.request_id, &alpha, &out.beta));
         let record = RandomnessRecord {
             id: call.request_id.to_string(),
             kind: RecordKind::Chain,

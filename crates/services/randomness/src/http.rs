@@ -163,10 +163,10 @@ pub(crate) async fn request(
 ) -> Result<(StatusCode, Json<RandomnessView>), ApiError> {
     p.require_scope(SCOPE_WRITE)?;
     if req.seed.len() > 2 * crate::vrf::MAX_SEED {
-        return Err(RandomnessError::Invalid(crate::vrf::PayloadError::SeedTooLong(
-            req.seed.len() / 2,
-        ))
-        .into());
+        return Err(
+            RandomnessError::Invalid(crate::vrf::PayloadError::SeedTooLong(req.seed.len() / 2))
+                .into(),
+        );
     }
     let seed = hex::decode(req.seed.trim_start_matches("0x"))
         .map_err(|e| RandomnessError::SeedNotHex(e.to_string()))?;

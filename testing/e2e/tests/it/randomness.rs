@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use neo::{Arg, PrivateKey, StackItem, UInt160};
 use neo_rpc::types::VmState;
-use neo_rpc::{Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, SignerAccount, TxOutcome};
+use neo_rpc::{
+    Account, Actor, ContractManagement, Invoker, Nep17, ONE_GAS, SignerAccount, TxOutcome,
+};
 use nsl_e2e::{OracleChain, OracleChainConfig, compile_repo_contract, test_block_time};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{NodeKey, OracleService, ServiceConfig};
@@ -79,14 +81,23 @@ impl Env {
         let signer = nsl_oracle::gateway::fulfill_signer(key.script_hash(), self.oc.gateway);
         Actor::with_signers(
             self.oc.rpc().clone(),
-            vec![SignerAccount::with_signer(Account::single(key.clone()), signer)],
+            vec![SignerAccount::with_signer(
+                Account::single(key.clone()),
+                signer,
+            )],
         )
         .await
         .expect("node actor")
     }
 
     /// `gateway.fulfill(id, code, result)` sent by `key`'s account without a test run.
-    async fn fulfill_on_chain(&self, key: &PrivateKey, id: i64, code: u8, result: &[u8]) -> TxOutcome {
+    async fn fulfill_on_chain(
+        &self,
+        key: &PrivateKey,
+        id: i64,
+        code: u8,
+        result: &[u8],
+    ) -> TxOutcome {
         let script = neo_rpc::call_script(
             &self.oc.gateway,
             "fulfill",
@@ -109,7 +120,13 @@ impl Env {
     }
 
     /// alpha of request `id` recomputed from chain data only.
-    async fn alpha_from_chain(&self, id: i64, requester: &UInt160, seed: &[u8], block: u32) -> [u8; 32] {
+    async fn alpha_from_chain(
+        &self,
+        id: i64,
+        requester: &UInt160,
+        seed: &[u8],
+        block: u32,
+    ) -> [u8; 32] {
         let hash: neo::UInt256 = self
             .oc
             .rpc()
@@ -126,9 +143,16 @@ impl Env {
 }
 
 fn assert_fault(out: &TxOutcome, text: &str) {
-    assert_eq!(out.vm_state, VmState::Fault, "expected a FAULT with {text:?}: {out:?}");
+    assert_eq!(
+        out.vm_state,
+        VmState::Fault,
+        "expected a FAULT with {text:?}: {out:?}"
+    );
     let exception = out.exception.as_deref().unwrap_or_default();
-    assert!(exception.contains(text), "exception {exception:?}, expected {text:?}");
+    assert!(
+        exception.contains(text),
+        "exception {exception:?}, expected {text:?}"
+    );
 }
 
 async fn setup() -> Env {
@@ -148,7 +172,12 @@ async fn setup() -> Env {
         .expect("setVrfKey");
     let dice_c = compile_repo_contract("examples/contracts/dice/dice.py").await;
     let dice = ContractManagement::new(rpc.clone())
-        .deploy(&oc.user, &dice_c.nef, &dice_c.manifest, Arg::Hash160(oc.gateway))
+        .deploy(
+            &oc.user,
+            &dice_c.nef,
+            &dice_c.manifest,
+            Arg::Hash160(oc.gateway),
+        )
         .await
         .expect("deploy dice")
         .hash;
@@ -200,12 +229,24 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         .get_transaction_height(&pending.hash)
         .await
         .unwrap();
-    let record = env.read(&gateway, "getRequest", &[Arg::Int(p_id.into())]).await;
+    let record = env
+        .read(&gateway, "getRequest", &[Arg::Int(p_id.into())])
+        .await;
     let record = record.as_array().unwrap();
-    assert_eq!(record[19].as_i64().unwrap(), i64::from(p_block), "the request's block is stored");
+    assert_eq!(
+        record[19].as_i64().unwrap(),
+        i64::from(p_block),
+        "the request's block is stored"
+    );
     let alpha = env.alpha_from_chain(p_id, &env.dice, SEED, p_block).await;
-    let on_chain_alpha = env.read(&gateway, "vrfAlpha", &[Arg::Int(p_id.into())]).await;
-    assert_eq!(on_chain_alpha.as_bytes().unwrap(), alpha, "vrfAlpha = the recomputed alpha");
+    let on_chain_alpha = env
+        .read(&gateway, "vrfAlpha", &[Arg::Int(p_id.into())])
+        .await;
+    assert_eq!(
+        on_chain_alpha.as_bytes().unwrap(),
+        alpha,
+        "vrfAlpha = the recomputed alpha"
+    );
     let good = nsl_enclave::Vault::vrf_prove(&*env.vault, &alpha).unwrap();
     let node = env.oc.node_key.clone();
     let p_uid = u64::try_from(p_id).unwrap();
@@ -218,12 +259,22 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         .unwrap();
     let sig = stranger.sign(&vrf::signed_message(p_uid, &alpha, &good.beta));
     let out = env
-        .fulfill_on_chain(&stranger, p_id, 0, &vrf::answer_bytes(&good.beta, &good.proof, &sig))
+        .fulfill_on_chain(
+            &stranger,
+            p_id,
+            0,
+            &vrf::answer_bytes(&good.beta, &good.proof, &sig),
+        )
         .await;
     assert_fault(&out, "caller is not a registered node");
     // (b) the node's transaction with a signature by another key.
     let out = env
-        .fulfill_on_chain(&node, p_id, 0, &vrf::answer_bytes(&good.beta, &good.proof, &sig))
+        .fulfill_on_chain(
+            &node,
+            p_id,
+            0,
+            &vrf::answer_bytes(&good.beta, &good.proof, &sig),
+        )
         .await;
     assert_fault(&out, "invalid vrf signature");
     // (c) the node proves and signs ANOTHER alpha (a ground input): refused.
@@ -232,7 +283,12 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
     let other = nsl_enclave::Vault::vrf_prove(&*env.vault, &ground).unwrap();
     let sig = node.sign(&vrf::signed_message(p_uid, &ground, &other.beta));
     let out = env
-        .fulfill_on_chain(&node, p_id, 0, &vrf::answer_bytes(&other.beta, &other.proof, &sig))
+        .fulfill_on_chain(
+            &node,
+            p_id,
+            0,
+            &vrf::answer_bytes(&other.beta, &other.proof, &sig),
+        )
         .await;
     assert_fault(&out, "invalid vrf signature");
     // (d) an error code instead of an output.
@@ -252,12 +308,26 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         .and_then(TxOutcome::into_halt)
         .expect("consumer vrf request");
     let c_id = c_req.stack[0].as_i64().unwrap();
-    let script = neo_rpc::call_script(&consumer, "cancelRequest", &[Arg::Int(c_id.into())]).unwrap();
-    let sent = env.oc.user.send_unchecked(&script, 2 * ONE_GAS).await.unwrap();
-    let out = env.oc.user.wait(&sent, Duration::from_secs(60)).await.unwrap();
+    let script =
+        neo_rpc::call_script(&consumer, "cancelRequest", &[Arg::Int(c_id.into())]).unwrap();
+    let sent = env
+        .oc
+        .user
+        .send_unchecked(&script, 2 * ONE_GAS)
+        .await
+        .unwrap();
+    let out = env
+        .oc
+        .user
+        .wait(&sent, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_fault(&out, "vrf requests cannot be cancelled");
     assert!(
-        env.read(&env.dice, "isPending", &[Arg::Int(p_id.into())]).await.as_bool().unwrap(),
+        env.read(&env.dice, "isPending", &[Arg::Int(p_id.into())])
+            .await
+            .as_bool()
+            .unwrap(),
         "hostile answers left the roll pending"
     );
 
@@ -284,7 +354,10 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
             start_block: Some(0),
             ..ServiceConfig::default()
         },
-        vec![nsl_randomness::RandomnessGatewayHandler::new(service.clone(), node.clone()).into_handler()],
+        vec![
+            nsl_randomness::RandomnessGatewayHandler::new(service.clone(), node.clone())
+                .into_handler(),
+        ],
     )
     .await
     .expect("oracle service");
@@ -295,10 +368,19 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
     let seed = b"table 7, round 2";
     let roll = env.roll(seed, 3).await.into_halt().expect("roll");
     let id = roll.stack[0].as_i64().unwrap();
-    let n = env.oc.rpc().get_transaction_height(&roll.hash).await.unwrap();
+    let n = env
+        .oc
+        .rpc()
+        .get_transaction_height(&roll.hash)
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     let words = loop {
-        let w = env.read(&env.dice, "getWords", &[Arg::Int(id.into())]).await.as_bytes().unwrap();
+        let w = env
+            .read(&env.dice, "getWords", &[Arg::Int(id.into())])
+            .await
+            .as_bytes()
+            .unwrap();
         if !w.is_empty() {
             break w;
         }
@@ -309,11 +391,16 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
     let row = {
         let rows = nsl_oracle::service::OracleStore::list_requests(
             &env.store,
-            &nsl_oracle::service::RequestFilter { limit: 100, ..Default::default() },
+            &nsl_oracle::service::RequestFilter {
+                limit: 100,
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
-        rows.into_iter().find(|r| r.request_id == id).expect("the node's row")
+        rows.into_iter()
+            .find(|r| r.request_id == id)
+            .expect("the node's row")
     };
     let fulfil_hash: neo::UInt256 = loop {
         let detail = nsl_oracle::service::OracleStore::request(&env.store, &row.id)
@@ -325,7 +412,12 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         }
         tokio::time::sleep(test_block_time()).await;
     };
-    let answered_in = env.oc.rpc().get_transaction_height(&fulfil_hash).await.unwrap();
+    let answered_in = env
+        .oc
+        .rpc()
+        .get_transaction_height(&fulfil_hash)
+        .await
+        .unwrap();
     println!(
         "vrf request {id} in block {n}, answered in block {answered_in} (gap {}; {} ms blocks)",
         answered_in - n,
@@ -335,7 +427,12 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
 
     // Verify independently: alpha from chain data, the proof of the event with the published key.
     let alpha = env.alpha_from_chain(id, &env.dice, seed, n).await;
-    let log = env.oc.rpc().get_application_log(&fulfil_hash).await.unwrap();
+    let log = env
+        .oc
+        .rpc()
+        .get_application_log(&fulfil_hash)
+        .await
+        .unwrap();
     let event = log
         .executions
         .iter()
@@ -344,7 +441,11 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         .expect("RandomnessFulfilled");
     let fields = event.state.as_array().unwrap();
     assert_eq!(fields[0].as_i64().unwrap(), id);
-    assert_eq!(fields[1].as_bytes().unwrap(), alpha, "the gateway used the chain's alpha");
+    assert_eq!(
+        fields[1].as_bytes().unwrap(),
+        alpha,
+        "the gateway used the chain's alpha"
+    );
     let beta = fields[2].as_bytes().unwrap();
     let proof = nsl_vrf::Proof::from_bytes(&fields[3].as_bytes().unwrap()).expect("proof");
     let verified = nsl_vrf::verify(&vrf_pk, &alpha, &proof).expect("the proof verifies");
@@ -352,15 +453,17 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
     let expect: Vec<u8> = nsl_vrf::words(&verified, 3).concat();
     assert_eq!(words, expect, "the dice got the words of the verified beta");
     let dice = env.read(&env.dice, "getDice", &[Arg::Int(id.into())]).await;
-    let dice: Vec<i64> = dice.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect();
+    let dice: Vec<i64> = dice
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_i64().unwrap())
+        .collect();
     let mut want = Vec::new();
     for w in nsl_vrf::words(&verified, 3) {
-        // Unsigned little-endian, mod 6, + 1.
-        let mut r: u32 = 0;
-        for b in w.iter().rev() {
-            r = (r * 256 + u32::from(*b)) % 6;
-        }
-        want.push(i64::from(r) + 1);
+        // The first 8 bytes, unsigned little-endian, mod 6, + 1 (as the dice contract rolls).
+        let low = u64::from_le_bytes(w[..8].try_into().unwrap());
+        want.push(i64::try_from(low % 6).unwrap() + 1);
     }
     assert_eq!(dice, want);
     // The node's record (what GET /v1/randomness/{id} shows) is the same.
@@ -373,16 +476,29 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
 
     // A second, valid answer for the same request: never answered twice.
     let out_again = nsl_enclave::Vault::vrf_prove(&*env.vault, &alpha).unwrap();
-    let sig = node.sign(&vrf::signed_message(u64::try_from(id).unwrap(), &alpha, &out_again.beta));
+    let sig = node.sign(&vrf::signed_message(
+        u64::try_from(id).unwrap(),
+        &alpha,
+        &out_again.beta,
+    ));
     let out = env
-        .fulfill_on_chain(&node, id, 0, &vrf::answer_bytes(&out_again.beta, &out_again.proof, &sig))
+        .fulfill_on_chain(
+            &node,
+            id,
+            0,
+            &vrf::answer_bytes(&out_again.beta, &out_again.proof, &sig),
+        )
         .await;
     assert_fault(&out, "already fulfilled");
 
     // The request made before the node ran is answered too, with its own verified output.
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let w = env.read(&env.dice, "getWords", &[Arg::Int(p_id.into())]).await.as_bytes().unwrap();
+        let w = env
+            .read(&env.dice, "getWords", &[Arg::Int(p_id.into())])
+            .await
+            .as_bytes()
+            .unwrap();
         if !w.is_empty() {
             assert_eq!(w, nsl_vrf::words(&good.beta, 2).concat());
             break;

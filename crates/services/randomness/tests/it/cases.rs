@@ -108,25 +108,75 @@ pub(crate) async fn api_refuses_bad_input_with_stable_codes(env: &TestEnv) {
     let (_reader, read_only) = env.user("reader", &["read"]).await;
     let post = |body: String, k: Option<String>| {
         let app = app.clone();
-        async move { call(&app, Method::POST, "/v1/randomness", Some(body), k.as_deref()).await }
+        async move {
+            call(
+                &app,
+                Method::POST,
+                "/v1/randomness",
+                Some(body),
+                k.as_deref(),
+            )
+            .await
+        }
     };
     let k = || Some(key.clone());
     let long_seed = "ab".repeat(65);
     let cases = [
-        (json!({"seed": "zz", "words": 1}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"seed": "abc", "words": 1}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"seed": long_seed, "words": 1}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"seed": "", "words": 0}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"seed": "", "words": 17}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (
+            json!({"seed": "zz", "words": 1}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"seed": "abc", "words": 1}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"seed": long_seed, "words": 1}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"seed": "", "words": 0}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"seed": "", "words": 17}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
         // Above this node's max_words (8).
-        (json!({"seed": "", "words": 9}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"seed": "", "words": -1}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"seed": "", "count": 1}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        ("{not json".to_string(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            json!({"seed": "", "words": 9}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"seed": "", "words": -1}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"seed": "", "count": 1}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "{not json".to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
     ];
     for (body, status, code) in cases {
         let r = post(body.clone(), k()).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (status, Some(code)), "{body}: {}", r.text);
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {}",
+            r.text
+        );
     }
     // Nothing was recorded or audited for refused requests.
     let page = env
@@ -139,14 +189,24 @@ pub(crate) async fn api_refuses_bad_input_with_stable_codes(env: &TestEnv) {
         .expect("audit");
     assert!(page.entries.is_empty());
     // 64 bytes of seed and max_words are accepted.
-    let r = post(json!({"seed": "ab".repeat(64), "words": 8}).to_string(), k()).await;
+    let r = post(
+        json!({"seed": "ab".repeat(64), "words": 8}).to_string(),
+        k(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let id = r.body["id"].as_str().unwrap().to_string();
     // Credentials and scopes.
     let r = post(json!({"seed": ""}).to_string(), None).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
     let r = post(json!({"seed": ""}).to_string(), Some(read_only.clone())).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
 
     let get = |path: String, k: String| {
         let app = app.clone();
@@ -154,15 +214,30 @@ pub(crate) async fn api_refuses_bad_input_with_stable_codes(env: &TestEnv) {
     };
     for bad in ["abc", "0", "-3", "1.5", "99999999999999999999", "0x10"] {
         let r = get(format!("/v1/randomness/{bad}"), key.clone()).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{bad}: {}", r.text);
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{bad}: {}",
+            r.text
+        );
     }
-    for unknown in ["12345".to_string(), "3f2504e0-4f89-11d3-9a0c-0305e82c3301".to_string()] {
+    for unknown in [
+        "12345".to_string(),
+        "3f2504e0-4f89-11d3-9a0c-0305e82c3301".to_string(),
+    ] {
         let r = get(format!("/v1/randomness/{unknown}"), key.clone()).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{unknown}");
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{unknown}"
+        );
     }
     // Another account's API randomness is not found; its owner (read scope) sees it.
     let r = get(format!("/v1/randomness/{id}"), bob_key).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
     let r = get(format!("/v1/randomness/{}", id.to_uppercase()), key.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
@@ -215,8 +290,15 @@ pub(crate) async fn gateway_answers_verify_and_are_readable_by_id(env: &TestEnv)
     );
     // The node key signed id || alpha || beta (what the gateway checks with verifyWithECDsa).
     let beta: [u8; 32] = beta.try_into().unwrap();
-    assert!(node.public_key().verify(&vrf::signed_message(77, &alpha, &beta), signature));
-    assert!(!node.public_key().verify(&vrf::signed_message(78, &alpha, &beta), signature));
+    assert!(
+        node.public_key()
+            .verify(&vrf::signed_message(77, &alpha, &beta), signature)
+    );
+    assert!(
+        !node
+            .public_key()
+            .verify(&vrf::signed_message(78, &alpha, &beta), signature)
+    );
     // Answering again (a restart) gives the same bytes: one output per request.
     let again = handler.answer(&call_of(77, b"\x02dice".to_vec())).await;
     assert_eq!(again.result[..113], answer.result[..113]);
@@ -244,5 +326,8 @@ pub(crate) async fn gateway_answers_verify_and_are_readable_by_id(env: &TestEnv)
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Without a gateway, no answer either.
     let offline = RandomnessGatewayHandler::new(env.offline.clone(), node);
-    assert_eq!(offline.answer(&call_of(79, b"\x01".to_vec())).await.code, ResponseCode::Error);
+    assert_eq!(
+        offline.answer(&call_of(79, b"\x01".to_vec())).await.code,
+        ResponseCode::Error
+    );
 }

@@ -87,8 +87,7 @@ impl TestEnv {
             enabled: true,
             max_words: 8,
         };
-        let service =
-            RandomnessService::new(store.clone(), prover(), Some(gateway.clone()), &cfg);
+        let service = RandomnessService::new(store.clone(), prover(), Some(gateway.clone()), &cfg);
         let offline = RandomnessService::new(store.clone(), prover(), None, &cfg);
         TestEnv {
             store,
