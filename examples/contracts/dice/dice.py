@@ -46,7 +46,7 @@ PREFIX_PENDING = b'p'
 PREFIX_WORDS = b'w'
 PREFIX_DICE = b'd'
 
-GAS_BUDGET = 100000000    # 1 GAS: the most the answer's transaction may cost
+GAS_BUDGET = 200000000    # 2 GAS: the most the answer's transaction may cost (the unused part returns)
 MAX_SEED = 64
 
 on_roll_requested = CreateNewEvent([('requestId', int), ('dice', int)], 'RollRequested')

@@ -424,6 +424,13 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         test_block_time().as_millis()
     );
     assert!(answered_in > n);
+    let record = env.read(&gateway, "getRequest", &[Arg::Int(id.into())]).await;
+    let record = record.as_array().unwrap();
+    assert_eq!(record[11].as_i64().unwrap(), 1, "fulfilled");
+    println!(
+        "vrf request {id} (3 words): response fees charged {} GAS fractions",
+        record[17].as_i64().unwrap()
+    );
 
     // Verify independently: alpha from chain data, the proof of the event with the published key.
     let alpha = env.alpha_from_chain(id, &env.dice, seed, n).await;
