@@ -424,7 +424,9 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         test_block_time().as_millis()
     );
     assert!(answered_in > n);
-    let record = env.read(&gateway, "getRequest", &[Arg::Int(id.into())]).await;
+    let record = env
+        .read(&gateway, "getRequest", &[Arg::Int(id.into())])
+        .await;
     let record = record.as_array().unwrap();
     assert_eq!(record[11].as_i64().unwrap(), 1, "fulfilled");
     println!(
