@@ -41,11 +41,11 @@
 //! - A [`SecretKey`] is zeroized on drop and never printed by `Debug`;
 //!   [`VrfError`] messages never carry key material.
 
+mod mul;
 mod suite;
 
 use std::fmt;
 
-use p256::elliptic_curve::ops::LinearCombination;
 use p256::{AffinePoint, ProjectivePoint, Scalar};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
@@ -104,7 +104,7 @@ impl SecretKey {
         if *x == Scalar::ZERO {
             return Err(VrfError::InvalidSecretKey);
         }
-        let y = (ProjectivePoint::GENERATOR * *x).into();
+        let y = mul::mul_base(&x).into();
         Ok(Self(SecretInner {
             x: *x,
             public: PublicKey::from_point(y),
@@ -245,7 +245,7 @@ pub fn prove(sk: &SecretKey, alpha: &[u8]) -> Proof {
     let h_string = suite::point_to_string(&h);
     let hp = ProjectivePoint::from(h);
     let k = suite::nonce(x, h_string.as_bytes());
-    let [gamma, u, v] = suite::normalize([hp * x, ProjectivePoint::GENERATOR * *k, hp * *k]);
+    let [gamma, u, v] = suite::normalize([hp * x, mul::mul_base(&k), hp * *k]);
     let gamma_string = suite::point_to_string(&gamma);
     let c = suite::challenge([
         &y.compressed,
@@ -274,17 +274,13 @@ pub fn proof_to_hash(proof: &Proof) -> Result<[u8; 32], VrfError> {
 pub fn verify(pk: &PublicKey, alpha: &[u8], proof: &Proof) -> Result<[u8; 32], VrfError> {
     let Decoded { gamma, c, s } = decode(&proof.0)?;
     let h = suite::encode_to_curve(&pk.compressed, alpha).ok_or(VrfError::InvalidProof)?;
-    let c_scalar = suite::challenge_scalar(&c);
-    let neg_c = -c_scalar;
-    let gamma_p = ProjectivePoint::from(gamma);
-    let hp = ProjectivePoint::from(h);
-    let u = ProjectivePoint::lincomb(
-        &ProjectivePoint::GENERATOR,
-        &s,
-        &ProjectivePoint::from(pk.point),
-        &neg_c,
-    );
-    let v = ProjectivePoint::lincomb(&hp, &s, &gamma_p, &neg_c);
+    // Public data only: variable-time arithmetic. c has 128 bits.
+    let s_bytes = s.to_bytes();
+    let neg_y = -ProjectivePoint::from(pk.point);
+    let neg_gamma = -ProjectivePoint::from(gamma);
+    // U = s*B - c*Y, V = s*H - c*Gamma.
+    let u = mul::mul_base_vartime(&s) + mul::mul_vartime(&c, &neg_y);
+    let v = mul::mul2_vartime(&s_bytes, &ProjectivePoint::from(h), &c, &neg_gamma);
     let [u, v] = suite::normalize([u, v]);
     let expected = suite::challenge([
         &pk.compressed,

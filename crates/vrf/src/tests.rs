@@ -2,6 +2,8 @@
 //! examples 10, 11 and 12): `H`, `k`, `U = k*B`, `V = k*H`. The published
 //! `pi` and `beta` are checked through the public API in `tests/it/vectors.rs`.
 
+use p256::elliptic_curve::ops::LinearCombination;
+
 use super::*;
 
 struct Intermediates {
