@@ -1,8 +1,8 @@
 """
 Neo Service Layer gateway contract (Neo N3, neo3-boa 1.3.0).
 
-One on-chain entry point for every off-chain service of the Neo Service Layer (oracle now;
-randomness "vrf" and JavaScript "function" later use the same path):
+One on-chain entry point for every off-chain service of the Neo Service Layer (oracle,
+randomness "vrf", JavaScript "function"), all on the same path:
 
     consumer --request()--> gateway --ServiceRequest event--> NSL node (off chain)
     NSL node --fulfill()--> gateway --callback(requestId, code, result, userData)--> consumer
@@ -24,15 +24,20 @@ Invariants:
   after its expiry. Its status is written before the consumer's callback runs.
 - Only the owner changes configuration; only a registered node key fulfils, and only from the
   transaction's entry script; fulfill and cancel are refused while a consumer callback runs.
+- A `vrf` request is answered only with its VRF output: the answer (beta || proof || signature)
+  must be signed by the answering node's key over (requestId || alpha || beta), where alpha is
+  computed here from the request id, the requester, the seed and the hash of the block that
+  included the request; the consumer gets words derived here from beta. A `vrf` request cannot
+  be cancelled (no re-roll), and it is never answered twice.
 
 The full interface (methods, events, payload formats, error texts) is in docs/gateway.md.
 """
-from typing import Any
+from typing import Any, cast
 
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.contracts import ContractManagement, CryptoLib, GasToken, LedgerContract, StdLib
-from boa3.sc.types import CallFlags, ECPoint, FindOptions, UInt160
+from boa3.sc.types import Block, CallFlags, ECPoint, FindOptions, NamedCurveHash, UInt160
 from boa3.sc.utils import CreateNewEvent, Iterator, call_contract, to_bytes, to_int
 
 
@@ -65,6 +70,7 @@ KEY_OWNER_SHARE = b'\x0b'    # owner's share of service fees in basis points (0.
 # running total plus CHARGED_BIAS (always 8 bytes, so a test run with zero shares and the real
 # transaction pay the same storage fee for this key).
 KEY_TX_CHARGED = b'\x0c'
+KEY_VRF_KEY = b'\x0d'         # the nodes' VRF public key (33-byte compressed P-256 point)
 
 # ---------------------------------------------------------------------------------------------
 # Limits and defaults
@@ -82,6 +88,17 @@ DEFAULT_EXPIRY_MS = 3600000       # one hour
 MIN_GAS_BUDGET = 70000000         # 0.7 GAS (an error answer costs ~0.6 GAS on neo-go 0.120.0)
 MAX_BPS = 10000
 CHARGED_BIAS = 72057594037927936  # 2**56: running totals below 2**55 serialize to exactly 8 bytes
+
+# Service type `vrf` (docs/randomness.md): payload = word count (1 byte, 1..MAX_VRF_WORDS) || seed
+# (0..MAX_VRF_SEED bytes); the answer's result = beta (32) || proof (81) || signature (64).
+VRF_SERVICE_TYPE = 'vrf'
+MAX_VRF_SEED = 64
+MAX_VRF_WORDS = 16
+VRF_BETA_LEN = 32
+VRF_PROOF_LEN = 81
+VRF_SIGNATURE_LEN = 64
+VRF_ANSWER_LEN = 177              # beta + proof + signature
+U64_BIAS = 18446744073709551616   # 2**64: to_bytes(id + 2**64)[:8] is the id as 8 bytes little-endian
 
 # Request status values (index RECORD_STATUS of a request record)
 STATUS_PENDING = 0
@@ -108,6 +125,7 @@ RECORD_CLOSED_HEIGHT = 15
 RECORD_GAS_BUDGET = 16
 RECORD_RESPONSE_FEES = 17
 RECORD_ANSWERED_BY = 18
+RECORD_BLOCK = 19                 # index of the block that included the request
 
 # ---------------------------------------------------------------------------------------------
 # Events
@@ -153,6 +171,12 @@ on_expiry_set = CreateNewEvent([('expiryMs', int)], 'ExpirySet')
 on_owner_changed = CreateNewEvent([('oldOwner', UInt160), ('newOwner', UInt160)], 'OwnerChanged')
 on_fees_withdrawn = CreateNewEvent([('to', UInt160), ('amount', int)], 'FeesWithdrawn')
 on_owner_share_set = CreateNewEvent([('bps', int)], 'OwnerShareSet')
+on_vrf_key_set = CreateNewEvent([('publicKey', ECPoint)], 'VrfKeySet')
+# Everything an off-chain verifier needs: nsl_vrf::verify(vrfKey, alpha, proof) == beta.
+on_randomness = CreateNewEvent(
+    [('requestId', int), ('alpha', bytes), ('beta', bytes), ('proof', bytes)],
+    'RandomnessFulfilled'
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +291,8 @@ def request(service_type: str, payload: bytes, callback_contract: UInt160, callb
         raise Exception('callback method not found')
     if gas_budget < MIN_GAS_BUDGET:
         raise Exception('gas budget too low')
+    if service_type == VRF_SERVICE_TYPE:
+        _check_vrf_payload(payload)
 
     balance = storage.get_int(PREFIX_DEPOSIT + requester)
     if balance < fee + gas_budget:
@@ -296,6 +322,8 @@ def request(service_type: str, payload: bytes, callback_contract: UInt160, callb
         gas_budget,
         0,
         b'',
+        # Ledger's current index is the last persisted block: this request is in the next one.
+        LedgerContract.get_current_index() + 1,
     ]
     _put_request(request_id, record)
     on_service_request(request_id, service_type, requester, callback_contract, callback_method, payload,
@@ -334,7 +362,8 @@ def _fulfill(request_id: int, code: int, result: bytes, charge: int):
     if runtime.calling_script_hash != runtime.entry_script_hash:
         raise Exception('fulfill must be called by the entry script')
     _require_no_callback()
-    if not _is_node_witness():
+    node_key = _node_witness()
+    if len(node_key) == 0:
         raise Exception('caller is not a registered node')
     if code < 0 or code > 255:
         raise Exception('invalid code')
@@ -348,6 +377,11 @@ def _fulfill(request_id: int, code: int, result: bytes, charge: int):
         raise Exception('already fulfilled')
     if status == STATUS_CANCELLED:
         raise Exception('request cancelled')
+    service_type: str = record[RECORD_SERVICE_TYPE]
+    if service_type == VRF_SERVICE_TYPE:
+        # The consumer gets the words derived from the verified beta, never bytes of the node's
+        # choosing.
+        result = _answer_vrf(request_id, record, code, result, node_key)
 
     # The response's fees (its charge) come out of the request's budget: the sender (the node)
     # gets them back with the service fee, less the owner's share; the requester gets the rest.
@@ -406,6 +440,12 @@ def cancel(request_id: int):
     requester: UInt160 = record[RECORD_REQUESTER]
     if not runtime.check_witness(requester):
         raise Exception('no witness of requester')
+    service_type: str = record[RECORD_SERVICE_TYPE]
+    if service_type == VRF_SERVICE_TYPE and len(record) > RECORD_BLOCK:
+        # Its alpha is fixed since its block: cancelling and asking again would be a re-roll.
+        # (A vrf request made before this gateway version has no block field and can never be
+        # answered: it keeps the old rule, cancel after expiry.)
+        raise Exception('vrf requests cannot be cancelled')
     status: int = record[RECORD_STATUS]
     if status == STATUS_FULFILLED:
         raise Exception('already fulfilled')
@@ -498,6 +538,26 @@ def get_min_gas_budget() -> int:
     return MIN_GAS_BUDGET
 
 
+@public(name='vrfKey', safe=True)
+def vrf_key() -> bytes:
+    """The nodes' VRF public key (33-byte compressed), empty while none is registered."""
+    return storage.get(KEY_VRF_KEY)
+
+
+@public(name='vrfAlpha', safe=True)
+def vrf_alpha(request_id: int) -> bytes:
+    """
+    The VRF input of `vrf` request `request_id`: SHA-256(requestId as 8 bytes little-endian ||
+    requester (20 bytes) || seed || hash of the block that included the request). Raises while
+    that block is not persisted.
+    """
+    record = _get_request(request_id)
+    service_type: str = record[RECORD_SERVICE_TYPE]
+    if service_type != VRF_SERVICE_TYPE:
+        raise Exception('not a vrf request')
+    return _vrf_alpha(request_id, record)
+
+
 # ---------------------------------------------------------------------------------------------
 # Administration (owner only)
 # ---------------------------------------------------------------------------------------------
@@ -515,6 +575,19 @@ def add_node(public_key: ECPoint):
     storage.put_int(key, 1)
     storage.put_int(KEY_NODE_COUNT, count + 1)
     on_node_added(public_key)
+
+
+@public(name='setVrfKey')
+def set_vrf_key(public_key: ECPoint):
+    """
+    Registers the VRF public key (33-byte compressed P-256 point) of the nodes' vault, the key an
+    off-chain verifier checks `vrf` proofs with. Replacing it affects only answers given after.
+    """
+    _require_owner()
+    if len(public_key) != 33:
+        raise Exception('invalid public key')
+    storage.put(KEY_VRF_KEY, public_key)
+    on_vrf_key_set(public_key)
 
 
 @public(name='removeNode')
@@ -618,13 +691,80 @@ def _require_no_callback():
         raise Exception('a callback is running')
 
 
-def _is_node_witness() -> bool:
+def _node_witness() -> bytes:
+    """The registered node key whose witness the transaction carries, or empty."""
     it: Iterator = storage.find(PREFIX_NODE, options=FindOptions.KEYS_ONLY | FindOptions.REMOVE_PREFIX)
     while it.next():
         key: ECPoint = it.value
         if runtime.check_witness(key):
-            return True
-    return False
+            return key
+    return b''
+
+
+def _check_vrf_payload(payload: bytes):
+    if len(payload) < 1 or len(payload) > MAX_VRF_SEED + 1:
+        raise Exception('vrf payload must be a word count byte and a seed of at most 64 bytes')
+    # One signed byte: 0x80..0xff read as negative and are refused too.
+    words = to_int(payload[:1])
+    if words < 1 or words > MAX_VRF_WORDS:
+        raise Exception('vrf word count must be 1..16')
+
+
+def _u64(value: int) -> bytes:
+    """`value` (0 <= value < 2**63) as 8 bytes little-endian."""
+    return to_bytes(value + U64_BIAS)[:8]
+
+
+def _vrf_alpha(request_id: int, record: list) -> bytes:
+    requester: UInt160 = record[RECORD_REQUESTER]
+    payload: bytes = record[RECORD_PAYLOAD]
+    block_index: int = record[RECORD_BLOCK]
+    if block_index > LedgerContract.get_current_index():
+        raise Exception('request block not persisted yet')
+    block_hash = _block_hash(block_index)
+    return CryptoLib.sha256(_u64(request_id) + requester + payload[1:] + block_hash)
+
+
+def _block_hash(index: int) -> bytes:
+    block = LedgerContract.get_block(index)
+    if block is None:
+        raise Exception('request block not found')
+    # Ledger returns the block as an Array (isinstance(.., Block) would test for a Struct).
+    found = cast(Block, block)
+    return found.hash
+
+
+def _answer_vrf(request_id: int, record: list, code: int, answer: bytes, node_key: bytes) -> bytes:
+    """
+    Checks a `vrf` answer (beta || proof || signature) and returns the consumer's result: the
+    requested number of 32-byte words, word i = SHA-256(beta || i as 2 bytes big-endian).
+    """
+    if code != 0:
+        raise Exception('vrf answers carry code 0')
+    if len(answer) != VRF_ANSWER_LEN:
+        raise Exception('vrf answer must be beta, proof and signature (177 bytes)')
+    if len(storage.get(KEY_VRF_KEY)) == 0:
+        raise Exception('no vrf key registered')
+    beta = answer[:VRF_BETA_LEN]
+    proof = answer[VRF_BETA_LEN:VRF_BETA_LEN + VRF_PROOF_LEN]
+    signature = answer[VRF_BETA_LEN + VRF_PROOF_LEN:]
+    alpha = _vrf_alpha(request_id, record)
+    message = _u64(request_id) + alpha + beta
+    key: ECPoint = ECPoint(node_key)
+    if not CryptoLib.verify_with_ecdsa(message, key, signature, NamedCurveHash.SECP256R1SHA256):
+        raise Exception('invalid vrf signature')
+    payload: bytes = record[RECORD_PAYLOAD]
+    count = to_int(payload[:1])
+    words = b''
+    i = 0
+    while i < count:
+        index = b'\x00\x00'
+        if i > 0:
+            index = b'\x00' + to_bytes(i)
+        words = words + CryptoLib.sha256(beta + index)
+        i = i + 1
+    on_randomness(request_id, alpha, beta, proof)
+    return words
 
 
 def _charge_transaction(tx_hash: bytes, tx_fees: int, charge: int):

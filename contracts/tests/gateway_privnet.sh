@@ -229,8 +229,8 @@ send val "$VAL" "$GW" addNode "publickey:$NODE2PUB" -- "$VAL" > /dev/null
 send val "$VAL" "$GW" removeNode "publickey:$NODE1PUB" -- "$VAL" > /dev/null
 expect_eq "rotation: node list" "$(call "$GW" getNodes)" "HALT [0x$NODE2PUB] "
 transfer user "$USER" "$GW" GAS 1 > /dev/null
-out=$(send user "$USER" "$GW" request string:vrf bytes:0102 "hash160:$CONS" string:onServiceResponse bytes: int:70000000 -- "$USER")
-expect_halt "direct request by a transaction sender" "$out" "event ServiceRequest [4, vrf"
+out=$(send user "$USER" "$GW" request string:function bytes:0102 "hash160:$CONS" string:onServiceResponse bytes: int:70000000 -- "$USER")
+expect_halt "direct request by a transaction sender" "$out" "event ServiceRequest [4, function"
 expect_fault "rotation: removed key refused" "$(send node1 "$NODE1" "$GW" fulfill int:4 int:0 string:x -- "$NODE1")" "caller is not a registered node"
 expect_halt "rotation: new key fulfils" "$(send node2 "$NODE2" "$GW" fulfill int:4 int:0 string:x -- "$NODE2")" "event ServiceResponse [4"
 

@@ -29,6 +29,7 @@ use serde::Deserialize;
 mod chain;
 mod functions;
 mod oracle;
+mod randomness;
 mod secret;
 mod types;
 
@@ -38,6 +39,7 @@ pub use oracle::{
     DEFAULT_LOW_GAS_WARNING, DEFAULT_MAX_BATCH, DEFAULT_MAX_FETCHES, DEFAULT_MAX_RESPONSE_FEE,
     MAX_MAX_BATCH, OracleConfig,
 };
+pub use randomness::{MAX_RANDOMNESS_WORDS, RandomnessConfig};
 pub use secret::{REDACTED, Secret};
 pub use types::{
     ApiConfig, AuthConfig, Bucket, Config, DatabaseConfig, GroupLimits, LogConfig, LogFormat,
@@ -428,6 +430,7 @@ impl Config {
             }
         }
         self.functions.validate()?;
+        self.randomness.validate()?;
         self.oracle.validate()?;
         self.chain.validate()?;
         Ok(())

@@ -324,6 +324,32 @@ fn functions_section_defaults_file_and_env() {
 }
 
 #[test]
+fn randomness_section_defaults_env_and_bounds() {
+    let d = Config::default().randomness;
+    assert!(d.enabled);
+    assert_eq!(d.max_words, 16);
+    let cfg = load_text(
+        "[randomness]\nmax_words = 4\n",
+        &[("NSL_RANDOMNESS__ENABLED", "false")],
+    )
+    .unwrap();
+    assert_eq!(
+        (cfg.randomness.enabled, cfg.randomness.max_words),
+        (false, 4)
+    );
+    for bad in ["0", "17"] {
+        let err = load_text(&format!("[randomness]\nmax_words = {bad}\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("randomness.max_words"), "{err}");
+    }
+    let err = load_text("[randomness]\nwords = 1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("words"), "{err}");
+}
+
+#[test]
 fn functions_section_refuses_unknown_keys_and_bad_values() {
     let err = load_text("[functions]\nmax_timeout = 1\n", &[])
         .unwrap_err()

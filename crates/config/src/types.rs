@@ -30,6 +30,8 @@ pub struct Config {
     pub oracle: crate::OracleConfig,
     /// `[functions]`: the functions service's maxima and execution pool (enabled by default).
     pub functions: crate::FunctionsConfig,
+    /// `[randomness]`: the randomness service (enabled by default).
+    pub randomness: crate::RandomnessConfig,
     /// `[vault]`: the node's key vault (development mode switch).
     pub vault: VaultConfig,
     /// `[secrets]`: per-account quotas of the secrets service.

@@ -6,6 +6,7 @@
 //!   ─▶ compile_gateway(&tools): <cache>/sources/<sha256>/gateway.py ─▶ compile_contract_cached
 //!   ─▶ deploy_gateway(&chain, &contract, &owner, node_key, node_gas):
 //!        fund the node account ─▶ deploy (owner signs and pays) ─▶ owner calls addNode(node_key)
+//!   ─▶ register_vrf_key(&owner, &gateway, key): owner calls setVrfKey(key) (the vault's VRF key)
 //! ```
 //!
 //! The source is compiled at first use (neo3-boa from the tool cache) rather than shipped as a
@@ -58,6 +59,18 @@ pub async fn deploy_gateway(
         .await
         .and_then(TxOutcome::into_halt)?;
     Ok(gateway)
+}
+
+/// Register `key` (33-byte compressed P-256 point: the nodes' VRF public key) in `gateway` with
+/// `setVrfKey`, signed by the gateway's `owner`.
+pub async fn register_vrf_key(owner: &Actor, gateway: &UInt160, key: &[u8; 33]) -> Result<()> {
+    let key = PublicKey::from_bytes(key)
+        .map_err(|e| crate::error::DevchainError::Config(format!("VRF public key: {e}")))?;
+    owner
+        .call(gateway, "setVrfKey", &[Arg::PublicKey(key)])
+        .await
+        .and_then(TxOutcome::into_halt)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -44,7 +44,9 @@ pub use compile::{
     CompiledContract, compile_contract, compile_contract_cached, compile_source_cached,
 };
 pub use error::{DevchainError, Result};
-pub use gateway::{GATEWAY_FILE, GATEWAY_SOURCE, compile_gateway, deploy_gateway};
+pub use gateway::{
+    GATEWAY_FILE, GATEWAY_SOURCE, compile_gateway, deploy_gateway, register_vrf_key,
+};
 pub use relay::RpcRelay;
 pub use tools::{
     NEO3_BOA_VERSION, NEOGO_VERSION, NEOGO_WHEEL, NEOGO_WHEEL_SHA256, PreparedTools, Progress,

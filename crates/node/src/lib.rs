@@ -21,4 +21,5 @@ pub static MIGRATIONS: &[&nsl_store::MigrationSet] = &[
     &nsl_chain::MIGRATIONS,
     &nsl_secrets::MIGRATIONS,
     &nsl_functions::MIGRATIONS,
+    &nsl_randomness::MIGRATIONS,
 ];

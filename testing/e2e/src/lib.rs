@@ -270,6 +270,8 @@ pub struct OracleChain {
     pub node_key: neo::PrivateKey,
     /// Owner of both consumers; pays the requests.
     pub user: neo_rpc::Actor,
+    /// Owner of the gateway (registers nodes and the VRF key).
+    pub owner: neo_rpc::Actor,
     /// The gateway contract.
     pub gateway: neo::UInt160,
     /// `examples/contracts/gateway_consumer`.
@@ -353,6 +355,7 @@ impl OracleChain {
             chain,
             node_key,
             user,
+            owner,
             gateway,
             gateway_consumer,
             native_consumer,

@@ -142,12 +142,29 @@ fn nsl_dev_runs_a_funded_chain_and_stops_cleanly() {
             is_node.stack[0].as_bool().expect("bool"),
             "node key registered with the gateway"
         );
+        // The node vault's VRF key is in dev.json and registered in the gateway (`vrfKey()`).
+        let vrf_key = state["vrf_public_key"].as_str().expect("vrf_public_key");
+        assert_eq!(vrf_key.len(), 66, "{vrf_key}");
+        let registered = rpc
+            .invoke_function(&gateway, "vrfKey", &[], &[])
+            .await
+            .expect("vrfKey");
+        assert_eq!(
+            hex::encode(registered.stack[0].as_bytes().expect("bytes")),
+            vrf_key
+        );
     });
     assert_eq!(
         http_status(&api_url, "/ready"),
         Some(200),
         "node API is ready"
     );
+    // The node's public key route reports the same key as registered.
+    let (st, vrf) = http_get(&api_url, "/v1/randomness/key").expect("randomness key answered");
+    assert_eq!(st, 200, "{vrf}");
+    let vrf: serde_json::Value = serde_json::from_str(&vrf).expect("json");
+    assert_eq!(vrf["public_key"], state["vrf_public_key"]);
+    assert_eq!(vrf["gateway"], "registered");
     // `nsl dev` turns open sign-up on and binds login messages to its privnet: the funded user's
     // wallet logs in (a new account) with a message naming network 56753.
     let (st, ch) = http_post(
@@ -282,5 +299,26 @@ fn http_post(base: &str, path: &str, json: &str) -> Option<(u16, String)> {
         .split_once("\r\n\r\n")
         .map_or("", |(_, b)| b)
         .to_owned();
+    Some((status, body))
+}
+
+/// `GET path` on `base`: (status, body), or None if nothing answers.
+fn http_get(base: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://")?;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     Some((status, body))
 }

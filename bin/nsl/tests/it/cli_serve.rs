@@ -371,6 +371,14 @@ fn serve_answers_on_a_socket_and_stops_on_sigterm() {
     let (st, body) = get(&addr, "/openapi.json", None);
     assert_eq!(st, 200);
     assert!(body.contains("\"openapi\":\"3.1.0\""), "{body}");
+    // The randomness service is mounted and documented; without a gateway its key is `no_gateway`.
+    assert!(
+        body.contains("/v1/randomness/{id}"),
+        "randomness routes documented"
+    );
+    let (st, vrf) = get(&addr, "/v1/randomness/key", None);
+    assert_eq!(st, 200, "{vrf}");
+    assert!(vrf.contains("\"gateway\":\"no_gateway\""), "{vrf}");
     let (st, body) = get(&addr, "/v1/me", None);
     assert_eq!(st, 401, "{body}");
     assert!(body.contains("\"code\":\"unauthorized\""), "{body}");

@@ -64,6 +64,8 @@ struct DevState {
     api_url: String,
     contracts: DevContracts,
     node_public_key: String,
+    /// The node vault's VRF public key (hex, 33 bytes), registered in the gateway (`vrfKey()`).
+    vrf_public_key: String,
     network_magic: u32,
     block_time_ms: u64,
     accounts: Vec<DevAccount>,
@@ -164,6 +166,7 @@ struct DevEnvironment {
     chain: DevChain,
     user: PrivateKey,
     node_key: PrivateKey,
+    vrf_key: [u8; 33],
     gateway: UInt160,
     node: NodeProcess,
     fund_gas: u64,
@@ -277,11 +280,22 @@ impl DevEnvironment {
         )
         .await?;
         progress(&format!("node API at {}", node.api_url));
+        // The VRF key lives in the node's vault: read it from the node's public route, then
+        // register it in the gateway (owner: the user account).
+        let vrf_key = node_vrf_key(&node.api_url).await?;
+        nsl_devchain::register_vrf_key(&owner, &gateway, &vrf_key)
+            .await
+            .context("registering the node's VRF key in the gateway (setVrfKey)")?;
+        progress(&format!(
+            "VRF key {} registered in the gateway",
+            hex::encode(vrf_key)
+        ));
         progress(&format!("ready in {:.1?}", t.elapsed()));
         Ok(Self {
             chain,
             user,
             node_key,
+            vrf_key,
             gateway,
             node,
             fund_gas: args.fund_gas,
@@ -322,6 +336,7 @@ impl DevEnvironment {
                 gateway: self.gateway.to_string(),
             },
             node_public_key: self.node_key.public_key().to_string(),
+            vrf_public_key: hex::encode(self.vrf_key),
             network_magic: self.chain.network_magic(),
             block_time_ms: self.chain.block_time().as_millis() as u64,
             accounts: vec![DevAccount {
@@ -492,6 +507,26 @@ impl Drop for NodeProcess {
 }
 
 /// Whether `GET /ready` on the node answers 200.
+/// The node's VRF public key from its public route `GET /v1/randomness/key`.
+async fn node_vrf_key(api_url: &str) -> CliResult<[u8; 33]> {
+    let url = format!("{api_url}/v1/randomness/key");
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("reading the node's VRF key ({url})"))?
+        .json()
+        .await
+        .with_context(|| format!("decoding {url}"))?;
+    body["public_key"]
+        .as_str()
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 33]>::try_from(b.as_slice()).ok())
+        .ok_or_else(|| CliError::Runtime(anyhow::anyhow!("{url}: no 33-byte public_key")))
+}
+
 async fn ready(port: u16) -> bool {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let Ok(Ok(mut stream)) = tokio::time::timeout(

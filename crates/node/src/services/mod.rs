@@ -5,6 +5,7 @@
 //! SERVICES (start order = list order; a later service may use what an earlier one put in Wiring)
 //!   secrets   -> routes, doc, Wiring::secrets
 //!   functions -> routes, doc, gateway handler `function` (uses Wiring::secrets)
+//!   randomness -> routes, doc, gateway handler `vrf` (the vault proves, the node key signs)
 //!   chain     -> (only if a service uses the chain) supervised Service `chain`, Wiring::chain
 //!   oracle    -> routes, doc, supervised Service `oracle` (registers its sink and owner with
 //!                Wiring::chain, answers Wiring::gateway_handlers)
@@ -30,12 +31,16 @@ use crate::cli::CliError;
 mod chain;
 mod functions;
 mod oracle;
+mod randomness;
 mod secrets;
+
+pub use randomness::VaultProver;
 
 /// The registered services, in start order. Adding a service is one line here.
 pub const SERVICES: &[Registration] = &[
     secrets::REGISTRATION,
     functions::REGISTRATION,
+    randomness::REGISTRATION,
     chain::REGISTRATION,
     oracle::REGISTRATION,
 ];
@@ -46,7 +51,7 @@ pub struct NodeContext<'a> {
     pub config: &'a nsl_config::Config,
     /// The store (migrated).
     pub store: nsl_store::Store,
-    /// The node's vault (secrets' master key).
+    /// The node's vault (secrets' master key, the VRF key).
     pub vault: Arc<nsl_enclave::SoftwareVault>,
     /// Warnings `/ready` lists without turning 503.
     pub ready_warnings: nsl_api::ReadyWarnings,

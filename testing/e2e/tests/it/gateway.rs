@@ -662,13 +662,13 @@ async fn admin_rotation_direct_requests_and_withdrawals() {
         &env.user,
         &env.gateway,
         "request",
-        &direct("vrf", MIN_BUDGET - 1),
+        &direct("function", MIN_BUDGET - 1),
         "gas budget too low",
     )
     .await;
     let out = env
         .user
-        .call(&env.gateway, "request", &direct("vrf", MIN_BUDGET))
+        .call(&env.gateway, "request", &direct("function", MIN_BUDGET))
         .await
         .unwrap()
         .into_halt()

@@ -14,4 +14,5 @@ mod native_oracle;
 mod neogo_filter_parity;
 mod oracle_codes;
 mod oracle_service;
+mod randomness;
 mod rpc_failover;
