@@ -65,12 +65,9 @@ fn build<'a>(ctx: &'a NodeContext<'a>, wiring: &'a mut Wiring) -> BuildFuture<'a
             std::mem::take(&mut wiring.routes).merge(nsl_randomness::router(service.clone()));
         // Gateway answers are signed with the node key: only where the oracle runtime runs.
         if cfg.oracle.enabled && chain.is_some() {
-            let wif = cfg
-                .oracle
-                .node_key()
-                .map_err(|e| CliError::bad_input(format!("oracle.node_key: {e}")))?;
+            let (wif, from) = cfg.node_key().map_err(CliError::bad_input)?;
             let key = neo::PrivateKey::from_wif(wif.expose())
-                .map_err(|_| CliError::bad_input("oracle.node_key: not a valid WIF"))?;
+                .map_err(|_| CliError::bad_input(format!("{from}: not a valid WIF")))?;
             wiring
                 .gateway_handlers
                 .push(nsl_randomness::RandomnessGatewayHandler::new(service, key).into_handler());
