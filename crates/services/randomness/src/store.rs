@@ -1,4 +1,4 @@
-//! The `randomness` table (migration 0013): randomness this node served, for
+//! The `randomness` table (migrations 0013, 0014): randomness this node served, for
 //! `GET /v1/randomness/{id}`. One SQL text for both backends.
 
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
