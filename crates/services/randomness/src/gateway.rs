@@ -112,6 +112,7 @@ impl GatewayHandler for RandomnessGatewayHandler {
             id: call.request_id.to_string(),
             kind: RecordKind::Chain,
             account_id: None,
+            sequence: None,
             requester: Some(call.requester.to_string()),
             seed: payload.seed,
             words: payload.words,

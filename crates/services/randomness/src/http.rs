@@ -76,6 +76,10 @@ pub(crate) struct RandomnessView {
     source: String,
     /// The seed, hex.
     seed: String,
+    /// The account's sequence number (`api` only): 1, 2, 3, ... per account, no gaps; part of
+    /// alpha = SHA-256("nsl-offchain" || account id || sequence as u64 big-endian || seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<i64>,
     /// The VRF input, hex (32 bytes).
     alpha: String,
     /// The VRF output, hex (32 bytes).
@@ -104,6 +108,7 @@ impl From<Served> for RandomnessView {
             id: r.id,
             source: r.kind.as_str().into(),
             seed: hex::encode(&r.seed),
+            sequence: r.sequence,
             alpha: hex::encode(&r.alpha),
             beta: hex::encode(&r.beta),
             proof: hex::encode(&r.proof),
@@ -148,8 +153,8 @@ pub(crate) async fn read(
     Ok(Json(svc.get(p.account_id, &id).await?.into()))
 }
 
-/// Randomness for the caller: alpha = SHA-256("nsl-offchain" || account id || request UUID ||
-/// seed), proved by the vault's VRF key, recorded and audited (`randomness.request`).
+/// Randomness for the caller: alpha = SHA-256("nsl-offchain" || account id || sequence (u64 BE,
+/// the account's next number, returned) || seed), proved by the vault's VRF key, recorded and audited (`randomness.request`).
 #[utoipa::path(post, path = "/v1/randomness", tag = "randomness", request_body = RandomnessRequest,
     security(("bearer" = [])),
     responses((status = 201, body = RandomnessView),

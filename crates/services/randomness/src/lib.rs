@@ -29,8 +29,8 @@ pub mod service;
 pub mod store;
 pub mod vrf;
 
-/// The service's table (`migrations/`: 0013 `randomness`), composed with the other crates' sets
-/// by the node (`nsl_store::compose`); see docs/storage.md.
+/// The service's table (`migrations/`: 0013 `randomness`, 0014 its `sequence`), composed with
+/// the other crates' sets by the node (`nsl_store::compose`); see docs/storage.md.
 pub static MIGRATIONS: nsl_store::MigrationSet = nsl_store::MigrationSet {
     owner: "nsl-randomness",
     sqlite: sqlx::migrate!("./migrations/sqlite"),

@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use nsl_primitives::AccountId;
-use nsl_store::{AuditStore as _, NewAuditEntry, Store, now_ms};
+use nsl_store::{AuditStore as _, NewAuditEntry, Store, StoreError, now_ms};
 
 use crate::error::{RandomnessError, RandomnessResult};
 use crate::store::{self, RandomnessRecord, RecordKind};
 use crate::vrf::{self, BETA_LEN, PROOF_LEN};
+
+/// How many sequence numbers one API request tries before giving up (each lost to a concurrent
+/// request of the same account).
+const SEQUENCE_ATTEMPTS: u32 = 64;
 
 /// One VRF evaluation: beta and its proof.
 #[derive(Clone, PartialEq, Eq)]
@@ -198,7 +202,7 @@ impl RandomnessService {
     }
 
     /// Randomness for `account` over the API: alpha = SHA-256("nsl-offchain" || account ||
-    /// request UUID || seed), proved, recorded, audited (`randomness.request`; if the audit log
+    /// sequence (u64 BE, the account's next number) || seed), proved, recorded, audited (`randomness.request`; if the audit log
     /// cannot be written, nothing is returned).
     pub async fn request(
         &self,
@@ -216,23 +220,43 @@ impl RandomnessService {
         }
         let id = uuid::Uuid::new_v4().to_string();
         let account_text = account.to_string();
-        let alpha = vrf::offchain_alpha(&account_text, &id, seed);
-        let out = self.prove(&alpha)?;
-        let record = RandomnessRecord {
-            id: id.clone(),
-            kind: RecordKind::Api,
-            account_id: Some(account_text),
-            requester: None,
-            seed: seed.to_vec(),
-            words,
-            alpha: alpha.to_vec(),
-            beta: out.beta.to_vec(),
-            proof: out.proof.to_vec(),
-            tx_hash: None,
-            block_index: None,
-            created_at: now_ms(),
+        // Take the account's next sequence number; a concurrent request that took it first makes
+        // the insert a no-op, and this one takes the number after (the unique index on
+        // (account_id, sequence) decides, on both backends and across processes).
+        let mut attempts = 0;
+        let (record, alpha, out) = loop {
+            let sequence = store::next_sequence(&self.store, &account_text).await?;
+            let seq = u64::try_from(sequence)
+                .map_err(|_| StoreError::Corrupt(format!("randomness sequence {sequence}")))?;
+            let alpha = vrf::offchain_alpha(&account_text, seq, seed);
+            let out = self.prove(&alpha)?;
+            let record = RandomnessRecord {
+                id: id.clone(),
+                kind: RecordKind::Api,
+                account_id: Some(account_text.clone()),
+                sequence: Some(sequence),
+                requester: None,
+                seed: seed.to_vec(),
+                words,
+                alpha: alpha.to_vec(),
+                beta: out.beta.to_vec(),
+                proof: out.proof.to_vec(),
+                tx_hash: None,
+                block_index: None,
+                created_at: now_ms(),
+            };
+            if store::insert_sequenced(&self.store, &record).await? {
+                break (record, alpha, out);
+            }
+            attempts += 1;
+            if attempts >= SEQUENCE_ATTEMPTS {
+                tracing::warn!(account_id = %account_text, attempts, "randomness sequence contended");
+                return Err(StoreError::Conflict {
+                    constraint: "randomness_account_sequence".into(),
+                }
+                .into());
+            }
         };
-        store::insert(&self.store, &record).await?;
         self.store
             .append_audit(&NewAuditEntry {
                 ts: record.created_at,
@@ -241,6 +265,7 @@ impl RandomnessService {
                 target: Some(format!("randomness:{id}")),
                 ip: actor.ip.clone(),
                 detail: serde_json::json!({
+                    "sequence": record.sequence,
                     "words": words,
                     "alpha": hex::encode(alpha),
                     "beta": hex::encode(out.beta),

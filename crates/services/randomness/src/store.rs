@@ -1,4 +1,4 @@
-//! The `randomness` table (migration 0013): randomness this node served, for
+//! The `randomness` table (migrations 0013, 0014): randomness this node served, for
 //! `GET /v1/randomness/{id}`. One SQL text for both backends.
 
 use nsl_store::{Store, StoreError, StoreResult, UnixMillis};
@@ -40,6 +40,8 @@ pub struct RandomnessRecord {
     pub kind: RecordKind,
     /// The owning account (API requests).
     pub account_id: Option<String>,
+    /// The account's sequence number, part of alpha (API requests: 1, 2, 3, ... per account).
+    pub sequence: Option<i64>,
     /// The requester's script hash, `0x` hex (gateway requests).
     pub requester: Option<String>,
     /// The consumer's seed.
@@ -61,14 +63,36 @@ pub struct RandomnessRecord {
 }
 
 const COLUMNS: &str = "id, kind, account_id, requester, seed, words, alpha, beta, proof, tx_hash, \
-                       block_index, created_at";
+                       block_index, created_at, sequence";
 
 /// Record `r`. A record with the same id is kept as it is (a gateway request answered again
 /// after a restart has the same deterministic output); `Ok(false)` then.
 pub async fn insert(store: &Store, r: &RandomnessRecord) -> StoreResult<bool> {
+    insert_with(store, r, "ON CONFLICT (id) DO NOTHING").await
+}
+
+/// Record an API request `r` under its account's sequence number: `Ok(false)` if another
+/// request already holds that number (the caller takes the next one), the record is not written.
+pub async fn insert_sequenced(store: &Store, r: &RandomnessRecord) -> StoreResult<bool> {
+    insert_with(store, r, "ON CONFLICT DO NOTHING").await
+}
+
+/// The account's next sequence number (1 for its first request).
+pub async fn next_sequence(store: &Store, account_id: &str) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "SELECT COALESCE(MAX(sequence), 0) AS last FROM randomness WHERE account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_one(store.pool())
+    .await?;
+    let last: i64 = row.try_get("last")?;
+    Ok(last + 1)
+}
+
+async fn insert_with(store: &Store, r: &RandomnessRecord, on_conflict: &str) -> StoreResult<bool> {
     let sql = format!(
         "INSERT INTO randomness ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         $12) ON CONFLICT (id) DO NOTHING"
+         $12, $13) {on_conflict}"
     );
     let done = sqlx::query(&sql)
         .bind(&r.id)
@@ -83,6 +107,7 @@ pub async fn insert(store: &Store, r: &RandomnessRecord) -> StoreResult<bool> {
         .bind(r.tx_hash.clone())
         .bind(r.block_index)
         .bind(r.created_at)
+        .bind(r.sequence)
         .execute(store.pool())
         .await?;
     Ok(done.rows_affected() == 1)
@@ -111,6 +136,7 @@ pub async fn get(store: &Store, id: &str) -> StoreResult<Option<RandomnessRecord
             tx_hash: row.try_get("tx_hash")?,
             block_index: row.try_get("block_index")?,
             created_at: row.try_get("created_at")?,
+            sequence: row.try_get("sequence")?,
         })
     })
     .transpose()

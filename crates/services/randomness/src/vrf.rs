@@ -80,13 +80,14 @@ pub fn chain_alpha(
     h.finalize().into()
 }
 
-/// The alpha of an API request: SHA-256("nsl-offchain" || account id (UUID text) || request id
-/// (UUID text) || seed).
-pub fn offchain_alpha(account: &str, request: &str, seed: &[u8]) -> [u8; 32] {
+/// The alpha of an API request: SHA-256("nsl-offchain" || account id (UUID text) || sequence
+/// (u64 big-endian) || seed). The sequence is the account's next number (1, 2, 3, ...), so every
+/// input is fixed before the node proves: it cannot try several and keep the output it likes.
+pub fn offchain_alpha(account: &str, sequence: u64, seed: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(OFFCHAIN_DOMAIN);
     h.update(account.as_bytes());
-    h.update(request.as_bytes());
+    h.update(sequence.to_be_bytes());
     h.update(seed);
     h.finalize().into()
 }
@@ -169,10 +170,12 @@ mod tests {
         input.extend_from_slice(b"s");
         input.extend_from_slice(&[2; 32]);
         assert_eq!(base, <[u8; 32]>::from(Sha256::digest(&input)));
-        let a = offchain_alpha("acc", "req", b"seed");
+        let a = offchain_alpha("acc", 0x0102, b"seed");
         assert_eq!(
             a,
-            <[u8; 32]>::from(Sha256::digest(b"nsl-offchainaccreqseed"))
+            <[u8; 32]>::from(Sha256::digest(
+                b"nsl-offchainacc\x00\x00\x00\x00\x00\x00\x01\x02seed"
+            ))
         );
     }
 }

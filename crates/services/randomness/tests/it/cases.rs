@@ -29,11 +29,12 @@ pub(crate) async fn api_randomness_verifies_and_is_recorded_and_audited(env: &Te
     let id = r.body["id"].as_str().expect("id").to_string();
     assert_eq!(r.body["source"], "api");
     assert_eq!(r.body["seed"], "00ff10");
-    // alpha is fixed by the account, the request id and the seed.
+    // alpha is fixed by the account, its sequence number (the first: 1) and the seed.
+    assert_eq!(r.body["sequence"], 1);
     let alpha = hex32(&r.body["alpha"]);
     assert_eq!(
         alpha,
-        vrf::offchain_alpha(&alice.id.to_string(), &id, &[0x00, 0xff, 0x10])
+        vrf::offchain_alpha(&alice.id.to_string(), 1, &[0x00, 0xff, 0x10])
     );
     // Anyone with the public key verifies the proof and gets beta.
     let proof = nsl_vrf::Proof::from_bytes(
@@ -65,10 +66,12 @@ pub(crate) async fn api_randomness_verifies_and_is_recorded_and_audited(env: &Te
     )
     .await;
     assert_eq!(g.status, StatusCode::OK, "{}", g.text);
-    for field in ["alpha", "beta", "proof", "words", "seed", "source"] {
+    for field in [
+        "alpha", "beta", "proof", "words", "seed", "source", "sequence",
+    ] {
         assert_eq!(g.body[field], r.body[field], "{field}");
     }
-    // A second request with the same seed is a new request id: another alpha and beta.
+    // A second request with the same seed is the next sequence number: another alpha and beta.
     let r2 = call(
         &app,
         Method::POST,
@@ -78,6 +81,7 @@ pub(crate) async fn api_randomness_verifies_and_is_recorded_and_audited(env: &Te
     )
     .await;
     assert_eq!(r2.status, StatusCode::CREATED, "{}", r2.text);
+    assert_eq!(r2.body["sequence"], 2);
     assert_ne!(r2.body["alpha"], r.body["alpha"]);
     assert_ne!(r2.body["beta"], r.body["beta"]);
 
@@ -98,6 +102,7 @@ pub(crate) async fn api_randomness_verifies_and_is_recorded_and_audited(env: &Te
         .expect("entry of the first request");
     assert_eq!(e.actor, alice.id.to_string());
     assert_eq!(e.detail["alpha"], r.body["alpha"]);
+    assert_eq!(e.detail["sequence"], 1);
     assert_eq!(e.detail["words"], 3);
 }
 
@@ -329,5 +334,111 @@ pub(crate) async fn gateway_answers_verify_and_are_readable_by_id(env: &TestEnv)
     assert_eq!(
         offline.answer(&call_of(79, b"\x01".to_vec())).await.code,
         ResponseCode::Error
+    );
+}
+
+/// The sequence numbers of `account`'s API requests: 1, 2, 3, ... per account, distinct under
+/// concurrency, alpha recomputable by the client from the response, GET returns the number.
+pub(crate) async fn api_sequence_numbers_fix_alpha_per_account_without_gaps(env: &TestEnv) {
+    let app = env.app(&env.service);
+    let (alice, alice_key) = env.user("alice", &["read", "write"]).await;
+    let (bob, bob_key) = env.user("bob", &["read", "write"]).await;
+    let post = |key: String, seed: &'static str| {
+        let app = app.clone();
+        async move {
+            let r = call(
+                &app,
+                Method::POST,
+                "/v1/randomness",
+                Some(json!({"seed": seed}).to_string()),
+                Some(&key),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            r.body
+        }
+    };
+    // What a client checks: alpha from its account id, the returned sequence and its seed;
+    // the proof verifies under the published key.
+    let check = |account: String, body: &serde_json::Value, seed: &[u8]| {
+        let sequence = body["sequence"].as_u64().expect("sequence");
+        let alpha = hex32(&body["alpha"]);
+        assert_eq!(alpha, vrf::offchain_alpha(&account, sequence, seed));
+        let proof = nsl_vrf::Proof::from_bytes(
+            &hex::decode(body["proof"].as_str().unwrap()).expect("proof hex"),
+        )
+        .expect("proof");
+        let beta = nsl_vrf::verify(&env.public_key(), &alpha, &proof).expect("verifies");
+        assert_eq!(beta, hex32(&body["beta"]));
+        sequence
+    };
+    let a = alice.id.to_string();
+    let b = bob.id.to_string();
+
+    let mut alice_seqs = Vec::new();
+    let mut alice_first = serde_json::Value::Null;
+    for _ in 0..3 {
+        let body = post(alice_key.clone(), "0a").await;
+        alice_seqs.push(check(a.clone(), &body, &[0x0a]));
+        if alice_first.is_null() {
+            alice_first = body;
+        }
+    }
+    assert_eq!(alice_seqs, [1, 2, 3]);
+    // Independent per account: bob starts at 1.
+    let body = post(bob_key.clone(), "0a").await;
+    assert_eq!(check(b.clone(), &body, &[0x0a]), 1);
+    // Same seed and number, another account: another alpha.
+    assert_ne!(body["alpha"], alice_first["alpha"]);
+
+    // Concurrent requests of one account get distinct numbers, with no gap: 4..=11.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        tasks.spawn(post(alice_key.clone(), "0b"));
+    }
+    let bodies = tasks.join_all().await;
+    let mut seqs: Vec<u64> = bodies
+        .iter()
+        .map(|b| check(a.clone(), b, &[0x0b]))
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (4..=11).collect::<Vec<u64>>());
+
+    // GET returns the number and the same alpha; bob does not see alice's request.
+    let last = &bodies[0];
+    let id = last["id"].as_str().expect("id");
+    let g = call(
+        &app,
+        Method::GET,
+        &format!("/v1/randomness/{id}"),
+        None,
+        Some(&alice_key),
+    )
+    .await;
+    assert_eq!(g.status, StatusCode::OK, "{}", g.text);
+    assert_eq!(g.body["sequence"], last["sequence"]);
+    assert_eq!(g.body["alpha"], last["alpha"]);
+    let other = call(
+        &app,
+        Method::GET,
+        &format!("/v1/randomness/{id}"),
+        None,
+        Some(&bob_key),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+
+    // The store refuses a second record under a number already taken.
+    let mut dup = nsl_randomness::store::get(&env.store, id)
+        .await
+        .expect("get")
+        .expect("record");
+    dup.id = uuid::Uuid::new_v4().to_string();
+    assert!(
+        !nsl_randomness::store::insert_sequenced(&env.store, &dup)
+            .await
+            .expect("insert"),
+        "sequence {:?} taken twice",
+        dup.sequence
     );
 }

@@ -35,4 +35,5 @@ both_backends!(
     api_refuses_bad_input_with_stable_codes,
     key_route_shows_the_key_and_its_gateway_status,
     gateway_answers_verify_and_are_readable_by_id,
+    api_sequence_numbers_fix_alpha_per_account_without_gaps,
 );
