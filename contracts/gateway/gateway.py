@@ -27,8 +27,9 @@ Invariants:
 - A `vrf` request is answered only with its VRF output: the answer (beta || proof || signature)
   must be signed by the answering node's key over (requestId || alpha || beta), where alpha is
   computed here from the request id, the requester, the seed and the hash of the block that
-  included the request; the consumer gets words derived here from beta. A `vrf` request cannot
-  be cancelled (no re-roll), and it is never answered twice.
+  included the request; the consumer gets words derived here from beta. A `vrf` request is
+  never answered twice, never answered after its expiry, and cannot be cancelled before it
+  (no re-roll); after its expiry its requester may cancel it and get fee and budget back.
 
 The full interface (methods, events, payload formats, error texts) is in docs/gateway.md.
 """
@@ -441,11 +442,13 @@ def cancel(request_id: int):
     if not runtime.check_witness(requester):
         raise Exception('no witness of requester')
     service_type: str = record[RECORD_SERVICE_TYPE]
-    if service_type == VRF_SERVICE_TYPE and len(record) > RECORD_BLOCK:
-        # Its alpha is fixed since its block: cancelling and asking again would be a re-roll.
-        # (A vrf request made before this gateway version has no block field and can never be
-        # answered: it keeps the old rule, cancel after expiry.)
-        raise Exception('vrf requests cannot be cancelled')
+    vrf_expires_at: int = record[RECORD_EXPIRES_AT]
+    if service_type == VRF_SERVICE_TYPE and runtime.time < vrf_expires_at:
+        # Its alpha is fixed since its block: cancelling while it can still be answered and
+        # asking again would be a re-roll. After its expiry no answer is accepted any more
+        # (_answer_vrf), so the requester may take fee and budget back; a fair consumer treats
+        # that as final (docs/randomness.md).
+        raise Exception('vrf requests cannot be cancelled before expiry')
     status: int = record[RECORD_STATUS]
     if status == STATUS_FULFILLED:
         raise Exception('already fulfilled')
@@ -739,6 +742,9 @@ def _answer_vrf(request_id: int, record: list, code: int, answer: bytes, node_ke
     Checks a `vrf` answer (beta || proof || signature) and returns the consumer's result: the
     requested number of 32-byte words, word i = SHA-256(beta || i as 2 bytes big-endian).
     """
+    expires_at: int = record[RECORD_EXPIRES_AT]
+    if runtime.time >= expires_at:
+        raise Exception('vrf request expired')
     if code != 0:
         raise Exception('vrf answers carry code 0')
     if len(answer) != VRF_ANSWER_LEN:

@@ -8,7 +8,8 @@
 //! Checked: before any node runs, hostile answers to a pending request FAULT on chain (a
 //! signature by a key that is not a node's, a proof of another alpha signed by the node, an
 //! error code), a request for 17 words FAULTs and charges nothing, a `vrf` request cannot be
-//! cancelled. With the node running: a request in block N is answered (the gap is printed);
+//! cancelled before its expiry; after it no answer is accepted and the cancel refunds fee and budget (so
+//! nothing is locked forever). With the node running: a request in block N is answered (the gap is printed);
 //! the test recomputes alpha from chain data (request id, requester, seed, hash of block N),
 //! verifies the proof of the RandomnessFulfilled event with `nsl_vrf::verify` against the key
 //! the gateway publishes, and checks that the dice contract stored exactly the words derived from
@@ -322,7 +323,61 @@ async fn dice_gets_verifiable_randomness_and_nobody_can_choose_or_reroll_it() {
         .wait(&sent, Duration::from_secs(60))
         .await
         .unwrap();
-    assert_fault(&out, "vrf requests cannot be cancelled");
+    assert_fault(&out, "vrf requests cannot be cancelled before expiry");
+    // (f) an unanswered request does not lock funds: after its expiry no answer is accepted
+    // and its requester takes fee and budget back; the same request is never answered after.
+    let gateway = env.oc.gateway;
+    let old_expiry = env.read(&gateway, "getExpiry", &[]).await.as_i64().unwrap();
+    let set_expiry = |ms: i64| {
+        let owner = &env.oc.owner;
+        async move {
+            owner
+                .call(&gateway, "setExpiry", &[Arg::Int(ms.into())])
+                .await
+                .and_then(TxOutcome::into_halt)
+                .expect("setExpiry");
+        }
+    };
+    set_expiry(2000).await;
+    let deposit = |who: UInt160| {
+        let env = &env;
+        async move {
+            env.read(&gateway, "balanceOf", &[Arg::Hash160(who)])
+                .await
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let before = deposit(consumer).await;
+    let f_req = env
+        .oc
+        .user
+        .call(
+            &consumer,
+            "requestService",
+            &[Arg::String("vrf".into()), Arg::Bytes(b"\x01y".to_vec())],
+        )
+        .await
+        .and_then(TxOutcome::into_halt)
+        .expect("consumer vrf request");
+    let f_id = f_req.stack[0].as_i64().unwrap();
+    assert!(
+        deposit(consumer).await < before,
+        "the request holds fee and budget"
+    );
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let out = env.fulfill_on_chain(&node, f_id, 0, b"").await;
+    assert_fault(&out, "vrf request expired");
+    env.oc
+        .user
+        .call(&consumer, "cancelRequest", &[Arg::Int(f_id.into())])
+        .await
+        .and_then(TxOutcome::into_halt)
+        .expect("cancel after expiry");
+    assert_eq!(deposit(consumer).await, before, "fee and budget refunded");
+    let out = env.fulfill_on_chain(&node, f_id, 0, b"").await;
+    assert_fault(&out, "request cancelled");
+    set_expiry(old_expiry).await;
     assert!(
         env.read(&env.dice, "isPending", &[Arg::Int(p_id.into())])
             .await
