@@ -1067,7 +1067,8 @@ async fn main() {
     let config = OracleChainConfig {
         block_time,
         // A native request costs 0.5 GAS (the oracle price) + gasForResponse + fees.
-        user_gas: (100 + 3 * total as i64) * ONE_GAS,
+        // `--service vrf`: the user also deposits 4 GAS per request (below).
+        user_gas: (100 + if vrf_bench { 7 } else { 3 } * total as i64) * ONE_GAS,
         node_gas: (100 + total as i64) * ONE_GAS,
         // Each gateway request holds its fee (0.1 GAS) and the consumer's budget (1 GAS; 3 GAS
         // for `--service vrf`) until answered.
