@@ -5,7 +5,7 @@
 //! cargo run --release -p nsl-e2e --bin oracle-bench -- [--oracle nsl|neogo] [--rounds N]
 //!     [--per-block 100] [--native-burst N] [--block-ms 1000] [--db sqlite|postgres]
 //!     [--workers W] [--native PCT] [--warmup 1] [--poll-ms P] [--pool N] [--rpc-stats]
-//!     [--http] [--mempool-ms 10] [--neogo-concurrency N]
+//!     [--http] [--mempool-ms 10] [--neogo-concurrency N] [--service oracle|vrf]
 //! ```
 //!
 //! Starts a neo-go privnet (`--block-ms`, 1 s by default), deploys the gateway and both example
@@ -33,6 +33,16 @@
 //! method (count, time to first response byte), through a counting proxy in front of the node
 //! (one more loopback hop, so overhead figures of such a run are slightly pessimistic).
 //!
+//! `--service vrf` (with `--oracle nsl`, gateway requests only): the gateway requests are
+//! verifiable-randomness requests (`gatewayConsumer.requestService("vrf", words || seed)`, a
+//! 3 GAS budget each) answered by the node's `vrf` handler over a software vault whose key is
+//! registered with `setVrfKey`. Printed besides the block shares: the time from the request
+//! block's arrival to the answering transaction in the mempool, the GAS of the answering
+//! transactions per answer, and the count of answers the bench verified itself (alpha
+//! recomputed from chain data, the `RandomnessFulfilled` proof checked with `nsl_vrf::verify`
+//! against the key the gateway publishes, beta compared); an answer that does not verify is an
+//! error (exit code 1).
+//!
 //! Figures only, no assertion; see `docs/benchmarks.md` for recorded runs.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -44,13 +54,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use neo::tx::Transaction;
+use neo_rpc::Invoker;
 use neo_rpc::types::VmState;
 use neo_rpc::{ONE_GAS, RpcClient};
 use nsl_e2e::{OracleChain, OracleChainConfig, PRICE_BODY, price_server};
 use nsl_egress::{Egress, EgressPolicy};
 use nsl_oracle::service::{
-    ChainEntry, NewRequest, OracleStore, OutboxRow, OutboxWrite, RequestDetail, RequestFilter,
-    RequestRow, RequestState, ServiceConfig,
+    ChainEntry, NewRequest, NodeKey, OracleService, OracleStore, OutboxRow, OutboxWrite,
+    RequestDetail, RequestFilter, RequestRow, RequestState, ServiceConfig,
 };
 use nsl_store::{Backend, StoreResult, UnixMillis, test_utils::TestDb};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -59,7 +70,20 @@ use tokio::sync::watch;
 const USAGE: &str = "usage: oracle-bench [--oracle nsl|neogo] [--rounds N] [--per-block N] \
     [--native-burst N] [--block-ms MS] [--db sqlite|postgres] [--workers W] [--native PCT] \
     [--warmup N] [--poll-ms MS] [--pool N] [--max-batch N] [--rpc-stats] [--http] [--mempool-ms MS] \
-    [--neogo-concurrency N]";
+    [--neogo-concurrency N] [--service oracle|vrf]";
+
+/// Words asked for by each `--service vrf` request.
+const VRF_WORDS: u8 = 2;
+
+/// Response budget of each `--service vrf` request (generous: the answer costs far less).
+const VRF_BUDGET: i64 = 3 * ONE_GAS;
+
+/// Which gateway service the gateway requests ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServiceKind {
+    Oracle,
+    Vrf,
+}
 
 /// Which oracle answers: ours (`nsl`, neo-go's off) or neo-go's own (ours not started).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +110,7 @@ struct Args {
     http: bool,
     mempool_ms: u64,
     neogo_concurrency: Option<u32>,
+    service: ServiceKind,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -106,6 +131,7 @@ fn parse_args() -> Result<Args, String> {
         http: false,
         mempool_ms: 10,
         neogo_concurrency: None,
+        service: ServiceKind::Oracle,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -148,6 +174,13 @@ fn parse_args() -> Result<Args, String> {
                     other => return Err(format!("--oracle: nsl or neogo, not {other}")),
                 }
             }
+            "--service" => {
+                args.service = match value.as_str() {
+                    "oracle" => ServiceKind::Oracle,
+                    "vrf" => ServiceKind::Vrf,
+                    other => return Err(format!("--service: oracle or vrf, not {other}")),
+                }
+            }
             "--max-batch" => args.max_batch = Some((num(&value)? as usize).clamp(1, 256)),
             "--pool" => args.pool = u32::try_from(num(&value)?.clamp(1, 1000)).unwrap_or(10),
             "--db" => {
@@ -166,7 +199,41 @@ fn parse_args() -> Result<Args, String> {
                 .into(),
         );
     }
+    if args.service == ServiceKind::Vrf
+        && (args.oracle != OracleImpl::Nsl || args.native_pct > 0 || args.native_burst > 0)
+    {
+        return Err("--service vrf: gateway requests answered by nsl only (--oracle nsl, no --native, no --native-burst)".into());
+    }
     Ok(args)
+}
+
+/// The node's software vault as the randomness service's prover.
+struct BenchProver(Arc<nsl_enclave::SoftwareVault>);
+
+impl nsl_randomness::VrfProver for BenchProver {
+    fn public_key(&self) -> Result<[u8; 33], String> {
+        nsl_enclave::Vault::vrf_public_key(&*self.0).map_err(|e| e.to_string())
+    }
+
+    fn prove(&self, alpha: &[u8]) -> Result<nsl_randomness::VrfOutput, String> {
+        let p = nsl_enclave::Vault::vrf_prove(&*self.0, alpha).map_err(|e| e.to_string())?;
+        Ok(nsl_randomness::VrfOutput {
+            beta: p.beta,
+            proof: p.proof,
+        })
+    }
+}
+
+/// Script of `gatewayConsumer.requestService("vrf", words || seed)`.
+fn vrf_request_script(env: &OracleChain, seed: &str) -> Vec<u8> {
+    let mut payload = vec![VRF_WORDS];
+    payload.extend_from_slice(seed.as_bytes());
+    neo_rpc::call_script(
+        &env.gateway_consumer,
+        "requestService",
+        &[neo::Arg::String("vrf".into()), neo::Arg::Bytes(payload)],
+    )
+    .expect("requestService script")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -825,6 +892,146 @@ fn native_burst_script(env: &OracleChain, base: &str, round: usize, n: usize) ->
 /// gasForResponse of every native request (as `OracleChain::native_request`).
 const GAS_FOR_RESPONSE: i64 = ONE_GAS / 5;
 
+/// `--service vrf`: the answers of `rows` checked and measured from chain data. Returns the
+/// report lines and the number of answers that did not verify.
+async fn vrf_report(
+    rpc: &RpcClient,
+    env: &OracleChain,
+    rows: &[&RequestRow],
+    chain_log: &Mutex<ChainLog>,
+    key: &nsl_vrf::PublicKey,
+) -> (Vec<String>, usize) {
+    let norm = |h: &str| h.trim_start_matches("0x").to_ascii_lowercase();
+    // Every answering transaction: its fee and its RandomnessFulfilled events.
+    let mut txs: BTreeMap<String, (i64, usize)> = BTreeMap::new();
+    // Request id -> (alpha, beta, proof) of its event.
+    type Fulfilled = (Vec<u8>, Vec<u8>, Vec<u8>);
+    let mut events: HashMap<i64, Fulfilled> = HashMap::new();
+    for r in rows {
+        let Some(hash) = r.response_tx_hash.as_deref() else {
+            continue;
+        };
+        if txs.contains_key(&norm(hash)) {
+            txs.get_mut(&norm(hash)).expect("present").1 += 1;
+            continue;
+        }
+        let tx: serde_json::Value = rpc
+            .call("getrawtransaction", serde_json::json!([hash, true]))
+            .await
+            .expect("answering transaction");
+        let fee = |f: &str| {
+            tx[f]
+                .as_str()
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or_default()
+        };
+        txs.insert(norm(hash), (fee("sysfee") + fee("netfee"), 1));
+        let parsed: neo::UInt256 = hash.parse().expect("transaction hash");
+        let log = rpc
+            .get_application_log(&parsed)
+            .await
+            .expect("answer application log");
+        for n in log.executions.iter().flat_map(|e| e.notifications.iter()) {
+            if n.contract != env.gateway || n.eventname != "RandomnessFulfilled" {
+                continue;
+            }
+            let f = n.state.as_array().expect("event fields");
+            let field = |i: usize| f[i].as_bytes().unwrap_or_default();
+            events.insert(
+                f[0].as_i64().expect("request id"),
+                (field(1), field(2), field(3)),
+            );
+        }
+    }
+    // Verify each answer: alpha from chain data, the proof against the published key.
+    let mut block_hashes: HashMap<i64, neo::UInt256> = HashMap::new();
+    let (mut verified, mut failed) = (0usize, 0usize);
+    let requester = env.gateway_consumer.to_bytes_le();
+    for r in rows {
+        if r.response_tx_hash.is_none() {
+            continue;
+        }
+        let Some((alpha_ev, beta, proof)) = events.get(&r.request_id) else {
+            eprintln!("vrf request {}: no RandomnessFulfilled event", r.request_id);
+            failed += 1;
+            continue;
+        };
+        let block_hash = match block_hashes.get(&r.block_index) {
+            Some(h) => *h,
+            None => {
+                let h: neo::UInt256 = rpc
+                    .call("getblockhash", serde_json::json!([r.block_index]))
+                    .await
+                    .expect("getblockhash");
+                block_hashes.insert(r.block_index, h);
+                h
+            }
+        };
+        let payload = r.payload.clone().unwrap_or_default();
+        let seed = payload.get(1..).unwrap_or_default();
+        let alpha = nsl_randomness::vrf::chain_alpha(
+            u64::try_from(r.request_id).expect("request id"),
+            &requester,
+            seed,
+            &block_hash.to_bytes_le(),
+        );
+        let ok = alpha_ev.as_slice() == alpha
+            && nsl_vrf::Proof::from_bytes(proof)
+                .ok()
+                .and_then(|p| nsl_vrf::verify(key, &alpha, &p).ok())
+                .is_some_and(|b| b.as_slice() == beta.as_slice());
+        if ok {
+            verified += 1;
+        } else {
+            eprintln!(
+                "ERROR: vrf request {} (tx {}): the answer does not verify",
+                r.request_id, r.tx_hash
+            );
+            failed += 1;
+        }
+    }
+    // Request block seen -> answering transaction in the mempool.
+    let mut to_mempool = Vec::new();
+    let mut not_seen = 0;
+    if let Ok(log) = chain_log.lock() {
+        let pool: HashMap<String, Instant> =
+            log.mempool.iter().map(|(h, t)| (norm(h), *t)).collect();
+        for r in rows {
+            let Some(hash) = r.response_tx_hash.as_deref() else {
+                continue;
+            };
+            let arrived = u32::try_from(r.block_index)
+                .ok()
+                .and_then(|b| log.arrived.get(&b));
+            match (arrived, pool.get(&norm(hash))) {
+                (Some(a), Some(p)) => {
+                    to_mempool.push(p.saturating_duration_since(*a).as_secs_f64())
+                }
+                _ => not_seen += 1,
+            }
+        }
+    }
+    let answers: usize = txs.values().map(|(_, n)| n).sum();
+    let gas: i64 = txs.values().map(|(f, _)| f).sum();
+    let lines = vec![
+        format!(
+            "vrf answers verified by the bench (alpha from chain data, proof against the published key, beta compared): {verified} of {} measured requests; NOT verified: {failed}",
+            rows.len()
+        ),
+        format!(
+            "vrf: request block seen -> answer in the mempool ({not_seen} not seen there): {}",
+            summary_ms(to_mempool)
+        ),
+        format!(
+            "vrf: GAS per answer (system + network fee of the answering transactions / answers): {:.5} GAS ({} answers in {} transactions)",
+            gas as f64 / answers.max(1) as f64 / ONE_GAS as f64,
+            answers,
+            txs.len()
+        ),
+    ];
+    (lines, failed)
+}
+
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -856,14 +1063,22 @@ async fn main() {
     let started = Instant::now();
     let block_time = Duration::from_millis(args.block_ms);
     let neogo = args.oracle == OracleImpl::NeoGo;
+    let vrf_bench = args.service == ServiceKind::Vrf;
     let config = OracleChainConfig {
         block_time,
         // A native request costs 0.5 GAS (the oracle price) + gasForResponse + fees.
-        user_gas: (100 + 3 * total as i64) * ONE_GAS,
+        // `--service vrf`: the user also deposits 4 GAS per request (below).
+        user_gas: (100 + if vrf_bench { 7 } else { 3 } * total as i64) * ONE_GAS,
         node_gas: (100 + total as i64) * ONE_GAS,
-        // Each gateway request holds its fee (0.1 GAS) and the consumer's budget (1 GAS) until
-        // answered.
-        deposit: (10 + (gateway_per_round * total_rounds) as i64 * 6 / 5) * ONE_GAS,
+        // Each gateway request holds its fee (0.1 GAS) and the consumer's budget (1 GAS; 3 GAS
+        // for `--service vrf`) until answered.
+        deposit: (10
+            + if vrf_bench {
+                (gateway_per_round * total_rounds) as i64 * 4
+            } else {
+                (gateway_per_round * total_rounds) as i64 * 6 / 5
+            })
+            * ONE_GAS,
         neogo_oracle: neogo.then(|| nsl_devchain::NeoGoOracle {
             allow_private_host: true,
             ca_file: Some(fixture("ca.pem")),
@@ -876,7 +1091,15 @@ async fn main() {
         price_server(),
         https_price_server()
     );
-    let db = TestDb::new(args.db, &[&nsl_chain::MIGRATIONS]).await;
+    let db = if vrf_bench {
+        TestDb::new(
+            args.db,
+            &[&nsl_chain::MIGRATIONS, &nsl_randomness::MIGRATIONS],
+        )
+        .await
+    } else {
+        TestDb::new(args.db, &[&nsl_chain::MIGRATIONS]).await
+    };
     let rpc = env.rpc().clone();
     let store_stats = Arc::new(CallStats::default());
     let rpc_stats = Arc::new(CallStats::default());
@@ -925,7 +1148,66 @@ async fn main() {
         }
     };
     let (stop, rx) = watch::channel(false);
-    let task = if neogo {
+    // `--service vrf`: the node's vault, its VRF key registered with the gateway, the `vrf`
+    // handler, and a 3 GAS budget per request.
+    let vault_dir = tempfile::tempdir().expect("vault dir");
+    let mut vrf_key = None;
+    let task = if vrf_bench {
+        let vault = Arc::new(
+            nsl_enclave::SoftwareVault::open(nsl_enclave::SoftwareVaultConfig {
+                data_dir: vault_dir.path().join("vault"),
+                kek: nsl_enclave::KekSource::Key(nsl_enclave::Kek::generate().expect("kek")),
+            })
+            .expect("vault"),
+        );
+        let key = nsl_enclave::Vault::vrf_public_key(&*vault).expect("vrf key");
+        nsl_devchain::register_vrf_key(&env.owner, &env.gateway, &key)
+            .await
+            .expect("setVrfKey");
+        let published = Invoker::new(rpc.clone())
+            .call_item(&env.gateway, "vrfKey", &[])
+            .await
+            .expect("vrfKey")
+            .as_bytes()
+            .expect("vrfKey bytes");
+        vrf_key = Some(nsl_vrf::PublicKey::from_sec1(&published).expect("the gateway's VRF key"));
+        env.user
+            .call(
+                &env.gateway_consumer,
+                "setGasBudget",
+                &[neo::Arg::Int(VRF_BUDGET.into())],
+            )
+            .await
+            .and_then(neo_rpc::TxOutcome::into_halt)
+            .expect("setGasBudget");
+        let chain_view: Arc<dyn nsl_randomness::GatewayView> = Arc::new(
+            nsl_randomness::RpcGatewayView::new(rpc.clone(), env.gateway),
+        );
+        let randomness = nsl_randomness::RandomnessService::new(
+            nsl_store::Store::connect_url(db.url(), 4, Duration::from_secs(5))
+                .await
+                .expect("open the randomness pool"),
+            Arc::new(BenchProver(vault)),
+            Some(chain_view),
+            &nsl_config::RandomnessConfig::default(),
+        );
+        service_config.gateway = Some(env.gateway);
+        service_config.start_block = Some(rpc.get_block_count().await.expect("block count"));
+        let service = OracleService::new(
+            store.clone(),
+            service_rpc,
+            Egress::new(egress).expect("egress"),
+            NodeKey(env.node_key.clone()),
+            service_config,
+            vec![
+                nsl_randomness::RandomnessGatewayHandler::new(randomness, env.node_key.clone())
+                    .into_handler(),
+            ],
+        )
+        .await
+        .expect("start the oracle service");
+        Some(tokio::spawn(service.run(rx)))
+    } else if neogo {
         None
     } else {
         let service = env
@@ -997,6 +1279,8 @@ async fn main() {
                     let u = format!("{url}?r{round}i{i}");
                     if native {
                         env.native_request_script(&u, "$.data.price", GAS_FOR_RESPONSE)
+                    } else if vrf_bench {
+                        vrf_request_script(&env, &format!("r{round}i{i}"))
                     } else {
                         env.gateway_request_script(&u, "$.data.price")
                     }
@@ -1223,15 +1507,25 @@ async fn main() {
         }
     }
 
+    let (vrf_lines, vrf_failed) = match &vrf_key {
+        Some(key) => vrf_report(&rpc, &env, &measured, &chain_log, key).await,
+        None => (Vec::new(), 0),
+    };
+
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("== oracle-bench ==");
     println!(
-        "oracle {}; privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native{}) after {} warm-up round(s); source {}; store {:?} (pool {}); workers {workers}; max_batch {max_batch}; poll {} ms; rpc proxy {}; mempool watch {}",
+        "oracle {}{}; privnet block time {} ms (neo-go TimePerBlock); {} rounds of {} requests ({} gateway, {} native{}) after {} warm-up round(s); source {}; store {:?} (pool {}); workers {workers}; max_batch {max_batch}; poll {} ms; rpc proxy {}; mempool watch {}",
         if neogo {
             "neo-go's own (ours off)"
         } else {
             "nsl (neo-go's off)"
+        },
+        if vrf_bench {
+            ", gateway requests: service vrf (2 words, 3 GAS budget)"
+        } else {
+            ""
         },
         args.block_ms,
         args.rounds,
@@ -1315,6 +1609,9 @@ async fn main() {
             within(&gateway_distances)
         );
     }
+    for line in &vrf_lines {
+        println!("{line}");
+    }
     if native_per_round > 0 {
         println!(
             "native requests ({native_rounds}, OracleResponse transactions on chain): {}",
@@ -1364,5 +1661,9 @@ async fn main() {
                 args.rounds * per_round,
             );
         }
+    }
+    if vrf_failed > 0 {
+        eprintln!("ERROR: {vrf_failed} vrf answer(s) did not verify");
+        std::process::exit(1);
     }
 }
