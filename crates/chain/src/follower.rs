@@ -168,7 +168,7 @@ pub struct Follower {
     identity: ChainIdentity,
     config: FollowerConfig,
     sinks: Vec<(Arc<dyn Sink>, Vec<Subscription>)>,
-    blocks: Vec<mpsc::UnboundedSender<BlockTxs>>,
+    blocks: Vec<mpsc::Sender<BlockTxs>>,
     height: Arc<AtomicU32>,
 }
 
@@ -209,7 +209,7 @@ impl Follower {
 
     /// Hand every block's transactions to `tx` (the transaction manager's confirmations, see
     /// [`crate::TxManager::confirmations`]).
-    pub fn confirm_to(&mut self, tx: mpsc::UnboundedSender<BlockTxs>) {
+    pub fn confirm_to(&mut self, tx: mpsc::Sender<BlockTxs>) {
         self.blocks.push(tx);
     }
 
@@ -457,7 +457,8 @@ impl Follower {
                     fault: fault_of(log),
                 })
                 .collect();
-            let _ = blocks.send((i64::from(index), fates));
+            // Bounded: a sender behind by `CONFIRMATION_QUEUE` blocks holds the follower here.
+            let _ = blocks.send((i64::from(index), fates)).await;
         }
         self.store
             .set_cursor(

@@ -58,6 +58,15 @@ const REBROADCAST_AFTER_MS: i64 = 5_000;
 
 /// Most writes committed in one transaction.
 const OUTBOX_BATCH: usize = 256;
+/// Capacity of the outbox writer's queue. Every job's sender awaits its reply, so the queue holds
+/// at most one job per concurrent sender; the bound makes that explicit.
+const OUTBOX_QUEUE: usize = 1024;
+/// Capacity of the "broadcast, mark sent" queue: a slow store holds broadcasting senders back
+/// instead of growing memory without limit.
+const SENT_QUEUE: usize = 4096;
+/// Blocks the follower may be ahead of the sender's confirmation rounds; past that the follower
+/// waits (its cursor does not advance), so a stalled sender cannot make memory grow with the chain.
+pub const CONFIRMATION_QUEUE: usize = 64;
 
 /// A transaction of a block the follower read: its hash and, if it FAULTed, the exception.
 #[derive(Debug, Clone)]
@@ -259,9 +268,9 @@ pub struct TxManager {
     /// Whether `signer`'s network fee computed locally agreed with the node's (else every build
     /// asks `calculatenetworkfee`).
     local: bool,
-    outbox: mpsc::UnboundedSender<OutboxJob>,
-    sent: mpsc::UnboundedSender<String>,
-    blocks: mpsc::UnboundedSender<BlockTxs>,
+    outbox: mpsc::Sender<OutboxJob>,
+    sent: mpsc::Sender<String>,
+    blocks: mpsc::Sender<BlockTxs>,
 }
 
 impl std::fmt::Debug for TxManager {
@@ -276,9 +285,9 @@ impl std::fmt::Debug for TxManager {
 /// The manager's tasks, to run once ([`TxTasks::run`]).
 pub struct TxTasks {
     core: Arc<Core>,
-    outbox: mpsc::UnboundedReceiver<OutboxJob>,
-    sent: mpsc::UnboundedReceiver<String>,
-    blocks: mpsc::UnboundedReceiver<BlockTxs>,
+    outbox: mpsc::Receiver<OutboxJob>,
+    sent: mpsc::Receiver<String>,
+    blocks: mpsc::Receiver<BlockTxs>,
 }
 
 impl std::fmt::Debug for TxTasks {
@@ -321,9 +330,9 @@ impl TxManager {
             owners: Mutex::new(HashMap::new()),
             default_owner: Mutex::new(Arc::new(DefaultOwner)),
         });
-        let (outbox_tx, outbox) = mpsc::unbounded_channel();
-        let (sent_tx, sent) = mpsc::unbounded_channel();
-        let (blocks_tx, blocks) = mpsc::unbounded_channel();
+        let (outbox_tx, outbox) = mpsc::channel(OUTBOX_QUEUE);
+        let (sent_tx, sent) = mpsc::channel(SENT_QUEUE);
+        let (blocks_tx, blocks) = mpsc::channel(CONFIRMATION_QUEUE);
         let manager = Self {
             core: core.clone(),
             signer: None,
@@ -388,7 +397,7 @@ impl TxManager {
     }
 
     /// Where the follower sends each block's transactions ([`crate::Follower::confirm_to`]).
-    pub fn confirmations(&self) -> mpsc::UnboundedSender<BlockTxs> {
+    pub fn confirmations(&self) -> mpsc::Sender<BlockTxs> {
         self.blocks.clone()
     }
 
@@ -527,6 +536,7 @@ impl TxManager {
         if self
             .outbox
             .send((owner.to_string(), writes.to_vec(), reply))
+            .await
             .is_err()
         {
             return Ok((Sent::Stopping, Vec::new()));
@@ -542,7 +552,7 @@ impl TxManager {
         if broadcast(&self.core.rpc, &outbox.tx, &outbox.tx_hash, &outbox.request).await {
             for (w, done) in writes.iter().zip(&written) {
                 if *done {
-                    let _ = self.sent.send(w.outbox.request.clone());
+                    let _ = self.sent.send(w.outbox.request.clone()).await;
                 }
             }
             Ok((Sent::Broadcast, written))
@@ -559,6 +569,7 @@ impl TxManager {
         if self
             .outbox
             .send((owner.to_string(), vec![write], reply))
+            .await
             .is_err()
         {
             return Ok(Sent::Stopping);
@@ -575,7 +586,7 @@ impl TxManager {
             return Ok(Sent::NotWritten);
         }
         if broadcast(&self.core.rpc, &outbox.tx, &outbox.tx_hash, &outbox.request).await {
-            let _ = self.sent.send(outbox.request.clone());
+            let _ = self.sent.send(outbox.request.clone()).await;
             Ok(Sent::Broadcast)
         } else {
             Ok(Sent::Stored)
@@ -767,7 +778,7 @@ async fn broadcast(rpc: &RpcClient, tx: &[u8], hash: &str, what: &str) -> bool {
 /// responses), until every handle is gone.
 async fn run_outbox_writer(
     core: Arc<Core>,
-    mut jobs: mpsc::UnboundedReceiver<OutboxJob>,
+    mut jobs: mpsc::Receiver<OutboxJob>,
 ) -> Result<(), ChainError> {
     // Rows are claimed by the service's instance; the write checks the claim.
     while let Some(batch) = next_batch(&mut jobs, OUTBOX_BATCH).await {
@@ -811,7 +822,7 @@ async fn run_outbox_writer(
 
 /// Wait for one item, then take what else is already queued, up to `max`; `None` once every
 /// sender is gone and the queue is empty. The batching of the DB writer tasks.
-async fn next_batch<T>(rx: &mut mpsc::UnboundedReceiver<T>, max: usize) -> Option<Vec<T>> {
+async fn next_batch<T>(rx: &mut mpsc::Receiver<T>, max: usize) -> Option<Vec<T>> {
     let mut batch = vec![rx.recv().await?];
     while batch.len() < max
         && let Ok(item) = rx.try_recv()
@@ -824,7 +835,7 @@ async fn next_batch<T>(rx: &mut mpsc::UnboundedReceiver<T>, max: usize) -> Optio
 /// Mark broadcast rows `sent`, batching what arrives together, until every sender is gone.
 async fn run_sent_marker(
     store: Arc<dyn ChainStore>,
-    mut sent: mpsc::UnboundedReceiver<String>,
+    mut sent: mpsc::Receiver<String>,
 ) -> Result<(), ChainError> {
     while let Some(ids) = next_batch(&mut sent, OUTBOX_BATCH).await {
         store.mark_sent_many(&ids, now_ms()).await?;
@@ -836,7 +847,7 @@ async fn run_sent_marker(
 /// reads, re-broadcast, or report them expired once their validUntilBlock has passed.
 async fn run_sender(
     core: Arc<Core>,
-    mut blocks: mpsc::UnboundedReceiver<BlockTxs>,
+    mut blocks: mpsc::Receiver<BlockTxs>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ChainError> {
     let mut sender = Sender::default();

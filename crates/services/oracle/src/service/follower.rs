@@ -77,7 +77,7 @@ impl Sink for OracleSink {
                 .record(seen.elapsed().as_secs_f64());
             tracing::info!(block, new = rows.len(), "oracle requests recorded");
         }
-        hand_over(shared, rows, Some(seen));
+        hand_over(shared, rows, Some(seen)).await;
         Ok(())
     }
 
@@ -102,14 +102,16 @@ async fn record(shared: &Shared, requests: &[NewRequest]) -> Result<Vec<RequestR
 }
 
 /// Give new rows to the workers.
-fn hand_over(shared: &Shared, rows: Vec<RequestRow>, seen: Option<Instant>) {
+async fn hand_over(shared: &Shared, rows: Vec<RequestRow>, seen: Option<Instant>) {
     for row in rows {
         metrics::counter!("nsl_oracle_requests_seen_total", "kind" => row.kind.as_str(),
             "service" => row.service.clone())
         .increment(1);
+        // Bounded (`WORK_QUEUE`): while the workers are that far behind, the follower waits here
+        // and its cursor does not advance (a flood of requests is held back, not buffered).
         // The workers hold the receiver until shutdown; a closed channel means they are
         // stopping, and the claimed row is picked up again after its lease.
-        let _ = shared.work.send(Work { row, seen });
+        let _ = shared.work.send(Work { row, seen }).await;
     }
 }
 
@@ -166,7 +168,7 @@ async fn catch_up(shared: &Arc<Shared>) -> Result<(), SinkError> {
         new = rows.len(),
         "oracle catch-up: native requests pending on chain checked"
     );
-    hand_over(shared, rows, None);
+    hand_over(shared, rows, None).await;
     Ok(())
 }
 

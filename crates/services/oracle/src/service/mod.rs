@@ -177,6 +177,10 @@ impl std::fmt::Debug for NodeKey {
     }
 }
 
+/// Rows handed from the follower to the workers that may wait for a worker: beyond that the
+/// follower waits (backpressure down to the chain cursor) instead of buffering a flood of requests.
+const WORK_QUEUE: usize = 4096;
+
 /// Shared state of the service's tasks.
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn OracleStore>,
@@ -191,7 +195,7 @@ pub(crate) struct Shared {
     /// Answerers of service types other than `oracle`.
     pub(crate) handlers: handler::Handlers,
     /// Rows the follower recorded (claimed for this instance), for the workers.
-    pub(crate) work: mpsc::UnboundedSender<worker::Work>,
+    pub(crate) work: mpsc::Sender<worker::Work>,
     /// The runtime's transaction manager (gateway responses are built by it, every response is
     /// stored, broadcast and confirmed by it).
     pub(crate) tx: TxManager,
@@ -362,7 +366,7 @@ impl OracleOnChain {
         };
         let (batch, batches) = batcher::Batcher::new(config.max_batch);
         let owner = Arc::new(worker::OracleOwner(batch.clone(), rpc.clone()));
-        let (work_tx, work) = mpsc::unbounded_channel();
+        let (work_tx, work) = mpsc::channel(WORK_QUEUE);
         let shared = Arc::new(Shared {
             store: self.chain.store().clone(),
             rpc,
@@ -391,7 +395,7 @@ impl OracleOnChain {
 /// The running oracle service: [`OracleService::run`] until the shutdown signal.
 pub struct OracleService {
     shared: Arc<Shared>,
-    work: mpsc::UnboundedReceiver<worker::Work>,
+    work: mpsc::Receiver<worker::Work>,
     batches: mpsc::Receiver<Option<batcher::Ready>>,
     /// Where the runtime's sink and owner find this run.
     slot: Arc<Slot>,
@@ -556,7 +560,7 @@ impl OracleService {
 /// `slot`) until `shutdown` or the end of the runtime's run.
 async fn run_attached(
     shared: Arc<Shared>,
-    work: mpsc::UnboundedReceiver<worker::Work>,
+    work: mpsc::Receiver<worker::Work>,
     batches: mpsc::Receiver<Option<batcher::Ready>>,
     slot: Arc<Slot>,
     attached: Attached,

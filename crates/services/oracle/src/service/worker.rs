@@ -39,7 +39,7 @@ pub(crate) struct Work {
 /// `config.workers` at a time, until shutdown; then wait for the rows in progress.
 pub(crate) async fn run_workers(
     shared: Arc<Shared>,
-    mut work: mpsc::UnboundedReceiver<Work>,
+    mut work: mpsc::Receiver<Work>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
     let permits = Arc::new(Semaphore::new(shared.config.workers.max(1)));
